@@ -1,0 +1,46 @@
+# Clanka: `make demo` and `make test` are all a fresh machine needs (Python 3.11+ and make).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_STORE ?= demo-store
+DEMO_ARGS ?= --mints 200 --hours 24 --seed 7
+
+.PHONY: demo test lint typecheck imports pytest bench venv clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Clanka needs Python >= 3.11, found " + sys.version.split()[0] + "; try: make PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: build the venv, generate the synthetic demo market into ./demo-store, summarise it
+demo: $(STAMP)
+	$(BIN)/clanka generate --store $(DEMO_STORE) $(DEMO_ARGS)
+	$(BIN)/clanka store info --store $(DEMO_STORE)
+
+## test: ruff (lint + format), mypy, import rules, then the whole pytest suite
+test: lint typecheck imports pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+## bench: run every benchmark; JSON lands in benchmarks/results/
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_store
+
+clean:
+	rm -rf $(VENV) $(DEMO_STORE) .mypy_cache .ruff_cache .pytest_cache .hypothesis

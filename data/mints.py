@@ -1,0 +1,61 @@
+"""The mint registry: stable int32 ids for instruments, kept as `mints` events.
+
+Every other family refers to an instrument by `mint_id`. Ids are handed out in
+registration order and never reused; a mint's first registration fixes its decimals,
+which in turn fix how raw token amounts in `ticks.size` are scaled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MintSpec:
+    """What an importer knows about an instrument before it has an id."""
+
+    mint: str
+    """Base58 mint address for Solana tokens, the exchange symbol otherwise."""
+    symbol: str | None
+    decimals: int
+    quote: str | None
+
+
+@dataclass(frozen=True)
+class MintRecord:
+    """A registered instrument."""
+
+    mint_id: int
+    mint: str
+    symbol: str | None
+    decimals: int
+    quote: str | None
+    source: str
+
+
+class MintRegistry:
+    """In-memory view of the committed `mints` family."""
+
+    def __init__(self, records: list[MintRecord]) -> None:
+        self._by_mint = {r.mint: r for r in records}
+        self._by_id = {r.mint_id: r for r in records}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, mint: str) -> MintRecord | None:
+        """Look up a mint by its address or symbol."""
+        return self._by_mint.get(mint)
+
+    def by_id(self, mint_id: int) -> MintRecord:
+        """Look up a mint by id; KeyError if it was never registered."""
+        return self._by_id[mint_id]
+
+    @property
+    def next_id(self) -> int:
+        """The id the next new mint will receive."""
+        return len(self._by_id)
+
+    def records(self) -> list[MintRecord]:
+        """All records in id order."""
+        return [self._by_id[i] for i in sorted(self._by_id)]

@@ -1,0 +1,43 @@
+"""Integer codes shared by stored events and the kernel.
+
+The kernel cannot hold Python objects, so every categorical field of an event is a
+small integer. These enums are the single definition of those integers; the store's
+DuckDB views translate them back to names for people.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Side(IntEnum):
+    """Aggressor side of a trade tick, relative to the token (not the quote)."""
+
+    SELL = -1
+    UNKNOWN = 0
+    BUY = 1
+
+
+class SignalKind(IntEnum):
+    """Kinds of external signal a `signals` event can carry.
+
+    Values are stable on disk: never renumber, only append.
+    """
+
+    UNIQUE_BUYERS = 1
+    """Distinct wallets that have bought the token so far (count)."""
+    TOP3_PCT = 2
+    """Share of supply held by the three largest holders (percent, 0-100)."""
+    WHALE_FLAG = 3
+    """1.0 when a single large buy was seen in the tracker's window, else 0.0."""
+    BOT_LIKE = 4
+    """1.0 when the tracker judged the flow bot-like, else 0.0."""
+    BUY_PRESSURE = 5
+    """SOL bought in the tracker's window."""
+    SELL_PRESSURE = 6
+    """SOL sold in the tracker's window."""
+
+    @property
+    def label(self) -> str:
+        """Lower-case name used in SQL views and reports."""
+        return self.name.lower()

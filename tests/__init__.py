@@ -1,0 +1,1 @@
+"""Clanka test suite."""
