@@ -186,6 +186,29 @@ class Transaction:
                 self._added.setdefault(family, []).append(seg)
         return SeqRange(first, n)
 
+    def scan(
+        self,
+        family: str,
+        columns: Sequence[str] | None = None,
+        *,
+        start_ts: int | None = None,
+        end_ts: int | None = None,
+        mint_ids: Sequence[int] | np.ndarray | None = None,
+        source: str | None = None,
+    ) -> Iterator[Chunk]:
+        """Scan the committed state this transaction builds on (not its own appends)."""
+        return _scan_manifest(
+            self._store.root,
+            self._base,
+            family,
+            columns,
+            start_ts,
+            end_ts,
+            mint_ids,
+            source,
+            None,
+        )
+
     def register_mints(
         self, specs: Sequence[MintSpec], *, source: str, ts_ns: int
     ) -> dict[str, MintRecord]:
@@ -441,17 +464,17 @@ class EventStore:
         start_ts: int | None = None,
         end_ts: int | None = None,
         mint_ids: Sequence[int] | np.ndarray | None = None,
+        source: str | None = None,
         stats: ScanStats | None = None,
     ) -> Iterator[Chunk]:
         """Stream rows of a family as numpy chunks in `(ts_ns, seq)` order.
 
         `start_ts <= ts_ns < end_ts`; segments and row groups outside the range are
-        never decoded.
+        never decoded. `source` keeps one source/run partition.
         """
-        spec = FAMILIES[family]
-        cols = list(columns) if columns is not None else spec.schema.names
-        flt = _make_filter(start_ts, end_ts, mint_ids)
-        return scan_segments(self.root, self.segments(family), cols, flt, stats)
+        return _scan_manifest(
+            self.root, self._manifest, family, columns, start_ts, end_ts, mint_ids, source, stats
+        )
 
     def read_table(
         self,
@@ -516,6 +539,26 @@ class EventStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _scan_manifest(
+    root: Path,
+    manifest: Manifest,
+    family: str,
+    columns: Sequence[str] | None,
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: Sequence[int] | np.ndarray | None,
+    source: str | None,
+    stats: ScanStats | None,
+) -> Iterator[Chunk]:
+    spec = FAMILIES[family]
+    cols = list(columns) if columns is not None else spec.schema.names
+    segs = manifest.family(family).segments
+    if source is not None:
+        marker = f"/source={source}/"
+        segs = [s for s in segs if marker in s.path]
+    return scan_segments(root, segs, cols, _make_filter(start_ts, end_ts, mint_ids), stats)
 
 
 def _make_filter(
