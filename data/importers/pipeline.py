@@ -141,6 +141,8 @@ def import_file(
     Raises ImportFileError for unreadable or unrecognised files (store unchanged).
     """
     say = progress or (lambda _msg: None)
+    if source is not None:
+        check_source_name(source)  # fail before doing any work
     p = Path(path)
     say(f"reading {p.name}")
     df = read_source(p)

@@ -1,0 +1,1 @@
+"""SYNTHETIC memecoin market generator for the demo and benchmarks."""

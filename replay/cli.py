@@ -1,0 +1,241 @@
+"""The `clanka` command line.
+
+Results go to stdout (a table, or one JSON document with `--json`); progress and
+errors go to stderr, so `--json` output can always be piped. Expected failures (a bad
+file, a missing store, invalid arguments) print one clear line and exit non-zero
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import duckdb
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from data.errors import ClankaDataError
+from data.generator.market import MarketParams, generate_into
+from data.importers import import_file
+from data.store import EventStore, open_store
+from data.summary import store_summary
+from replay.console import render_generate, render_import, render_sql, render_summary
+from replay.settings import ClankaSettings
+
+app = typer.Typer(
+    name="clanka",
+    help="Clanka: event-sourced, backtest-first trading engine for Solana tokens.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+store_app = typer.Typer(help="Inspect and maintain a store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+out = Console()
+if not out.is_terminal:
+    out.width = 160  # pipes and `make` get 80 columns by default: too narrow for tables
+err = Console(stderr=True, soft_wrap=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="Store directory [default: $CLANKA_STORE or ./store]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
+
+
+def _store_path(store: Path | None) -> Path:
+    return store if store is not None else ClankaSettings().store
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, default=str, indent=None) + "\n")
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn expected failures into one red line on stderr and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ClankaDataError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except ValidationError as exc:
+            for e in exc.errors():
+                where = ".".join(str(x) for x in e["loc"]) or "input"
+                err.print(f"[red]invalid {where}:[/red] {e['msg']}", highlight=False)
+            raise typer.Exit(2) from None
+        except ValueError as exc:
+            err.print(f"[red]invalid input:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except duckdb.Error as exc:
+            err.print(f"[red]query failed:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not enabled,
+    ) as prog:
+        yield prog
+
+
+@app.command("import")
+@user_errors
+def import_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Parquet or CSV files to import.")],
+    store: StoreOpt = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source name (partition) [default: from the file].")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import market data files (formats are detected from their columns).
+
+    Each file is validated row by row: bad rows go to the `quarantine` family with
+    their reason; rows the store already has are skipped; the same file twice adds
+    nothing.
+    """
+    st = open_store(_store_path(store), create=True)
+    reports = []
+    with _progress(sys.stderr.isatty()) as prog:
+        task = prog.add_task("importing", total=len(paths))
+        for p in paths:
+            rep = import_file(
+                st, p, source=source, progress=lambda m: prog.update(task, description=m)
+            )
+            reports.append(rep)
+            prog.advance(task)
+    if as_json:
+        docs = [r.to_dict() for r in reports]
+        _print_json(docs[0] if len(docs) == 1 else docs)
+    else:
+        for r in reports:
+            render_import(out, r)
+
+
+@app.command()
+@user_errors
+def generate(
+    store: StoreOpt = None,
+    mints: Annotated[int, typer.Option(help="Number of token launches.")] = 200,
+    hours: Annotated[float, typer.Option(help="Length of the market in hours.")] = 24.0,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same market).")] = 7,
+    start: Annotated[str, typer.Option(help="UTC start, ISO 8601.")] = "2025-01-01T00:00:00Z",
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate the built-in SYNTHETIC memecoin market into a store.
+
+    Deterministic: the same options always give the same ticks, and running the
+    same command twice adds nothing the second time.
+    """
+    params = MarketParams(
+        mints=mints, hours=hours, seed=seed, start=dt.datetime.fromisoformat(start)
+    )
+    st = open_store(_store_path(store), create=True)
+    with err.status("generating synthetic market", spinner="dots") as status:
+        rep = generate_into(st, params, progress=lambda m: status.update(m))
+    if as_json:
+        _print_json(rep.to_dict())
+    else:
+        render_generate(out, rep)
+
+
+@app.command()
+@user_errors
+def sql(
+    query: Annotated[str, typer.Argument(help="A DuckDB SQL query over the store's views.")],
+    store: StoreOpt = None,
+    limit: Annotated[int, typer.Option(help="Rows to print at most (0 = all).")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run SQL against the store (views: ticks, signals, quarantine, mints, imports)."""
+    st = open_store(_store_path(store))
+    rel = st.con.sql(query)
+    shown = rel.limit(limit + 1) if limit > 0 else rel
+    tbl = shown.to_arrow_table()
+    truncated = limit > 0 and tbl.num_rows > limit
+    if truncated:
+        tbl = tbl.slice(0, limit)
+    if as_json:
+        _print_json({"columns": tbl.column_names, "rows": tbl.to_pylist(), "truncated": truncated})
+    else:
+        render_sql(out, tbl, truncated)
+
+
+@store_app.command("info")
+@user_errors
+def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Summarise a store: families, row counts, time range, size, sources."""
+    st = open_store(_store_path(store))
+    summary = store_summary(st)
+    if as_json:
+        _print_json(summary)
+    else:
+        render_summary(out, summary)
+
+
+@store_app.command("compact")
+@user_errors
+def store_compact(
+    store: StoreOpt = None,
+    family: Annotated[
+        list[str] | None, typer.Option(help="Family to compact (repeatable) [default: all].")
+    ] = None,
+    target_rows: Annotated[int, typer.Option(help="Rows per merged segment at most.")] = 4_000_000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge small segments into larger ones (atomically; old ones move to _retired/)."""
+    st: EventStore = open_store(_store_path(store))
+    res = st.compact(family, target_rows=target_rows)
+    doc = {
+        "segments_before": res.segments_before,
+        "segments_after": res.segments_after,
+        "merged_groups": res.merged_groups,
+        "rows_rewritten": res.rows_rewritten,
+    }
+    if as_json:
+        _print_json(doc)
+    else:
+        out.print(
+            f"compacted {res.merged_groups} group(s): {res.segments_before} -> "
+            f"{res.segments_after} segments, {res.rows_rewritten:,} rows rewritten"
+        )
+
+
+@store_app.command("vacuum")
+@user_errors
+def store_vacuum(store: StoreOpt = None) -> None:
+    """Delete segments retired by compaction or set aside by crash recovery."""
+    st = open_store(_store_path(store))
+    freed = st.vacuum()
+    out.print(f"freed {freed / 1e6:.1f} MB")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,99 @@
+"""Rendering of command results for people (rich tables); JSON output bypasses this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
+
+from data.generator.market import GenerateReport
+from data.importers import ImportReport
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def render_import(out: Console, r: ImportReport) -> None:
+    """One import's outcome, with quarantine reasons when there are any."""
+    if r.already_imported:
+        out.print(f"[yellow]{r.file}[/yellow]: already imported (same content); nothing added")
+        return
+    out.print(
+        f"[bold]{r.file}[/bold] ({r.format}, source [cyan]{r.source}[/cyan]): "
+        f"{r.imported:,} rows imported -> {r.ticks:,} ticks, {r.signals:,} signals; "
+        f"{r.quarantined:,} quarantined; {r.skipped_duplicates:,} already in the store; "
+        f"{r.mints_added} new mints"
+    )
+    for reason, n in r.quarantine_reasons.items():
+        out.print(f"    quarantined {n:,} x {reason}")
+
+
+def render_generate(out: Console, r: GenerateReport) -> None:
+    """The generator's outcome, clearly labelled synthetic."""
+    if r.already_generated:
+        out.print(
+            f"synthetic market (mints={r.mints}, hours={r.hours:g}, seed={r.seed}) is already "
+            f"in {r.store}; nothing added"
+        )
+        return
+    regimes = ", ".join(f"{k} {v}" for k, v in r.regimes.items())
+    out.print(f"[bold magenta]{r.label}[/bold magenta]")
+    out.print(
+        f"{r.mints} mints over {r.hours:g} h (seed {r.seed}): {r.ticks:,} ticks, "
+        f"{r.signals:,} signals in {r.seconds:.1f}s; regime episodes: {regimes}"
+    )
+
+
+def render_summary(out: Console, s: dict[str, Any]) -> None:
+    """`clanka store info` as tables."""
+    out.print(
+        f"[bold]store[/bold] {s['store']}  (generation {s['generation']}, {_mb(s['total_bytes'])})"
+    )
+    t = Table(title="event families")
+    for col in ("family", "rows", "segments", "size", "first event", "last event", "sources"):
+        t.add_column(col, justify="right" if col in ("rows", "segments", "size") else "left")
+    for f in s["families"]:
+        t.add_row(
+            f["family"],
+            f"{f['rows']:,}",
+            str(f["segments"]),
+            _mb(f["bytes"]),
+            f["first_ts"] or "-",
+            f["last_ts"] or "-",
+            ", ".join(f["sources"]) or "-",
+        )
+    out.print(t)
+    if s["ticks_by_source"]:
+        ts = Table(title="ticks by source")
+        for col in ("source", "ticks", "mints", "from", "to"):
+            ts.add_column(col)
+        for row in s["ticks_by_source"]:
+            label = row["source"] + (" [magenta](SYNTHETIC)[/magenta]" if row["synthetic"] else "")
+            ts.add_row(
+                label, f"{row['ticks']:,}", f"{row['mints']:,}", row["first_ts"], row["last_ts"]
+            )
+        out.print(ts)
+    if s["quarantine_reasons"]:
+        out.print(
+            "quarantined rows: "
+            + ", ".join(f"{k} {v:,}" for k, v in s["quarantine_reasons"].items())
+        )
+    out.print(
+        'query it: [cyan]clanka sql "SELECT ..."[/cyan] or plain DuckDB: '
+        f"read_parquet('{s['store']}/ticks/**/*.parquet', hive_partitioning = true)"
+    )
+
+
+def render_sql(out: Console, tbl: pa.Table, truncated: bool) -> None:
+    """A query result as a table."""
+    t = Table()
+    for name in tbl.column_names:
+        t.add_column(name)
+    for row in tbl.to_pylist():
+        t.add_row(*("NULL" if v is None else str(v) for v in row.values()))
+    out.print(t)
+    more = " (more rows not shown; raise --limit)" if truncated else ""
+    out.print(f"{tbl.num_rows} row(s){more}")
