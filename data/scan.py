@@ -68,7 +68,9 @@ def _segment_chunks(
     root: Path, seg: SegmentInfo, columns: Sequence[str], flt: ScanFilter, stats: ScanStats
 ) -> Iterator[Chunk]:
     """Yield the filtered rows of one segment, a row group at a time, in file order."""
-    pf = pq.ParquetFile(root / seg.path, memory_map=True)
+    # Buffered reads, not mmap: mapped pages count as resident and would grow with the
+    # file (538 MB peak vs 120 MB on 11.7 M ticks), for ~25% more scan speed.
+    pf = pq.ParquetFile(root / seg.path, memory_map=False)
     stats.segments_read += 1
     extra = ["ts_ns", "seq"] + (["mint_id"] if flt.mint_ids is not None else [])
     need = list(dict.fromkeys([*columns, *extra]))
