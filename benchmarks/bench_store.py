@@ -113,7 +113,11 @@ def phase_hour(store_dir: Path) -> dict[str, float]:
     rows = sum(
         len(c["ts_ns"])
         for c in store.scan(
-            "ticks", KERNEL_COLUMNS, start_ts=start, end_ts=start + 3600 * 10**9, mint_ids=[mint],
+            "ticks",
+            KERNEL_COLUMNS,
+            start_ts=start,
+            end_ts=start + 3600 * 10**9,
+            mint_ids=[mint],
             stats=st,
         )
     )
@@ -194,10 +198,12 @@ def main() -> None:
         store_dir = work / "store"
         for i in range(args.runs):
             shutil.rmtree(store_dir, ignore_errors=True)
-            appends.append(_child("--phase", "append", "--data", str(data), "--store",
-                                  str(store_dir)))
-            print(f"append run {i + 1}: {appends[-1]['events_per_s'] / 1e6:.2f} M/s",
-                  file=sys.stderr)
+            appends.append(
+                _child("--phase", "append", "--data", str(data), "--store", str(store_dir))
+            )
+            print(
+                f"append run {i + 1}: {appends[-1]['events_per_s'] / 1e6:.2f} M/s", file=sys.stderr
+            )
         want = ",".join(repr(x) for x in checksums(data))
         for i in range(args.runs):
             scans.append(_child("--phase", "scan", "--store", str(store_dir), "--want", want))
