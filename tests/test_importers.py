@@ -277,3 +277,24 @@ def test_unrecognised_and_missing_files_are_clear_errors(store: EventStore, tmp_
     pl.DataFrame({"ts": [], "symbol": [], "price": [], "size": [], "side": []}).write_parquet(empty)
     with pytest.raises(ImportFileError, match="no rows"):
         import_file(store, empty)
+
+
+def test_first_acceptable_copy_of_an_event_wins(store: EventStore, tmp_path: Path) -> None:
+    # Trade 7 first arrives with a timestamp that goes backwards (refused), then again
+    # correctly: the good copy must be imported, not refused as a duplicate of the bad.
+    p = tmp_path / "t.parquet"
+    pl.DataFrame(
+        {
+            "ts": [T0 + 10 * NS, T0 + 5 * NS, T0 + 11 * NS, T0 + 12 * NS],
+            "symbol": ["AUSDT"] * 4,
+            "price": [1.0, 2.0, 2.0, 3.0],
+            "size": [1.0, 1.0, 1.0, 1.0],
+            "side": ["buy"] * 4,
+            "trade_id": [6, 7, 7, 7],
+        }
+    ).write_parquet(p)
+    r = import_file(store, p)
+    assert r.quarantine_reasons == {"duplicate": 1, "ts_backwards": 1}
+    rows = store.con.sql("SELECT row_no, reason FROM quarantine ORDER BY row_no").fetchall()
+    assert rows == [(1, "ts_backwards"), (3, "duplicate")]
+    assert [t[1] for t in _ticks(store, "AUSDT")] == [1.0, 2.0]

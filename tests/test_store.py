@@ -194,3 +194,15 @@ def test_open_refuses_missing_or_foreign_dirs(tmp_path: Path) -> None:
 def _cols(store: EventStore, *names: str) -> list[list[int]]:
     chunks = list(store.scan("ticks", list(names)))
     return [np.concatenate([c[n] for c in chunks]).tolist() for n in names]
+
+
+def test_stale_handle_after_foreign_compaction_says_what_to_do(tmp_path: Path) -> None:
+    a = open_store(tmp_path / "s", create=True)
+    for i in range(3):
+        a.append("ticks", ticks([T0 + i]), source="x")
+    b = open_store(a.root)  # another reader, holding the pre-compaction manifest
+    a.compact(["ticks"], target_rows=100)
+    with pytest.raises(StoreError, match="refresh"):
+        list(b.scan("ticks"))
+    b.refresh()
+    assert sum(len(c["ts_ns"]) for c in b.scan("ticks")) == 3

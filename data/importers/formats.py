@@ -108,6 +108,14 @@ def _quote_of(symbol: str) -> str | None:
     return None
 
 
+def exchange_mint_specs(valid: pl.DataFrame) -> list[MintSpec]:
+    """Specs for exchange symbols: 8 decimals, quote asset guessed from the suffix."""
+    return [
+        MintSpec(m, m, EXCHANGE_DECIMALS, _quote_of(m))
+        for m in valid["mint"].unique(maintain_order=True).to_list()
+    ]
+
+
 def _first_str(df: pl.DataFrame, col: str, default: str) -> str:
     if col in df.columns:
         vals = df[col].drop_nulls()
@@ -182,10 +190,7 @@ class TradesFormat:
 
     def mint_specs(self, valid: pl.DataFrame) -> list[MintSpec]:
         """Exchange symbols get 8 decimals and a quote asset guessed from the suffix."""
-        return [
-            MintSpec(m, m, EXCHANGE_DECIMALS, _quote_of(m))
-            for m in valid["mint"].unique(maintain_order=True).to_list()
-        ]
+        return exchange_mint_specs(valid)
 
     def ticks(self, valid: pl.DataFrame) -> pl.DataFrame:
         """One tick per trade."""
@@ -346,11 +351,8 @@ class BarsFormat:
         return Normalised(rows, liquidity_required=False)
 
     def mint_specs(self, valid: pl.DataFrame) -> list[MintSpec]:
-        """Exchange symbols: 8 decimals, quote from the suffix."""
-        return [
-            MintSpec(m, m, EXCHANGE_DECIMALS, _quote_of(m))
-            for m in valid["mint"].unique(maintain_order=True).to_list()
-        ]
+        """Exchange symbols get 8 decimals and a quote asset guessed from the suffix."""
+        return exchange_mint_specs(valid)
 
     def ticks(self, valid: pl.DataFrame) -> pl.DataFrame:
         """Four ticks per bar (open, low, high, close), as the class docstring says."""

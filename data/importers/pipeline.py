@@ -193,12 +193,15 @@ def _commit_rows(
     valid = checked.filter(pl.col("reason").is_null())
     first_ts = int(valid["ts_ns"].min()) if valid.height else now  # type: ignore[arg-type]
     recs = tx.register_mints(fmt.mint_specs(valid), source=src, ts_ns=first_ts)
-    ids = {m: r.mint_id for m, r in recs.items()}
-    scales = {m: float(10**r.decimals) for m, r in recs.items()}
-    valid = valid.with_columns(
-        mint_id=pl.col("mint").replace_strict(ids, return_dtype=pl.Int32),
-        scale=pl.col("mint").replace_strict(scales, return_dtype=pl.Float64),
+    mapping = pl.DataFrame(
+        {
+            "mint": [m for m in recs],
+            "mint_id": [r.mint_id for r in recs.values()],
+            "scale": [float(10**r.decimals) for r in recs.values()],
+        },
+        schema={"mint": pl.String, "mint_id": pl.Int32, "scale": pl.Float64},
     )
+    valid = valid.join(mapping, on="mint", how="left", maintain_order="left")
     # A size that would not fit int64 raw units cannot be stored: quarantine it.
     overflow = valid.filter((pl.col("size") * pl.col("scale")) >= _I64_MAX)["row_no"]
     checked = checked.with_columns(

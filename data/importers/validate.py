@@ -14,14 +14,17 @@ each quarantined row carries exactly one reason code:
 | liquidity_invalid   | the pool reserve is negative, zero, infinite (or missing where |
 |                     | the format always has it)                                      |
 | <format rule>       | e.g. ohlc_inconsistent for bars                                |
-| duplicate           | the same source event (same uid) appeared earlier in the file  |
-| ts_backwards        | time goes backwards for this instrument, in file order         |
+| duplicate           | the same source event (same uid) was already accepted earlier  |
+|                     | in the file                                                    |
+| ts_backwards        | earlier than the latest accepted row of the same instrument    |
 | size_overflow       | the size in raw token units would not fit in int64             |
 """
 
 from __future__ import annotations
 
 import polars as pl
+
+from data.importers.order_nb import BACKWARDS, DUPLICATE, accept_in_order_nb
 
 REASON_DETAIL = {
     "ts_unparseable": "timestamp is missing or unparseable",
@@ -32,8 +35,8 @@ REASON_DETAIL = {
     "size_negative": "size is negative",
     "liquidity_invalid": "pool liquidity is negative, zero, infinite or missing",
     "ohlc_inconsistent": "high/low do not bound open and close",
-    "duplicate": "same source event appeared earlier in the file",
-    "ts_backwards": "timestamp earlier than a previous row of the same instrument",
+    "duplicate": "same source event was already accepted earlier in the file",
+    "ts_backwards": "timestamp earlier than the latest accepted row of the same instrument",
     "size_overflow": "size does not fit int64 raw token units",
 }
 
@@ -76,23 +79,20 @@ def validate(rows: pl.DataFrame, *, liquidity_required: bool) -> pl.DataFrame:
         .otherwise(fmt)
     )
     out = rows.with_columns(reason=reason)
-    # Duplicates and time order are judged among rows that passed every rule above,
-    # in file order, so a bad row never hides or shadows a good one.
-    ok = out.filter(pl.col("reason").is_null())
-    dup = ok.select("row_no", dup=~pl.struct("mint", "uid").is_first_distinct()).filter(
-        pl.col("dup")
+    # Duplicates and time order: one pass in file order over the rows that passed every
+    # rule above, so a refused row never shadows a good copy of the same event.
+    candidate = out["reason"].is_null().to_numpy()
+    codes = out["mint"].cast(pl.Categorical).to_physical().fill_null(0).cast(pl.Int64)
+    verdict = accept_in_order_nb(
+        codes.to_numpy(),
+        out["uid"].cast(pl.Int64).to_numpy(),
+        out["ts_ns"].fill_null(0).cast(pl.Int64).to_numpy(),
+        candidate,
     )
-    out = _set_reason(out, dup["row_no"], "duplicate")
-    ok = out.filter(pl.col("reason").is_null())
-    back = ok.select(
-        "row_no",
-        back=pl.col("ts_ns") < pl.col("ts_ns").cum_max().shift(1).over("mint"),
-    ).filter(pl.col("back").fill_null(False))
-    return _set_reason(out, back["row_no"], "ts_backwards")
-
-
-def _set_reason(df: pl.DataFrame, row_nos: pl.Series, code: str) -> pl.DataFrame:
-    if row_nos.len() == 0:
-        return df
-    hit = pl.col("row_no").is_in(row_nos.implode())
-    return df.with_columns(reason=pl.when(hit).then(pl.lit(code)).otherwise(pl.col("reason")))
+    return out.with_columns(
+        reason=pl.when(pl.Series(verdict == DUPLICATE))
+        .then(pl.lit("duplicate"))
+        .when(pl.Series(verdict == BACKWARDS))
+        .then(pl.lit("ts_backwards"))
+        .otherwise(pl.col("reason"))
+    )
