@@ -396,7 +396,14 @@ class EventStore:
                 result.segments_after = result.segments_before
                 return result
             new_manifest = base.with_changes(added, removed, {})
-            save_manifest(self.root, new_manifest)
+            try:
+                save_manifest(self.root, new_manifest)
+            except BaseException:
+                # The rename may have happened before the failure: if the new manifest
+                # is the committed one, its segments must stay.
+                if load_manifest(self.root).generation == new_manifest.generation:
+                    written.clear()
+                raise
             written.clear()
             self._set_manifest(new_manifest)
             result.segments_after = sum(len(new_manifest.family(n).segments) for n in names)

@@ -298,3 +298,38 @@ def test_first_acceptable_copy_of_an_event_wins(store: EventStore, tmp_path: Pat
     rows = store.con.sql("SELECT row_no, reason FROM quarantine ORDER BY row_no").fetchall()
     assert rows == [(1, "ts_backwards"), (3, "duplicate")]
     assert [t[1] for t in _ticks(store, "AUSDT")] == [1.0, 2.0]
+
+
+def test_single_bar_without_interval_is_quarantined_with_its_reason(
+    store: EventStore, tmp_path: Path
+) -> None:
+    p = tmp_path / "bars.parquet"
+    pl.DataFrame(
+        {
+            "ts": [T0],
+            "symbol": ["X"],
+            "open": [1.0],
+            "high": [1.0],
+            "low": [1.0],
+            "close": [1.0],
+            "volume": [1.0],
+        }
+    ).write_parquet(p)
+    assert import_file(store, p).quarantine_reasons == {"interval_unknown": 1}
+
+
+def test_solana_trades_keyed_by_mint_get_spl_decimals(store: EventStore, tmp_path: Path) -> None:
+    p = tmp_path / "t.parquet"
+    pl.DataFrame(
+        {
+            "ts": [T0],
+            "mint": ["So1anaMint111"],
+            "price": [1e-7],
+            "size": [1234.123456789],
+            "side": ["buy"],
+        }
+    ).write_parquet(p)
+    import_file(store, p)
+    assert store.con.sql("SELECT decimals, quote FROM mints").fetchall() == [(9, "SOL")]
+    # 1234.123456789 tokens at 9 decimals = 1,234,123,456,789 raw units.
+    assert [t[2] for t in _ticks(store, "So1anaMint111")] == [1_234_123_456_789]

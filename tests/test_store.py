@@ -206,3 +206,26 @@ def test_stale_handle_after_foreign_compaction_says_what_to_do(tmp_path: Path) -
         list(b.scan("ticks"))
     b.refresh()
     assert sum(len(c["ts_ns"]) for c in b.scan("ticks")) == 3
+
+
+def test_compaction_failing_after_its_commit_keeps_the_new_segments(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import data.store as store_mod
+
+    for i in range(3):
+        store.append("ticks", ticks([T0 + i], uid_base=i), source="x")
+    real = store_mod.save_manifest
+
+    def commit_then_fail(root: Path, manifest: object) -> None:
+        real(root, manifest)  # type: ignore[arg-type]
+        raise OSError("directory fsync failed after the rename")
+
+    monkeypatch.setattr(store_mod, "save_manifest", commit_then_fail)
+    with pytest.raises(OSError, match="after the rename"):
+        store.compact(["ticks"], target_rows=100)
+    monkeypatch.undo()
+    reopened = open_store(store.root)
+    assert len(reopened.segments("ticks")) == 1
+    uids = np.concatenate([c["uid"] for c in reopened.scan("ticks", ["uid"])])
+    assert uids.tolist() == [0, 1, 2]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data.base58 import b58encode
 from data.generator import market_nb as nb
+from data.hashing import as_u64, combine, to_int64
 from data.mints import MintSpec
 from data.store import EventStore
 
@@ -117,11 +118,10 @@ def simulate(params: MarketParams) -> Market:
     sigs = {k: v[:ns][order_s] for k, v in s.items()}
     ticks["ts_ns"] += params.start_ns
     sigs["ts_ns"] += params.start_ns
-    # Signal uids: the mint's index, its kind and its time, combined stably.
-    sigs["uid"] = (
-        (sigs["mint"].astype(np.int64) << 48)
-        ^ (sigs["kind"].astype(np.int64) << 40)
-        ^ (sigs["ts_ns"] - params.start_ns)
+    # Signal uids: the mint's index, its kind and its time, mixed stably (no collisions
+    # from overlapping bit fields).
+    sigs["uid"] = to_int64(
+        combine(as_u64(sigs["mint"]), as_u64(sigs["kind"]), as_u64(sigs["ts_ns"]))
     )
     return Market(ticks, sigs, dict(zip(REGIME_NAMES, regimes.tolist(), strict=True)))
 

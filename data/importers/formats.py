@@ -116,6 +116,14 @@ def exchange_mint_specs(valid: pl.DataFrame) -> list[MintSpec]:
     ]
 
 
+def spl_mint_specs(valid: pl.DataFrame) -> list[MintSpec]:
+    """Specs for Solana SPL mints quoted in SOL; decimals guessed from the amounts."""
+    return [
+        MintSpec(m, None, _spl_decimals(g["size"]), "SOL")
+        for (m,), g in valid.group_by("mint", maintain_order=True)
+    ]
+
+
 def _first_str(df: pl.DataFrame, col: str, default: str) -> str:
     if col in df.columns:
         vals = df[col].drop_nulls()
@@ -145,7 +153,8 @@ class TradesFormat:
     """Exchange or DEX trade ticks: `ts, symbol|mint, price, size, side [, trade_id]`.
 
     Maps 1 row -> 1 tick: price as given (quote per whole token), size in raw units
-    (exchange symbols: 8 decimals), side from `side`, liquidity unknown (NaN). The
+    (exchange symbols: 8 decimals; a `mint` column means Solana SPL tokens quoted in
+    SOL, 6 or 9 decimals), side from `side`, liquidity unknown (NaN). The
     uid is `trade_id` when present, else a hash of (ts, price, size, side), so an
     exact repeat of a row counts as a duplicate.
     """
@@ -184,12 +193,15 @@ class TradesFormat:
                 "liquidity": pl.Series([None] * df.height, dtype=pl.Float64).fill_null(np.nan),
                 "uid": uid,
                 "side": df.select(_side_code("side")).to_series(),
+                "spl": pl.Series([inst == "mint"] * df.height, dtype=pl.Boolean),
             }
         )
         return Normalised(rows, liquidity_required=False)
 
     def mint_specs(self, valid: pl.DataFrame) -> list[MintSpec]:
-        """Exchange symbols get 8 decimals and a quote asset guessed from the suffix."""
+        """Exchange symbols: 8 decimals, quote from the suffix; Solana mints: SPL, in SOL."""
+        if valid.height and bool(valid["spl"][0]):
+            return spl_mint_specs(valid)
         return exchange_mint_specs(valid)
 
     def ticks(self, valid: pl.DataFrame) -> pl.DataFrame:
@@ -238,10 +250,7 @@ class DexSwapsFormat(TradesFormat):
 
     def mint_specs(self, valid: pl.DataFrame) -> list[MintSpec]:
         """SPL tokens quoted in SOL; decimals guessed from the amounts."""
-        return [
-            MintSpec(m, None, _spl_decimals(g["size"]), "SOL")
-            for (m,), g in valid.group_by("mint", maintain_order=True)
-        ]
+        return spl_mint_specs(valid)
 
 
 _INTERVAL_RE = re.compile(r"^(\d+)([smhdw])$")
@@ -342,7 +351,7 @@ class BarsFormat:
             )
             .then(pl.lit("ohlc_inconsistent"))
             .when(pl.col("interval_ns").is_null() | (pl.col("interval_ns") <= 0))
-            .then(pl.lit("ts_unparseable"))
+            .then(pl.lit("interval_unknown"))
             .otherwise(None),
             uid=pl.Series(
                 to_int64(combine(hash_strings(df[inst]), as_u64(ts.fill_null(0).to_numpy())))

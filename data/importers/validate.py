@@ -13,7 +13,7 @@ each quarantined row carries exactly one reason code:
 | size_negative       | the size (or volume) is negative                               |
 | liquidity_invalid   | the pool reserve is negative, zero, infinite (or missing where |
 |                     | the format always has it)                                      |
-| <format rule>       | e.g. ohlc_inconsistent for bars                                |
+| <format rule>       | bars: ohlc_inconsistent, interval_unknown                      |
 | duplicate           | the same source event (same uid) was already accepted earlier  |
 |                     | in the file                                                    |
 | ts_backwards        | earlier than the latest accepted row of the same instrument    |
@@ -35,6 +35,7 @@ REASON_DETAIL = {
     "size_negative": "size is negative",
     "liquidity_invalid": "pool liquidity is negative, zero, infinite or missing",
     "ohlc_inconsistent": "high/low do not bound open and close",
+    "interval_unknown": "bar length unknown (no interval column and no step to infer it)",
     "duplicate": "same source event was already accepted earlier in the file",
     "ts_backwards": "timestamp earlier than the latest accepted row of the same instrument",
     "size_overflow": "size does not fit int64 raw token units",
