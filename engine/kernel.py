@@ -1,0 +1,123 @@
+"""Typed Python face of the kernel: input validation, state ownership, resumable runs.
+
+`STEP` is the one compiled decision function. Replay, sweeps, paper and live call it
+through `Kernel`, which checks dtypes once per batch (never per tick), owns the
+state, and drains the output buffer whenever the kernel says it is full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+
+from engine.conditions import ConditionSet
+from engine.kernel_nb import step_nb
+from engine.layout import N_OUT_F, N_OUT_I, STATUS_DONE, KernelState, new_state
+from engine.params import LAMPORTS_PER_SOL, P
+
+STEP = step_nb
+"""The decision function every mode runs (tests check it is this very object)."""
+
+
+class KernelInput(NamedTuple):
+    """A batch of input events in `(ts_ns, seq)` order, as parallel arrays."""
+
+    kind: np.ndarray  # int8: engine.events.InputKind
+    ts: np.ndarray  # int64 ns
+    seq: np.ndarray  # int64
+    mint: np.ndarray  # int32 (int64 accepted)
+    price: np.ndarray  # float64 (ticks)
+    size: np.ndarray  # int64 raw units (ticks)
+    liq: np.ndarray  # float64, NaN unknown (ticks)
+    sig_kind: np.ndarray  # int16 (signals)
+    sig_value: np.ndarray  # float64 (signals)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def slice(self, lo: int, hi: int) -> KernelInput:
+        """Rows lo..hi-1 (views, no copy)."""
+        return KernelInput(*(a[lo:hi] for a in self))
+
+
+_DTYPES = (np.int8, np.int64, np.int64, np.int64, np.float64, np.int64, np.float64, np.int64,
+           np.float64)  # fmt: skip
+
+
+def as_input(
+    kind: np.ndarray,
+    ts: np.ndarray,
+    seq: np.ndarray,
+    mint: np.ndarray,
+    price: np.ndarray | None = None,
+    size: np.ndarray | None = None,
+    liq: np.ndarray | None = None,
+    sig_kind: np.ndarray | None = None,
+    sig_value: np.ndarray | None = None,
+) -> KernelInput:
+    """Build a KernelInput with the kernel's dtypes, filling absent columns neutrally."""
+    n = len(ts)
+    cols = [
+        kind,
+        ts,
+        seq,
+        mint,
+        price if price is not None else np.zeros(n),
+        size if size is not None else np.zeros(n, np.int64),
+        liq if liq is not None else np.full(n, np.nan),
+        sig_kind if sig_kind is not None else np.zeros(n, np.int64),
+        sig_value if sig_value is not None else np.zeros(n),
+    ]
+    out = []
+    for c, dt in zip(cols, _DTYPES, strict=True):
+        a = np.ascontiguousarray(c, dtype=dt)
+        if len(a) != n:
+            raise ValueError("input columns differ in length")
+        out.append(a)
+    return KernelInput(*out)
+
+
+class Kernel:
+    """One run's kernel: parameters, compiled conditions, state and output buffer."""
+
+    def __init__(
+        self,
+        params: np.ndarray,
+        conditions: ConditionSet | None,
+        scales: np.ndarray,
+        out_capacity: int = 1 << 16,
+    ) -> None:
+        if params.dtype != np.float64 or params.ndim != 1 or len(params) != len(P):
+            raise ValueError(f"params must be a float64 vector of length {len(P)}")
+        self.params = params
+        if conditions is None:
+            self.cond = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        else:
+            self.cond = conditions.compile()
+        cash = round(params[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL)
+        self.state: KernelState = new_state(np.asarray(scales, dtype=np.float64), cash)
+        self.out_i = np.zeros((out_capacity, N_OUT_I), dtype=np.int64)
+        self.out_f = np.zeros((out_capacity, N_OUT_F), dtype=np.float64)
+
+    def run(self, batch: KernelInput) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Process a whole batch; yield (out_i, out_f) copies each time the buffer fills."""
+        i = 0
+        st = self.state
+        while True:
+            i, n, status = STEP(
+                *batch, i, self.params, *self.cond, st.mint_f, st.mint_i, st.bars, st.sig,
+                st.pos_f, st.pos_i, st.ord_f, st.ord_i, st.glob, self.out_i, self.out_f, 0,
+            )  # fmt: skip
+            if n:
+                yield self.out_i[:n].copy(), self.out_f[:n].copy()
+            if status == STATUS_DONE:
+                return
+
+    def run_all(self, batch: KernelInput) -> tuple[np.ndarray, np.ndarray]:
+        """Process a batch and return every output row (concatenated)."""
+        parts = list(self.run(batch))
+        if not parts:
+            return np.zeros((0, N_OUT_I), np.int64), np.zeros((0, N_OUT_F))
+        return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts])

@@ -1,0 +1,139 @@
+"""Building kernel inputs by hand and reading its outputs, for the kernel tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.conditions import ConditionSet
+from engine.events import InputKind, OutKind, Reason
+from engine.kernel import Kernel, KernelInput, as_input
+from engine.layout import (
+    G_CASH,
+    G_RESERVED,
+    O_FEE,
+    O_IN_SEQ,
+    O_KIND,
+    O_MINT,
+    O_NETFEE,
+    O_ORDER_ID,
+    O_POS_ID,
+    O_QTY,
+    O_REASON,
+    O_SIDE,
+    O_SLIP,
+    O_SOL,
+    O_TS,
+    OF_OUT_CONF,
+    OF_OUT_STOP,
+    OF_PRICE,
+)
+from engine.params import make_params
+
+S = 1_000_000_000  # ns per second
+MIN = 60 * S
+T0 = 1_749_168_000 * S  # 2025-06-06T00:00:00Z, a minute boundary
+
+
+@dataclass
+class Tape:
+    """A hand-written input stream: ticks, signals and heartbeats in the order added."""
+
+    rows: list[tuple[int, int, int, float, int, float, int, float]] = field(default_factory=list)
+
+    def tick(self, t: int, price: float, *, mint: int = 0, size: int = 1_000_000,
+             liq: float = float("nan")) -> Tape:  # fmt: skip
+        self.rows.append((InputKind.TICK, t, mint, price, size, liq, 0, 0.0))
+        return self
+
+    def signal(self, t: int, kind: int, value: float, *, mint: int = 0) -> Tape:
+        self.rows.append((InputKind.SIGNAL, t, mint, 0.0, 0, float("nan"), kind, value))
+        return self
+
+    def heartbeat(self, t: int) -> Tape:
+        self.rows.append((InputKind.HEARTBEAT, t, 0, 0.0, 0, float("nan"), 0, 0.0))
+        return self
+
+    def build(self) -> KernelInput:
+        cols = list(zip(*self.rows, strict=True)) if self.rows else [[]] * 8
+        n = len(self.rows)
+        return as_input(
+            kind=np.array(cols[0]), ts=np.array(cols[1]), seq=np.arange(n), mint=np.array(cols[2]),
+            price=np.array(cols[3], dtype=np.float64), size=np.array(cols[4]),
+            liq=np.array(cols[5], dtype=np.float64), sig_kind=np.array(cols[6]),
+            sig_value=np.array(cols[7], dtype=np.float64),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Out:
+    """One output event, decoded."""
+
+    kind: OutKind
+    ts: int
+    mint: int
+    order_id: int
+    pos_id: int
+    side: int
+    reason: Reason
+    qty: int
+    sol: int
+    fee: int
+    netfee: int
+    slip: int
+    in_seq: int
+    price: float
+    conf: float
+    stop: float
+
+
+def decode(out_i: np.ndarray, out_f: np.ndarray) -> list[Out]:
+    return [
+        Out(
+            OutKind(int(r[O_KIND])),
+            int(r[O_TS]),
+            int(r[O_MINT]),
+            int(r[O_ORDER_ID]),
+            int(r[O_POS_ID]),
+            int(r[O_SIDE]),
+            Reason(int(r[O_REASON])),
+            int(r[O_QTY]),
+            int(r[O_SOL]),
+            int(r[O_FEE]),
+            int(r[O_NETFEE]),
+            int(r[O_SLIP]),
+            int(r[O_IN_SEQ]),
+            float(f[OF_PRICE]),
+            float(f[OF_OUT_CONF]),
+            float(f[OF_OUT_STOP]),
+        )
+        for r, f in zip(out_i, out_f, strict=True)
+    ]
+
+
+def run(
+    tape: Tape,
+    rule: str | None = "price > 0",
+    scales: list[float] | None = None,
+    **params: Any,
+) -> tuple[list[Out], Kernel]:
+    """Run a tape through a fresh kernel with parameter overrides."""
+    p = make_params(params)
+    cs = ConditionSet.parse(rule) if rule else None
+    k = Kernel(p, cs, np.array(scales or [1e6] * 4))
+    oi, of = k.run_all(tape.build())
+    return decode(oi, of), k
+
+
+def of_kind(events: list[Out], kind: OutKind) -> list[Out]:
+    return [e for e in events if e.kind == kind]
+
+
+def cash(k: Kernel) -> int:
+    return int(k.state.glob[G_CASH])
+
+
+def reserved(k: Kernel) -> int:
+    return int(k.state.glob[G_RESERVED])
