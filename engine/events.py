@@ -42,6 +42,8 @@ class Reason(IntEnum):
     VOLUME_DEATH = 8
     REJECT_SLIPPAGE = 20
     REJECT_INSUFFICIENT_CASH = 21
+    REJECT_SIZE = 22
+    """The order's token amount is under one raw unit or too large for int64."""
 
     @property
     def label(self) -> str:

@@ -109,7 +109,9 @@ NS_PER_MIN = 60_000_000_000
 TICK, SIGNAL, HEARTBEAT = 0, 1, 2
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
 R_ENTRY, R_STOP, R_TP1, R_TP2, R_TP3, R_TIME, R_TRAIL, R_VOLDEATH = 1, 2, 3, 4, 5, 6, 7, 8
-R_REJ_SLIP, R_REJ_CASH = 20, 21
+R_REJ_SLIP, R_REJ_CASH, R_REJ_SIZE = 20, 21, 22
+MAX_RAW = 9.0e18
+"""Largest raw token amount an order may produce (int64 holds up to ~9.22e18)."""
 
 # Parameter indices (engine.params.P).
 _CASH0 = int(P.INITIAL_CASH_SOL)
@@ -402,16 +404,22 @@ def step_nb(
                     if liq_known
                     else params[_FIXED_SLIP] / 10_000.0
                 )
-                tokens = np.int64(math.floor(net_sol / p * (1.0 - impact) * scale))
-                if impact * 10_000.0 > params[_ENTRY_SLIP] or tokens < 1:
+                tokens_f = math.floor(net_sol / p * (1.0 - impact) * scale)
+                too_much_impact = impact * 10_000.0 > params[_ENTRY_SLIP]
+                # Sizes under one raw unit or past int64 cannot be held: refuse them
+                # explicitly (converting such a float to int64 is undefined).
+                bad_size = tokens_f < 1.0 or tokens_f >= MAX_RAW
+                if too_much_impact or bad_size:
+                    why_rej = R_REJ_SLIP if too_much_impact else R_REJ_SIZE
                     glob[G_RESERVED] -= ord_i[o, OI_RESERVED]
                     glob[G_SLOTS_USED] -= 1
                     pos_i[slot, PI_ACTIVE] = 0
                     ord_i[o, OI_ACTIVE] = 0
                     mint_i[m, MI_PENDING_ORDER] = -1
                     n_out = _emit(out_i, out_f, n_out, ORDER_REJECTED, t, m, oid, 0, 1,
-                                  R_REJ_SLIP, 0, pay, 0, 0, 0, seq, p, impact, 0.0)  # fmt: skip
+                                  why_rej, 0, pay, 0, 0, 0, seq, p, impact, 0.0)  # fmt: skip
                 else:
+                    tokens = np.int64(tokens_f)
                     fill_price = net_sol / (tokens / scale)
                     slip = np.int64(net * impact)
                     glob[G_CASH] -= pay + netfee
@@ -455,10 +463,12 @@ def step_nb(
                     else params[_FIXED_SLIP] / 10_000.0
                 )
                 pid = pos_i[slot, PI_POS_ID]
-                if impact * 10_000.0 > params[_EXIT_SLIP]:
+                exit_slip = impact * 10_000.0 > params[_EXIT_SLIP]
+                if exit_slip or value * 1e9 >= MAX_RAW:
                     # Rejected as Jupiter would; an exit is retried from the next tick.
+                    why_rej = R_REJ_SLIP if exit_slip else R_REJ_SIZE
                     n_out = _emit(out_i, out_f, n_out, ORDER_REJECTED, t, m, oid, pid, -1,
-                                  R_REJ_SLIP, qty, 0, 0, 0, 0, seq, p, impact, 0.0)  # fmt: skip
+                                  why_rej, qty, 0, 0, 0, 0, seq, p, impact, 0.0)  # fmt: skip
                     oid = glob[G_NEXT_ORDER_ID] + 1
                     glob[G_NEXT_ORDER_ID] = oid
                     ord_i[o, OI_ID] = oid

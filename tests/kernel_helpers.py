@@ -43,8 +43,15 @@ class Tape:
 
     rows: list[tuple[int, int, int, float, int, float, int, float]] = field(default_factory=list)
 
-    def tick(self, t: int, price: float, *, mint: int = 0, size: int = 1_000_000,
-             liq: float = float("nan")) -> Tape:  # fmt: skip
+    def tick(
+        self,
+        t: int,
+        price: float,
+        *,
+        mint: int = 0,
+        size: int = 1_000_000,
+        liq: float = float("nan"),
+    ) -> Tape:
         self.rows.append((InputKind.TICK, t, mint, price, size, liq, 0, 0.0))
         return self
 
@@ -60,11 +67,16 @@ class Tape:
         cols = list(zip(*self.rows, strict=True)) if self.rows else [[]] * 8
         n = len(self.rows)
         return as_input(
-            kind=np.array(cols[0]), ts=np.array(cols[1]), seq=np.arange(n), mint=np.array(cols[2]),
-            price=np.array(cols[3], dtype=np.float64), size=np.array(cols[4]),
-            liq=np.array(cols[5], dtype=np.float64), sig_kind=np.array(cols[6]),
+            kind=np.array(cols[0]),
+            ts=np.array(cols[1]),
+            seq=np.arange(n),
+            mint=np.array(cols[2]),
+            price=np.array(cols[3], dtype=np.float64),
+            size=np.array(cols[4]),
+            liq=np.array(cols[5], dtype=np.float64),
+            sig_kind=np.array(cols[6]),
             sig_value=np.array(cols[7], dtype=np.float64),
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,14 @@ def buy_fill(pay: int, price: Fr, liq: Fr | None, fee_bps: int = 100, fixed_bps:
     net_sol = Fr(net, LAMPORTS)
     impact = net_sol / (liq + net_sol) if liq is not None else Fr(fixed_bps, 10_000)
     tokens = floor_safe(net_sol / price * (1 - impact) * SCALE)
-    return {"fee": fee, "net": net, "impact": impact, "tokens": tokens,
-            "price": net_sol / Fr(tokens, SCALE), "slip": math.floor(net * impact)}  # fmt: skip
+    return {
+        "fee": fee,
+        "net": net,
+        "impact": impact,
+        "tokens": tokens,
+        "price": net_sol / Fr(tokens, SCALE),
+        "slip": math.floor(net * impact),
+    }
 
 
 def sell_fill(qty: int, price: Fr, liq: Fr | None, fee_bps: int = 100, fixed_bps: int = 50) -> dict:
@@ -159,12 +165,15 @@ def test_three_targets_sell_partials_summing_to_the_position() -> None:
     sells = [f for f in of_kind(ev, OutKind.ORDER_FILLED) if f.side == -1]
     assert [s.reason for s in sells] == [Reason.TARGET_1, Reason.TARGET_2, Reason.TARGET_3]
     q1 = q2 = math.floor(n * Fr(33, 100))
-    assert [s.qty for s in sells] == [q1, q2, n - q1 - q2] == [192_176_470, 192_176_470,
-                                                               198_000_001]  # fmt: skip
+    assert (
+        [s.qty for s in sells] == [q1, q2, n - q1 - q2] == [192_176_470, 192_176_470, 198_000_001]
+    )
     assert sum(s.qty for s in sells) == n
     prices = [Fr(17, 10_000) * Fr(m) for m in ("1.2", "1.35", "1.7")]
-    recv = [sell_fill(q, px, None, fixed_bps=0)["recv"] for q, px in zip(
-        [q1, q2, n - q1 - q2], prices, strict=True)]  # fmt: skip
+    recv = [
+        sell_fill(q, px, None, fixed_bps=0)["recv"]
+        for q, px in zip([q1, q2, n - q1 - q2], prices, strict=True)
+    ]
     assert [s.sol for s in sells] == recv
     (closed,) = of_kind(ev, OutKind.POSITION_CLOSED)
     assert closed.sol == sum(recv) - 3 * NETFEE - (LAMPORTS + NETFEE)
@@ -296,3 +305,12 @@ def test_exit_rejected_for_slippage_is_retried_on_a_later_tick() -> None:
         (OutKind.POSITION_CLOSED, Reason.STOP_LOSS, T0 + 4 * S),
     ]
     assert sell_events[1].order_id != sell_events[2].order_id
+
+
+def test_order_size_past_int64_is_refused_not_wrapped() -> None:
+    # 0.99 SOL at 1e-15 SOL/token is 9.9e20 raw units: it cannot be held, so the
+    # entry is refused with its own reason instead of overflowing.
+    ev, k = run(Tape().tick(T0, 1e-15).tick(T0 + S, 1e-15), position_sol=1.0)
+    (rej,) = of_kind(ev, OutKind.ORDER_REJECTED)
+    assert rej.reason == Reason.REJECT_SIZE
+    assert cash(k) == 10 * LAMPORTS
