@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 venv: $(STAMP)
 
-## demo: build the venv, generate the synthetic demo market into ./demo-store, summarise it
+## demo: build the venv, generate the synthetic demo market into ./demo-store, summarise it, replay it
 demo: $(STAMP)
 	$(BIN)/clanka generate --store $(DEMO_STORE) $(DEMO_ARGS)
 	$(BIN)/clanka store info --store $(DEMO_STORE)
+	$(BIN)/clanka replay --store $(DEMO_STORE) --strategy momentum_breakout
 
 ## test: ruff (lint + format), mypy, import rules, then the whole pytest suite
 test: lint typecheck imports pytest

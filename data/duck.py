@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from data.manifest import Manifest
 from data.schemas import FAMILIES, FamilySpec, Partitioning, signal_kind_case_sql
+from engine.events import Reason
 
 _DUCK_TYPES = {
     pa.int8(): "TINYINT",
@@ -54,13 +55,63 @@ def family_relation(root: Path, manifest: Manifest, spec: FamilySpec) -> str:
     return f"read_parquet([{files}], {hive}, union_by_name = true)"
 
 
+RUN_FAMILIES = ("decisions", "orders", "fills", "rejects", "positions")
+
+CLOSED_TRADES = """
+CREATE OR REPLACE VIEW closed_trades AS
+WITH sells AS (
+    SELECT run_id, pos_id, sum(qty * price) / sum(qty) AS avg_exit_price,
+           string_agg(reason_name, ',' ORDER BY run_seq) AS exit_reasons
+    FROM fills WHERE side = -1 GROUP BY run_id, pos_id
+)
+SELECT o.run_id, mi.mint, o.mint_id, o.pos_id, o.ts_ns AS entry_ts_ns, c.ts_ns AS exit_ts_ns,
+       o.price AS entry_price, s.avg_exit_price, o.sol / 1e9 AS size_sol,
+       c.sol / 1e9 AS pnl_sol, c.sol / o.sol AS pnl_pct, s.exit_reasons,
+       CASE WHEN c.sol / o.sol > 0.5 THEN 'big_win'
+            WHEN c.sol / o.sol > 0.1 THEN 'win'
+            WHEN c.sol / o.sol > -0.05 THEN 'breakeven'
+            WHEN c.sol / o.sol > -0.2 THEN 'loss'
+            ELSE 'big_loss' END AS outcome
+FROM positions o
+JOIN positions c ON c.run_id = o.run_id AND c.pos_id = o.pos_id AND c.event = 2
+LEFT JOIN sells s ON s.run_id = o.run_id AND s.pos_id = o.pos_id
+LEFT JOIN mints mi ON mi.mint_id = o.mint_id
+WHERE o.event = 1
+"""
+
+OPEN_POSITIONS = """
+CREATE OR REPLACE VIEW open_positions AS
+WITH sold AS (
+    SELECT run_id, pos_id, sum(qty) AS qty, sum(sol - network_fee) AS proceeds
+    FROM fills WHERE side = -1 GROUP BY run_id, pos_id
+)
+SELECT o.run_id, mi.mint, o.mint_id, o.pos_id, o.ts_ns AS entry_ts_ns, o.price AS entry_price,
+       o.sol / 1e9 AS cost_sol, o.qty - coalesce(sd.qty, 0) AS qty_remaining,
+       coalesce(sd.proceeds, 0) / 1e9 AS proceeds_sol, o.level AS initial_stop
+FROM positions o
+LEFT JOIN positions c ON c.run_id = o.run_id AND c.pos_id = o.pos_id AND c.event = 2
+LEFT JOIN sold sd ON sd.run_id = o.run_id AND sd.pos_id = o.pos_id
+LEFT JOIN mints mi ON mi.mint_id = o.mint_id
+WHERE o.event = 1 AND c.pos_id IS NULL
+"""
+
+
+def _reason_case() -> str:
+    arms = " ".join(f"WHEN {r.value} THEN '{r.label}'" for r in Reason)
+    return f"CASE reason {arms} ELSE 'unknown' END"
+
+
 def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) -> None:
-    """(Re)create every family view on `con` for the given manifest."""
+    """(Re)create every family view, then the projections built on them."""
     for spec in FAMILIES.values():
         extra = ""
         if spec.name == "signals":
             extra = f", {signal_kind_case_sql()} AS kind_name"
+        elif spec.name in RUN_FAMILIES:
+            extra = f", source AS run_id, {_reason_case()} AS reason_name"
         rel = family_relation(root, manifest, spec)
         # Names come from FAMILIES and paths are quoted by _sql_str: no user text here.
         sql = f"CREATE OR REPLACE VIEW {spec.name} AS SELECT *{extra} FROM {rel}"  # noqa: S608
         con.execute(sql)
+    con.execute(CLOSED_TRADES)
+    con.execute(OPEN_POSITIONS)

@@ -161,7 +161,143 @@ IMPORTS = FamilySpec(
     doc="One DataImported event per imported file or generated market (content hash recorded).",
 )
 
-FAMILIES: dict[str, FamilySpec] = {f.name: f for f in (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS)}
+
+def _run_family(name: str, cols: list[pa.Field], doc: str) -> FamilySpec:
+    """A family of kernel output events, partitioned by date and run id."""
+    base = [
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("ts_ns", pa.int64(), nullable=False),
+        pa.field("run_seq", pa.int64(), nullable=False),
+        pa.field("mint_id", pa.int32(), nullable=False),
+    ]
+    return FamilySpec(
+        name=name,
+        schema=pa.schema(base + cols),
+        partitioning=Partitioning.DATE_SOURCE,
+        compression="zstd",
+        row_group_rows=_ROW_GROUP,
+        doc=doc + " run_seq orders a run's events across families; the source is the run id.",
+    )
+
+
+def _f(name: str, t: pa.DataType) -> pa.Field:
+    return pa.field(name, t, nullable=False)
+
+
+_I64 = pa.int64()
+_F64 = pa.float64()
+_SIDE = pa.int8()
+_REASON = pa.int16()
+
+DECISIONS = _run_family(
+    "decisions",
+    [
+        _f("pos_id", _I64),
+        _f("side", _SIDE),
+        _f("reason", _REASON),
+        _f("qty", _I64),
+        _f("sol", _I64),
+        _f("price", _F64),
+        _f("confidence", _F64),
+        _f("stop_price", _F64),
+        _f("in_seq", _I64),
+    ],
+    "DecisionMade: buy (entry trigger) or sell (an exit rule) with its reason.",
+)
+ORDERS = _run_family(
+    "orders",
+    [
+        _f("order_id", _I64),
+        _f("pos_id", _I64),
+        _f("side", _SIDE),
+        _f("reason", _REASON),
+        _f("qty", _I64),
+        _f("sol", _I64),
+        _f("price", _F64),
+        _f("in_seq", _I64),
+    ],
+    "OrderPlaced: buys spend `sol` lamports, sells sell `qty` raw tokens.",
+)
+FILLS = _run_family(
+    "fills",
+    [
+        _f("order_id", _I64),
+        _f("pos_id", _I64),
+        _f("side", _SIDE),
+        _f("reason", _REASON),
+        _f("qty", _I64),
+        _f("sol", _I64),
+        _f("fee", _I64),
+        _f("network_fee", _I64),
+        _f("slippage", _I64),
+        _f("price", _F64),
+        _f("impact", _F64),
+        _f("in_seq", _I64),
+    ],
+    "OrderFilled: qty raw tokens; sol = lamports paid (buy) or received after the DEX fee "
+    "(sell); fee, network_fee, slippage in lamports; price = pool execution price.",
+)
+REJECTS = _run_family(
+    "rejects",
+    [
+        _f("order_id", _I64),
+        _f("pos_id", _I64),
+        _f("side", _SIDE),
+        _f("reason", _REASON),
+        _f("qty", _I64),
+        _f("sol", _I64),
+        _f("price", _F64),
+        _f("impact", _F64),
+        _f("in_seq", _I64),
+    ],
+    "OrderRejected: the venue refused the order (reason), e.g. impact over the limit.",
+)
+POSITIONS = _run_family(
+    "positions",
+    [
+        _f("pos_id", _I64),
+        _f("order_id", _I64),
+        _f("event", _SIDE),
+        _f("reason", _REASON),
+        _f("qty", _I64),
+        _f("sol", _I64),
+        _f("price", _F64),
+        _f("confidence", _F64),
+        _f("level", _F64),
+        _f("in_seq", _I64),
+    ],
+    "PositionOpened (event 1: sol = cost, level = stop) and PositionClosed (event 2: "
+    "sol = realized PnL, level = entry price).",
+)
+RUNS = FamilySpec(
+    name="runs",
+    schema=pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("strategy", pa.string(), nullable=False),
+            pa.field("conditions", pa.string(), nullable=False),
+            pa.field("params_json", pa.string(), nullable=False),
+            pa.field("start_ts", pa.int64(), nullable=True),
+            pa.field("end_ts", pa.int64(), nullable=True),
+            pa.field("mints_json", pa.string(), nullable=False),
+            pa.field("initial_cash", pa.int64(), nullable=False),
+            pa.field("ticks", pa.int64(), nullable=False),
+            pa.field("events_sha256", pa.string(), nullable=False),
+            pa.field("report_json", pa.string(), nullable=False),
+        ]
+    ),
+    partitioning=Partitioning.NONE,
+    compression="zstd",
+    row_group_rows=_ROW_GROUP,
+    doc="RunCompleted: one row per replay (strategy, parameters, range, hash, report).",
+)
+
+_ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
+        RUNS)  # fmt: skip
+FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
+
 
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 

@@ -28,8 +28,16 @@ from data.generator.market import MarketParams, generate_into
 from data.importers import import_file
 from data.store import EventStore, open_store
 from data.summary import store_summary
-from replay.console import render_generate, render_import, render_sql, render_summary
+from replay.console import (
+    render_generate,
+    render_import,
+    render_report,
+    render_sql,
+    render_summary,
+)
+from replay.runner import run_replay
 from replay.settings import ClankaSettings
+from strategies.config import load_strategy, parse_overrides
 
 app = typer.Typer(
     name="clanka",
@@ -185,6 +193,87 @@ def sql(
         _print_json({"columns": tbl.column_names, "rows": tbl.to_pylist(), "truncated": truncated})
     else:
         render_sql(out, tbl, truncated)
+
+
+def _iso_ns(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{flag}: {text!r} is not an ISO 8601 time") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return int(t.timestamp() * 1e9)
+
+
+@app.command()
+@user_errors
+def replay(
+    store: StoreOpt = None,
+    from_: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601, UTC).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="End, exclusive (ISO 8601, UTC).")] = None,
+    mints: Annotated[
+        list[str] | None, typer.Option("--mints", help="Mint address or symbol (repeatable).")
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="Built-in strategy name.")] = "momentum_breakout",
+    config: Annotated[
+        Path | None, typer.Option(help="Strategy TOML file (instead of --strategy).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a parameter: name=value.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay the store through the kernel, log every event under a new run id, report.
+
+    The report covers trades, win rate, average return, realized and unrealized PnL,
+    fees, slippage, max drawdown, Sharpe, hold time, exit reasons and the run's
+    events_sha256 (same data and config, same hash).
+    """
+    strat = load_strategy(config if config is not None else strategy)
+    params = strat.vector(parse_overrides(set_ or []))
+    start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
+    st = open_store(_store_path(store))
+    mint_ids = None
+    if mints:
+        reg = st.mints()
+        by_symbol = {r.symbol: r for r in reg.records() if r.symbol}
+        mint_ids = []
+        for name in mints:
+            rec = reg.get(name) or by_symbol.get(name)
+            if rec is None:
+                raise ValueError(f"--mints: {name!r} is not in this store's mints")
+            mint_ids.append(rec.mint_id)
+    total = _count_ticks(st, start, end, mint_ids)
+    with _progress(sys.stderr.isatty()) as prog:
+        task = prog.add_task(f"replaying {strat.name}", total=total)
+        result = run_replay(
+            st, strat, params, start_ts=start, end_ts=end, mint_ids=mint_ids,
+            progress=lambda n: prog.update(task, completed=n),
+        )  # fmt: skip
+    if as_json:
+        _print_json(result.report)
+    else:
+        render_report(out, strat.name, result.report)
+
+
+def _count_ticks(
+    st: EventStore, start: int | None, end: int | None, mint_ids: list[int] | None
+) -> int:
+    where = ["true"]
+    params: dict[str, object] = {}
+    if start is not None:
+        where.append("ts_ns >= $start")
+        params["start"] = start
+    if end is not None:
+        where.append("ts_ns < $end")
+        params["end"] = end
+    if mint_ids is not None:
+        where.append("list_contains($mints, mint_id)")
+        params["mints"] = mint_ids
+    sql = f"SELECT count(*) FROM ticks WHERE {' AND '.join(where)}"  # noqa: S608
+    return int(st.con.sql(sql, params=params).fetchall()[0][0])
 
 
 @store_app.command("info")

@@ -97,3 +97,44 @@ def render_sql(out: Console, tbl: pa.Table, truncated: bool) -> None:
     out.print(t)
     more = " (more rows not shown; raise --limit)" if truncated else ""
     out.print(f"{tbl.num_rows} row(s){more}")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.6g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def render_report(out: Console, strategy: str, r: dict[str, Any]) -> None:
+    """A replay report as a table, with the run id and events hash underneath."""
+    t = Table(title=f"replay report: {strategy}")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    rows = [
+        ("ticks processed", r["ticks_processed"]),
+        ("trades (closed)", r["trades"]),
+        ("win rate", r["win_rate"]),
+        ("average return", r["avg_return"]),
+        ("realized PnL (SOL)", r["realized_pnl_sol"]),
+        ("unrealized PnL (SOL)", r["unrealized_pnl_sol"]),
+        ("open positions", r["open_positions"]),
+        ("fees (SOL)", r["fees_sol"]),
+        ("slippage (SOL)", r["slippage_sol"]),
+        ("max drawdown", r["max_drawdown"]),
+        ("Sharpe", r["sharpe"]),
+        ("average hold (s)", r["avg_hold_s"]),
+        ("decisions / orders / fills / rejects",
+         f"{r['decisions']} / {r['orders']} / {r['fills']} / {r['rejects']}"),
+        ("final equity (SOL)", r["final_equity_sol"]),
+    ]  # fmt: skip
+    for name, value in rows:
+        t.add_row(name, _fmt(value))
+    out.print(t)
+    reasons = ", ".join(f"{k} {v}" for k, v in r["exit_reasons"].items()) or "none"
+    out.print(f"exit reasons: {reasons}")
+    out.print(f"Sharpe: {r['sharpe_note']}")
+    out.print(f"run_id {r['run_id']}  events_sha256 {r['events_sha256']}")

@@ -1,0 +1,296 @@
+"""Replay: stream a store's ticks and signals through the kernel and log what it did.
+
+Input order is `(ts_ns, kind, seq)` with signals before ticks at the same instant, so
+a decision at time t sees every signal stamped t. The store is read chunk by chunk
+(bounded memory); each chunk is merged with the signals up to its last timestamp and
+handed to the same `Kernel` paper and live mode use. Every emitted event is appended
+under a new run id in one transaction, with a `runs` row holding the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from data.store import EventStore
+from engine.events import InputKind, OutKind
+from engine.kernel import Kernel, KernelInput, as_input
+from engine.layout import (
+    G_CASH,
+    MF_LAST_PRICE,
+    MF_SCALE,
+    O_KIND,
+    O_MINT,
+    O_NETFEE,
+    O_QTY,
+    O_SIDE,
+    O_SOL,
+    O_TS,
+    PI_ACTIVE,
+    PI_COST,
+    PI_MINT,
+    PI_PROCEEDS,
+    PI_QTY,
+)
+from engine.params import LAMPORTS_PER_SOL, P
+from replay.report import build_report
+from strategies.config import StrategyConfig
+
+Progress = Callable[[int], None]
+"""Receives the number of input ticks processed so far."""
+
+HASHED_KINDS = (OutKind.DECIDED, OutKind.ORDER_PLACED, OutKind.ORDER_FILLED)
+
+
+@dataclass
+class RunResult:
+    """A finished replay: its id, inputs, outputs and report."""
+
+    run_id: str
+    ticks: int
+    out_i: np.ndarray
+    out_f: np.ndarray
+    kernel: Kernel
+    events_sha256: str
+    report: dict[str, Any]
+
+
+def events_sha256(out_i: np.ndarray, out_f: np.ndarray) -> str:
+    """SHA-256 of the decision, order and fill rows, in the order the kernel emitted them."""
+    keep = np.isin(out_i[:, O_KIND], [int(k) for k in HASHED_KINDS])
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(out_i[keep]).tobytes())
+    h.update(np.ascontiguousarray(out_f[keep]).tobytes())
+    return h.hexdigest()
+
+
+def input_batches(
+    store: EventStore,
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: Sequence[int] | None,
+) -> Iterator[KernelInput]:
+    """Merged tick + signal input in `(ts, kind, seq)` order, one store chunk at a time.
+
+    `in_seq` carries the tick's store seq (signals: -1 - their seq), so any decision
+    can be traced back to the exact input event that caused it.
+    """
+    sig_chunks = list(
+        store.scan("signals", ["mint_id", "kind", "value"], start_ts=start_ts, end_ts=end_ts,
+                   mint_ids=mint_ids)
+    )  # fmt: skip
+    if sig_chunks:
+        sig = {k: np.concatenate([c[k] for c in sig_chunks]) for k in sig_chunks[0]}
+    else:
+        sig = {"ts_ns": np.zeros(0, np.int64), "seq": np.zeros(0, np.int64),
+               "mint_id": np.zeros(0, np.int32), "kind": np.zeros(0, np.int16),
+               "value": np.zeros(0)}  # fmt: skip
+    si = 0
+    cols = ["mint_id", "price", "size", "liquidity"]
+    for chunk in store.scan("ticks", cols, start_ts=start_ts, end_ts=end_ts, mint_ids=mint_ids):
+        last_ts = int(chunk["ts_ns"][-1])
+        sj = int(np.searchsorted(sig["ts_ns"], last_ts, side="right"))
+        yield _merge(chunk, {k: v[si:sj] for k, v in sig.items()})
+        si = sj
+    if si < len(sig["ts_ns"]):
+        yield _merge(None, {k: v[si:] for k, v in sig.items()})
+
+
+def _merge(ticks: dict[str, np.ndarray] | None, sig: dict[str, np.ndarray]) -> KernelInput:
+    n_t = 0 if ticks is None else len(ticks["ts_ns"])
+    n_s = len(sig["ts_ns"])
+    if n_s == 0 and ticks is not None:
+        return as_input(
+            kind=np.zeros(n_t, np.int8), ts=ticks["ts_ns"], seq=ticks["seq"],
+            mint=ticks["mint_id"], price=ticks["price"], size=ticks["size"],
+            liq=ticks["liquidity"],
+        )  # fmt: skip
+    empty_f = np.zeros(0)
+    empty_i = np.zeros(0, np.int64)
+    t = ticks or {"ts_ns": empty_i, "seq": empty_i, "mint_id": empty_i, "price": empty_f,
+                  "size": empty_i, "liquidity": empty_f}  # fmt: skip
+    ts = np.concatenate([sig["ts_ns"], t["ts_ns"]])
+    kind = np.concatenate([np.full(n_s, InputKind.SIGNAL, np.int8),
+                           np.full(n_t, InputKind.TICK, np.int8)])  # fmt: skip
+    seq = np.concatenate([-1 - sig["seq"], t["seq"]])
+    order = np.lexsort((np.concatenate([sig["seq"], t["seq"]]), kind, ts))
+    return as_input(
+        kind=kind[order],
+        ts=ts[order],
+        seq=seq[order],
+        mint=np.concatenate([sig["mint_id"], t["mint_id"]])[order],
+        price=np.concatenate([np.zeros(n_s), t["price"]])[order],
+        size=np.concatenate([np.zeros(n_s, np.int64), t["size"]])[order],
+        liq=np.concatenate([np.full(n_s, np.nan), t["liquidity"]])[order],
+        sig_kind=np.concatenate([sig["kind"].astype(np.int64), np.zeros(n_t, np.int64)])[order],
+        sig_value=np.concatenate([sig["value"], np.zeros(n_t)])[order],
+    )
+
+
+class EquityCurve:
+    """Per-minute equity: cash plus open positions at their last trade price.
+
+    Built as the input streams past, from the same ticks the kernel sees.
+    """
+
+    def __init__(self, cash: int, scales: np.ndarray) -> None:
+        self.cash = cash
+        self.scales = scales
+        self.qty: dict[int, int] = {}
+        self.last: dict[int, float] = {}
+        self.minute: int | None = None
+        self.points: list[tuple[int, float]] = []
+
+    def _mark(self) -> float:
+        held = sum(
+            q / float(self.scales[m]) * self.last.get(m, 0.0) for m, q in self.qty.items() if q
+        )
+        return self.cash / LAMPORTS_PER_SOL + float(held)
+
+    def feed(self, batch: KernelInput, out_i: np.ndarray) -> None:
+        """Advance through one input batch and the output rows it produced."""
+        fills = out_i[out_i[:, O_KIND] == OutKind.ORDER_FILLED]
+        fi = 0
+        ticks = batch.kind == InputKind.TICK
+        ts_all = batch.ts[ticks]
+        mint_all = batch.mint[ticks]
+        px_all = batch.price[ticks]
+        minutes = ts_all // 60_000_000_000
+        cuts = np.flatnonzero(np.diff(minutes)) + 1
+        bounds = [0, *cuts.tolist(), len(ts_all)]
+        for a, b in itertools.pairwise(bounds):
+            if a == b:
+                continue
+            mnt = int(minutes[a])
+            if self.minute is not None and mnt != self.minute:
+                self.points.append(((self.minute + 1) * 60_000_000_000, self._mark()))
+            self.minute = mnt
+            end_ts = int(ts_all[b - 1])
+            while fi < len(fills) and fills[fi, O_TS] <= end_ts:
+                self._apply(fills[fi])
+                fi += 1
+            # last price per mint in this minute-run of ticks
+            mints = mint_all[a:b]
+            uniq, last_idx = np.unique(mints[::-1], return_index=True)
+            for m, j in zip(uniq.tolist(), (b - a - 1 - last_idx).tolist(), strict=True):
+                self.last[m] = float(px_all[a + j])
+        while fi < len(fills):
+            self._apply(fills[fi])
+            fi += 1
+
+    def _apply(self, row: np.ndarray) -> None:
+        m = int(row[O_MINT])
+        if row[O_SIDE] == 1:
+            self.cash -= int(row[O_SOL] + row[O_NETFEE])
+            self.qty[m] = self.qty.get(m, 0) + int(row[O_QTY])
+        else:
+            self.cash += int(row[O_SOL] - row[O_NETFEE])
+            self.qty[m] = self.qty.get(m, 0) - int(row[O_QTY])
+
+    def finish(self) -> list[tuple[int, float]]:
+        """All points, including the last (partial) minute."""
+        if self.minute is not None:
+            self.points.append(((self.minute + 1) * 60_000_000_000, self._mark()))
+            self.minute = None
+        return self.points
+
+
+def run_replay(
+    store: EventStore,
+    strategy: StrategyConfig,
+    params: np.ndarray,
+    *,
+    start_ts: int | None = None,
+    end_ts: int | None = None,
+    mint_ids: Sequence[int] | None = None,
+    progress: Progress | None = None,
+    write: bool = True,
+) -> RunResult:
+    """Replay the store (or a time range / mint subset) and log every event it emits."""
+    registry = store.mints()
+    scales = np.array([10.0**r.decimals for r in registry.records()], dtype=np.float64)
+    kernel = Kernel(params, strategy.conditions, scales)
+    cash0 = int(kernel.state.glob[G_CASH])
+    curve = EquityCurve(cash0, scales)
+    outs_i: list[np.ndarray] = []
+    outs_f: list[np.ndarray] = []
+    ticks = 0
+    for batch in input_batches(store, start_ts, end_ts, mint_ids):
+        parts = list(kernel.run(batch))
+        bi = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 13), np.int64)
+        outs_i.extend(p[0] for p in parts)
+        outs_f.extend(p[1] for p in parts)
+        curve.feed(batch, bi)
+        ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
+        if progress:
+            progress(ticks)
+    out_i = np.concatenate(outs_i) if outs_i else np.zeros((0, 13), np.int64)
+    out_f = np.concatenate(outs_f) if outs_f else np.zeros((0, 3))
+    digest = events_sha256(out_i, out_f)
+    st = kernel.state
+    open_pos = []
+    for s in np.flatnonzero(st.pos_i[:, PI_ACTIVE] == 1):
+        m = int(st.pos_i[s, PI_MINT])
+        value = st.pos_i[s, PI_QTY] / st.mint_f[m, MF_SCALE] * st.mint_f[m, MF_LAST_PRICE]
+        open_pos.append(value * LAMPORTS_PER_SOL + st.pos_i[s, PI_PROCEEDS] - st.pos_i[s, PI_COST])
+    report = build_report(out_i, out_f, ticks, curve.finish(), open_pos, cash0)
+    run_id = _new_run_id(digest)
+    report["run_id"] = run_id
+    report["events_sha256"] = digest
+    if write:
+        _write_run(store, run_id, strategy, params, start_ts, end_ts, mint_ids, cash0, ticks,
+                   digest, report, out_i, out_f)  # fmt: skip
+    return RunResult(run_id, ticks, out_i, out_f, kernel, digest, report)
+
+
+def _new_run_id(digest: str) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return f"run-{stamp}-{time.time_ns() % 1_000_000:06d}-{digest[:8]}"
+
+
+def _write_run(
+    store: EventStore,
+    run_id: str,
+    strategy: StrategyConfig,
+    params: np.ndarray,
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: Sequence[int] | None,
+    cash0: int,
+    ticks: int,
+    digest: str,
+    report: dict[str, Any],
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+) -> None:
+    from replay.run_events import split_families
+
+    with store.transaction() as tx:
+        for family, table in split_families(out_i, out_f).items():
+            if table.num_rows:
+                tx.append(family, table, source=run_id)
+        tx.append(
+            "runs",
+            {
+                "ts_ns": [time.time_ns()],
+                "run_id": [run_id],
+                "strategy": [strategy.name],
+                "conditions": [str(strategy.conditions)],
+                "params_json": [json.dumps({p.name.lower(): float(params[p]) for p in P})],
+                "start_ts": [start_ts],
+                "end_ts": [end_ts],
+                "mints_json": [json.dumps(list(mint_ids) if mint_ids is not None else None)],
+                "initial_cash": [cash0],
+                "ticks": [ticks],
+                "events_sha256": [digest],
+                "report_json": [json.dumps(report, default=str)],
+            },
+        )

@@ -1,0 +1,100 @@
+"""Strategy configs: a named condition set plus parameters, loaded from TOML.
+
+A strategy file looks like `strategies/builtin/momentum_breakout.toml`:
+
+    name = "momentum_breakout"
+    description = "..."
+    entry = "breakout > 0 AND ret_5m >= 0.05"
+
+    [params]
+    position_sol = 0.5
+    stop_loss = 0.08
+
+Unknown keys, unknown parameters and out-of-range values are refused with a message
+that names them; `--set name=value` overrides are validated the same way.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.conditions import ConditionSet
+from engine.params import make_params, param_names
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
+
+
+class StrategyConfig(BaseModel):
+    """A strategy: an entry condition set and parameter overrides over the defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    description: str = ""
+    entry: str
+    params: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("entry")
+    @classmethod
+    def _parses(cls, v: str) -> str:
+        ConditionSet.parse(v)
+        return v
+
+    @field_validator("params")
+    @classmethod
+    def _valid(cls, v: dict[str, float]) -> dict[str, float]:
+        make_params(v)
+        return v
+
+    @property
+    def conditions(self) -> ConditionSet:
+        """The compiled-ready entry condition set."""
+        return ConditionSet.parse(self.entry)
+
+    def vector(self, overrides: Mapping[str, float] | None = None) -> np.ndarray:
+        """The parameter vector: defaults, then this strategy's params, then overrides."""
+        return make_params({**self.params, **(overrides or {})})
+
+
+def builtin_names() -> list[str]:
+    """Names of the strategies shipped in strategies/builtin/."""
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+
+
+def load_strategy(name_or_path: str | Path) -> StrategyConfig:
+    """Load a built-in strategy by name, or any strategy TOML file by path."""
+    p = Path(name_or_path)
+    if not p.suffix:
+        p = BUILTIN_DIR / f"{name_or_path}.toml"
+        if not p.is_file():
+            raise ValueError(
+                f"unknown strategy {name_or_path!r}; built-in: {', '.join(builtin_names())} "
+                "(or pass --config FILE.toml)"
+            )
+    try:
+        doc = tomllib.loads(p.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{p}: cannot read strategy TOML ({exc})") from exc
+    return StrategyConfig.model_validate(doc)
+
+
+def parse_overrides(items: list[str]) -> dict[str, float]:
+    """Parse `--set name=value` items into parameter overrides."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects name=value, got {item!r}")
+        name = name.strip().lower()
+        if name not in param_names():
+            raise ValueError(f"unknown parameter {name!r}; known: {', '.join(param_names())}")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--set {name}: {value!r} is not a number") from None
+    return out
