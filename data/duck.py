@@ -108,10 +108,17 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
         if spec.name == "signals":
             extra = f", {signal_kind_case_sql()} AS kind_name"
         elif spec.name in RUN_FAMILIES:
-            extra = f", source AS run_id, {_reason_case()} AS reason_name"
+            extra = (
+                f", source AS run_id, {_reason_case()} AS reason_name, "
+                "(SELECT mi.mint FROM mints mi WHERE mi.mint_id = f.mint_id) AS mint"  # noqa: S608
+            )
+            if spec.name == "fills":
+                extra += ", sol / 1e9 AS sol_amount, (fee + network_fee) / 1e9 AS fee_sol"
+        elif spec.name == "equity":
+            extra = ", source AS run_id"
         rel = family_relation(root, manifest, spec)
         # Names come from FAMILIES and paths are quoted by _sql_str: no user text here.
-        sql = f"CREATE OR REPLACE VIEW {spec.name} AS SELECT *{extra} FROM {rel}"  # noqa: S608
+        sql = f"CREATE OR REPLACE VIEW {spec.name} AS SELECT *{extra} FROM {rel} f"  # noqa: S608
         con.execute(sql)
     con.execute(CLOSED_TRADES)
     con.execute(OPEN_POSITIONS)

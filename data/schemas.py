@@ -269,6 +269,12 @@ POSITIONS = _run_family(
     "PositionOpened (event 1: sol = cost, level = stop) and PositionClosed (event 2: "
     "sol = realized PnL, level = entry price).",
 )
+EQUITY = _run_family(
+    "equity",
+    [_f("cash_sol", _F64), _f("positions_sol", _F64), _f("equity_sol", _F64)],
+    "EquityMarked, once per minute of a run: cash plus open positions at their last trade "
+    "price (a derived series, rebuildable from the run's fills and the ticks; mint_id is -1).",
+)
 RUNS = FamilySpec(
     name="runs",
     schema=pa.schema(
@@ -295,7 +301,7 @@ RUNS = FamilySpec(
 )
 
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
-        RUNS)  # fmt: skip
+        EQUITY, RUNS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import itertools
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +41,7 @@ from engine.layout import (
 )
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.report import build_report
+from replay.run_events import split_families
 from strategies.config import StrategyConfig
 
 Progress = Callable[[int], None]
@@ -117,21 +117,29 @@ def _merge(ticks: dict[str, np.ndarray] | None, sig: dict[str, np.ndarray]) -> K
     empty_i = np.zeros(0, np.int64)
     t = ticks or {"ts_ns": empty_i, "seq": empty_i, "mint_id": empty_i, "price": empty_f,
                   "size": empty_i, "liquidity": empty_f}  # fmt: skip
-    ts = np.concatenate([sig["ts_ns"], t["ts_ns"]])
-    kind = np.concatenate([np.full(n_s, InputKind.SIGNAL, np.int8),
-                           np.full(n_t, InputKind.TICK, np.int8)])  # fmt: skip
-    seq = np.concatenate([-1 - sig["seq"], t["seq"]])
-    order = np.lexsort((np.concatenate([sig["seq"], t["seq"]]), kind, ts))
+    # Both streams are already sorted by (ts, seq): a linear merge, signals first at equal ts.
+    n = n_s + n_t
+    sig_pos = np.searchsorted(t["ts_ns"], sig["ts_ns"], side="left") + np.arange(n_s)
+    is_sig = np.zeros(n, dtype=bool)
+    is_sig[sig_pos] = True
+    tick_pos = np.flatnonzero(~is_sig)
+
+    def put(sig_vals: np.ndarray, tick_vals: np.ndarray, dtype: type) -> np.ndarray:
+        out: np.ndarray = np.empty(n, dtype=dtype)
+        out[sig_pos] = sig_vals
+        out[tick_pos] = tick_vals
+        return out
+
     return as_input(
-        kind=kind[order],
-        ts=ts[order],
-        seq=seq[order],
-        mint=np.concatenate([sig["mint_id"], t["mint_id"]])[order],
-        price=np.concatenate([np.zeros(n_s), t["price"]])[order],
-        size=np.concatenate([np.zeros(n_s, np.int64), t["size"]])[order],
-        liq=np.concatenate([np.full(n_s, np.nan), t["liquidity"]])[order],
-        sig_kind=np.concatenate([sig["kind"].astype(np.int64), np.zeros(n_t, np.int64)])[order],
-        sig_value=np.concatenate([sig["value"], np.zeros(n_t)])[order],
+        kind=put(np.full(n_s, InputKind.SIGNAL), np.full(n_t, InputKind.TICK), np.int8),
+        ts=put(sig["ts_ns"], t["ts_ns"], np.int64),
+        seq=put(-1 - sig["seq"], t["seq"], np.int64),
+        mint=put(sig["mint_id"], t["mint_id"], np.int64),
+        price=put(np.zeros(n_s), t["price"], np.float64),
+        size=put(np.zeros(n_s), t["size"], np.int64),
+        liq=put(np.full(n_s, np.nan), t["liquidity"], np.float64),
+        sig_kind=put(sig["kind"], np.zeros(n_t), np.int64),
+        sig_value=put(sig["value"], np.zeros(n_t), np.float64),
     )
 
 
@@ -147,41 +155,51 @@ class EquityCurve:
         self.qty: dict[int, int] = {}
         self.last: dict[int, float] = {}
         self.minute: int | None = None
-        self.points: list[tuple[int, float]] = []
+        self.points: list[tuple[int, float, float]] = []
+        """(minute end ts, cash SOL, open positions SOL)."""
 
-    def _mark(self) -> float:
+    def _mark(self, ts: int) -> tuple[int, float, float]:
         held = sum(
             q / float(self.scales[m]) * self.last.get(m, 0.0) for m, q in self.qty.items() if q
         )
-        return self.cash / LAMPORTS_PER_SOL + float(held)
+        return ts, self.cash / LAMPORTS_PER_SOL, float(held)
 
     def feed(self, batch: KernelInput, out_i: np.ndarray) -> None:
-        """Advance through one input batch and the output rows it produced."""
+        """Advance through one input batch and the output rows it produced.
+
+        Only mints held at some point in the batch need prices, so only their ticks
+        are looked at: cost is per minute and per held mint, not per tick.
+        """
         fills = out_i[out_i[:, O_KIND] == OutKind.ORDER_FILLED]
-        fi = 0
         ticks = batch.kind == InputKind.TICK
         ts_all = batch.ts[ticks]
+        if len(ts_all) == 0:
+            for row in fills:
+                self._apply(row)
+            return
+        watch = {m for m, q in self.qty.items() if q} | set(fills[:, O_MINT].tolist())
         mint_all = batch.mint[ticks]
         px_all = batch.price[ticks]
+        series = {}
+        for m in watch:
+            idx = np.flatnonzero(mint_all == m)
+            series[m] = (ts_all[idx], px_all[idx])
         minutes = ts_all // 60_000_000_000
-        cuts = np.flatnonzero(np.diff(minutes)) + 1
-        bounds = [0, *cuts.tolist(), len(ts_all)]
-        for a, b in itertools.pairwise(bounds):
-            if a == b:
-                continue
-            mnt = int(minutes[a])
+        run_ends = [*(np.flatnonzero(np.diff(minutes)) + 1).tolist(), len(ts_all)]
+        fi = 0
+        for b in run_ends:
+            mnt = int(minutes[b - 1])
             if self.minute is not None and mnt != self.minute:
-                self.points.append(((self.minute + 1) * 60_000_000_000, self._mark()))
+                self.points.append(self._mark((self.minute + 1) * 60_000_000_000))
             self.minute = mnt
             end_ts = int(ts_all[b - 1])
             while fi < len(fills) and fills[fi, O_TS] <= end_ts:
                 self._apply(fills[fi])
                 fi += 1
-            # last price per mint in this minute-run of ticks
-            mints = mint_all[a:b]
-            uniq, last_idx = np.unique(mints[::-1], return_index=True)
-            for m, j in zip(uniq.tolist(), (b - a - 1 - last_idx).tolist(), strict=True):
-                self.last[m] = float(px_all[a + j])
+            for m, (ts_m, px_m) in series.items():
+                j = int(np.searchsorted(ts_m, end_ts, side="right")) - 1
+                if j >= 0:
+                    self.last[m] = float(px_m[j])
         while fi < len(fills):
             self._apply(fills[fi])
             fi += 1
@@ -195,10 +213,10 @@ class EquityCurve:
             self.cash += int(row[O_SOL] - row[O_NETFEE])
             self.qty[m] = self.qty.get(m, 0) - int(row[O_QTY])
 
-    def finish(self) -> list[tuple[int, float]]:
+    def finish(self) -> list[tuple[int, float, float]]:
         """All points, including the last (partial) minute."""
         if self.minute is not None:
-            self.points.append(((self.minute + 1) * 60_000_000_000, self._mark()))
+            self.points.append(self._mark((self.minute + 1) * 60_000_000_000))
             self.minute = None
         return self.points
 
@@ -241,13 +259,15 @@ def run_replay(
         m = int(st.pos_i[s, PI_MINT])
         value = st.pos_i[s, PI_QTY] / st.mint_f[m, MF_SCALE] * st.mint_f[m, MF_LAST_PRICE]
         open_pos.append(value * LAMPORTS_PER_SOL + st.pos_i[s, PI_PROCEEDS] - st.pos_i[s, PI_COST])
-    report = build_report(out_i, out_f, ticks, curve.finish(), open_pos, cash0)
+    points = curve.finish()
+    equity_curve = [(ts, cash + held) for ts, cash, held in points]
+    report = build_report(out_i, out_f, ticks, equity_curve, open_pos, cash0)
     run_id = _new_run_id(digest)
     report["run_id"] = run_id
     report["events_sha256"] = digest
     if write:
         _write_run(store, run_id, strategy, params, start_ts, end_ts, mint_ids, cash0, ticks,
-                   digest, report, out_i, out_f)  # fmt: skip
+                   digest, report, out_i, out_f, points)  # fmt: skip
     return RunResult(run_id, ticks, out_i, out_f, kernel, digest, report)
 
 
@@ -270,13 +290,26 @@ def _write_run(
     report: dict[str, Any],
     out_i: np.ndarray,
     out_f: np.ndarray,
+    curve: list[tuple[int, float, float]],
 ) -> None:
-    from replay.run_events import split_families
-
     with store.transaction() as tx:
         for family, table in split_families(out_i, out_f).items():
             if table.num_rows:
                 tx.append(family, table, source=run_id)
+        if curve:
+            ts, cash, held = (np.array(c) for c in zip(*curve, strict=True))
+            tx.append(
+                "equity",
+                {
+                    "ts_ns": ts.astype(np.int64),
+                    "run_seq": np.arange(len(ts), dtype=np.int64),
+                    "mint_id": np.full(len(ts), -1, np.int32),
+                    "cash_sol": cash,
+                    "positions_sol": held,
+                    "equity_sol": cash + held,
+                },
+                source=run_id,
+            )
         tx.append(
             "runs",
             {
