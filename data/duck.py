@@ -96,6 +96,9 @@ WHERE o.event = 1 AND c.pos_id IS NULL
 """
 
 
+_MINT_NAME = "(SELECT mi.mint FROM mints mi WHERE mi.mint_id = f.mint_id) AS mint"
+
+
 def _reason_case() -> str:
     arms = " ".join(f"WHEN {r.value} THEN '{r.label}'" for r in Reason)
     return f"CASE reason {arms} ELSE 'unknown' END"
@@ -108,10 +111,7 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
         if spec.name == "signals":
             extra = f", {signal_kind_case_sql()} AS kind_name"
         elif spec.name in RUN_FAMILIES:
-            extra = (
-                f", source AS run_id, {_reason_case()} AS reason_name, "
-                "(SELECT mi.mint FROM mints mi WHERE mi.mint_id = f.mint_id) AS mint"  # noqa: S608
-            )
+            extra = f", source AS run_id, {_reason_case()} AS reason_name, {_MINT_NAME}"
             if spec.name == "fills":
                 extra += ", sol / 1e9 AS sol_amount, (fee + network_fee) / 1e9 AS fee_sol"
         elif spec.name == "equity":
