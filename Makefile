@@ -42,6 +42,7 @@ pytest: $(STAMP)
 ## bench: run every benchmark; JSON lands in benchmarks/results/
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_store
+	$(BIN)/python -m benchmarks.bench_kernel
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -83,25 +83,36 @@ def input_batches(
     `in_seq` carries the tick's store seq (signals: -1 - their seq), so any decision
     can be traced back to the exact input event that caused it.
     """
-    sig_chunks = list(
-        store.scan("signals", ["mint_id", "kind", "value"], start_ts=start_ts, end_ts=end_ts,
-                   mint_ids=mint_ids)
+    empty: dict[str, np.ndarray] = {"ts_ns": np.zeros(0, np.int64), "seq": np.zeros(0, np.int64),
+             "mint_id": np.zeros(0, np.int32), "kind": np.zeros(0, np.int16),
+             "value": np.zeros(0)}  # fmt: skip
+    sig_iter = store.scan(
+        "signals", ["mint_id", "kind", "value"], start_ts=start_ts, end_ts=end_ts,
+        mint_ids=mint_ids,
     )  # fmt: skip
-    if sig_chunks:
-        sig = {k: np.concatenate([c[k] for c in sig_chunks]) for k in sig_chunks[0]}
-    else:
-        sig = {"ts_ns": np.zeros(0, np.int64), "seq": np.zeros(0, np.int64),
-               "mint_id": np.zeros(0, np.int32), "kind": np.zeros(0, np.int16),
-               "value": np.zeros(0)}  # fmt: skip
-    si = 0
+    buf = dict(empty)
+    sig_done = False
+
+    def signals_upto(ts: int) -> dict[str, np.ndarray]:
+        """Pop buffered signals with ts_ns <= ts, reading more chunks as needed."""
+        nonlocal buf, sig_done
+        while not sig_done and (len(buf["ts_ns"]) == 0 or buf["ts_ns"][-1] <= ts):
+            nxt = next(sig_iter, None)
+            if nxt is None:
+                sig_done = True
+            else:
+                buf = {k: np.concatenate([buf[k], nxt[k]]) for k in buf}
+        cut = int(np.searchsorted(buf["ts_ns"], ts, side="right"))
+        head = {k: v[:cut] for k, v in buf.items()}
+        buf = {k: v[cut:] for k, v in buf.items()}
+        return head
+
     cols = ["mint_id", "price", "size", "liquidity"]
     for chunk in store.scan("ticks", cols, start_ts=start_ts, end_ts=end_ts, mint_ids=mint_ids):
-        last_ts = int(chunk["ts_ns"][-1])
-        sj = int(np.searchsorted(sig["ts_ns"], last_ts, side="right"))
-        yield _merge(chunk, {k: v[si:sj] for k, v in sig.items()})
-        si = sj
-    if si < len(sig["ts_ns"]):
-        yield _merge(None, {k: v[si:] for k, v in sig.items()})
+        yield _merge(chunk, signals_upto(int(chunk["ts_ns"][-1])))
+    rest = signals_upto(np.iinfo(np.int64).max)
+    if len(rest["ts_ns"]):
+        yield _merge(None, rest)
 
 
 def _merge(ticks: dict[str, np.ndarray] | None, sig: dict[str, np.ndarray]) -> KernelInput:
