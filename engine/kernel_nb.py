@@ -234,7 +234,7 @@ def feature_value(
     return np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def step_nb(
     in_kind: np.ndarray,
     in_ts: np.ndarray,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ from engine.layout import (
     PI_QTY,
 )
 from engine.params import LAMPORTS_PER_SOL, P
+from replay.merge_nb import merge_streams_nb
 from replay.report import build_report
 from replay.run_events import split_families
 from strategies.config import StrategyConfig
@@ -115,6 +118,47 @@ def input_batches(
         yield _merge(None, rest)
 
 
+def prefetch(batches: Iterator[KernelInput], depth: int = 2) -> Iterator[KernelInput]:
+    """Produce batches on a background thread, `depth` ahead of the consumer.
+
+    Parquet decoding and the merge release the GIL, and so does the kernel (nogil), so
+    reading the next chunk overlaps with processing this one. Order is unchanged.
+    """
+    q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for b in batches:
+                while not stop.is_set():
+                    try:
+                        q.put(("batch", b), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("done", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            q.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="replay-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                assert isinstance(item, BaseException)
+                raise item
+            assert isinstance(item, KernelInput)
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
 def _merge(ticks: dict[str, np.ndarray] | None, sig: dict[str, np.ndarray]) -> KernelInput:
     n_t = 0 if ticks is None else len(ticks["ts_ns"])
     n_s = len(sig["ts_ns"])
@@ -124,34 +168,22 @@ def _merge(ticks: dict[str, np.ndarray] | None, sig: dict[str, np.ndarray]) -> K
             mint=ticks["mint_id"], price=ticks["price"], size=ticks["size"],
             liq=ticks["liquidity"],
         )  # fmt: skip
-    empty_f = np.zeros(0)
-    empty_i = np.zeros(0, np.int64)
-    t = ticks or {"ts_ns": empty_i, "seq": empty_i, "mint_id": empty_i, "price": empty_f,
-                  "size": empty_i, "liquidity": empty_f}  # fmt: skip
-    # Both streams are already sorted by (ts, seq): a linear merge, signals first at equal ts.
-    n = n_s + n_t
-    sig_pos = np.searchsorted(t["ts_ns"], sig["ts_ns"], side="left") + np.arange(n_s)
-    is_sig = np.zeros(n, dtype=bool)
-    is_sig[sig_pos] = True
-    tick_pos = np.flatnonzero(~is_sig)
-
-    def put(sig_vals: np.ndarray, tick_vals: np.ndarray, dtype: type) -> np.ndarray:
-        out: np.ndarray = np.empty(n, dtype=dtype)
-        out[sig_pos] = sig_vals
-        out[tick_pos] = tick_vals
-        return out
-
-    return as_input(
-        kind=put(np.full(n_s, InputKind.SIGNAL), np.full(n_t, InputKind.TICK), np.int8),
-        ts=put(sig["ts_ns"], t["ts_ns"], np.int64),
-        seq=put(-1 - sig["seq"], t["seq"], np.int64),
-        mint=put(sig["mint_id"], t["mint_id"], np.int64),
-        price=put(np.zeros(n_s), t["price"], np.float64),
-        size=put(np.zeros(n_s), t["size"], np.int64),
-        liq=put(np.full(n_s, np.nan), t["liquidity"], np.float64),
-        sig_kind=put(sig["kind"], np.zeros(n_t), np.int64),
-        sig_value=put(sig["value"], np.zeros(n_t), np.float64),
-    )
+    e_i = np.zeros(0, np.int64)
+    e_f = np.zeros(0)
+    t = ticks or {"ts_ns": e_i, "seq": e_i, "mint_id": e_i, "price": e_f, "size": e_i,
+                  "liquidity": e_f}  # fmt: skip
+    n = n_t + n_s
+    out = KernelInput(
+        kind=np.empty(n, np.int8), ts=np.empty(n, np.int64), seq=np.empty(n, np.int64),
+        mint=np.empty(n, np.int64), price=np.empty(n), size=np.empty(n, np.int64),
+        liq=np.empty(n), sig_kind=np.empty(n, np.int64), sig_value=np.empty(n),
+    )  # fmt: skip
+    merge_streams_nb(
+        t["ts_ns"], t["seq"], t["mint_id"].astype(np.int64), t["price"], t["size"],
+        t["liquidity"], sig["ts_ns"], sig["seq"], sig["mint_id"].astype(np.int64),
+        sig["kind"].astype(np.int64), sig["value"], *out,
+    )  # fmt: skip
+    return out
 
 
 class EquityCurve:
@@ -252,7 +284,7 @@ def run_replay(
     outs_i: list[np.ndarray] = []
     outs_f: list[np.ndarray] = []
     ticks = 0
-    for batch in input_batches(store, start_ts, end_ts, mint_ids):
+    for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
         parts = list(kernel.run(batch))
         bi = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 13), np.int64)
         outs_i.extend(p[0] for p in parts)

@@ -158,3 +158,20 @@ def test_cli_replay_json_report(tmp_path: Path, shared_data: Path) -> None:
                          capture_output=True, text=True, check=False)  # fmt: skip
     assert bad.returncode == 2
     assert "unknown parameter" in bad.stderr
+
+
+def test_merge_puts_signals_before_ticks_at_equal_times() -> None:
+    from replay.runner import _merge
+
+    ticks = {"ts_ns": np.array([10, 20, 20, 30]), "seq": np.array([0, 1, 2, 3]),
+             "mint_id": np.array([0, 0, 1, 0], np.int32), "price": np.array([1.0, 2, 3, 4]),
+             "size": np.array([5, 6, 7, 8]), "liquidity": np.full(4, np.nan)}  # fmt: skip
+    sig = {"ts_ns": np.array([5, 20, 40]), "seq": np.array([0, 1, 2]),
+           "mint_id": np.array([0, 1, 0], np.int32), "kind": np.array([2, 3, 4], np.int16),
+           "value": np.array([0.5, 1.0, 0.0])}  # fmt: skip
+    m = _merge(ticks, sig)
+    assert m.ts.tolist() == [5, 10, 20, 20, 20, 30, 40]
+    assert m.kind.tolist() == [1, 0, 1, 0, 0, 0, 1]  # the signal at t=20 precedes both ticks
+    assert m.seq.tolist() == [-1, 0, -2, 1, 2, 3, -3]  # ticks keep seq; signals -1 - seq
+    assert m.sig_kind.tolist() == [2, 0, 3, 0, 0, 0, 4]
+    assert m.price.tolist() == [0.0, 1.0, 0.0, 2.0, 3.0, 4.0, 0.0]

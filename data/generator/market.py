@@ -80,7 +80,8 @@ def mint_address(seed: int, index: int) -> str:
 def simulate(params: MarketParams) -> Market:
     """Run the kernel, growing its buffers until everything fits; sort by time."""
     horizon = int(params.hours * 3600 * 1e9)
-    cap_t = max(10_000, int(params.mints * params.hours * 1500))
+    # ~500 ticks per mint-hour on average; the loop doubles the buffers if a seed needs more.
+    cap_t = max(10_000, int(params.mints * params.hours * 700))
     cap_s = max(1_000, cap_t // 4)
     while True:
         t: dict[str, np.ndarray] = {
