@@ -28,6 +28,7 @@ from data.generator.market import MarketParams, generate_into
 from data.importers import import_file
 from data.store import EventStore, open_store
 from data.summary import store_summary
+from engine.conditions import ConditionSet
 from replay.console import (
     render_generate,
     render_import,
@@ -223,6 +224,12 @@ def replay(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a parameter: name=value.")
     ] = None,
+    entry: Annotated[
+        str | None,
+        typer.Option(
+            help="Replace the entry condition set, e.g. 'ret_5m >= 0.1 AND liquidity >= 40'."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay the store through the kernel, log every event under a new run id, report.
@@ -232,6 +239,8 @@ def replay(
     events_sha256 (same data and config, same hash).
     """
     strat = load_strategy(config if config is not None else strategy)
+    if entry is not None:
+        strat = strat.model_copy(update={"entry": str(ConditionSet.parse(entry))})
     params = strat.vector(parse_overrides(set_ or []))
     start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
     st = open_store(_store_path(store))

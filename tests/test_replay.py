@@ -156,6 +156,7 @@ def test_cli_replay_json_report(tmp_path: Path, shared_data: Path) -> None:
     assert rep["ticks_processed"] == 6012
     bad = subprocess.run([*run, "replay", "--store", s, "--set", "nope=1"], cwd=REPO, env=env,
                          capture_output=True, text=True, check=False)  # fmt: skip
+
     assert bad.returncode == 2
     assert "unknown parameter" in bad.stderr
 
@@ -175,3 +176,17 @@ def test_merge_puts_signals_before_ticks_at_equal_times() -> None:
     assert m.seq.tolist() == [-1, 0, -2, 1, 2, 3, -3]  # ticks keep seq; signals -1 - seq
     assert m.sig_kind.tolist() == [2, 0, 3, 0, 0, 0, 4]
     assert m.price.tolist() == [0.0, 1.0, 0.0, 2.0, 3.0, 4.0, 0.0]
+
+
+def test_cli_entry_condition_override_is_validated(tmp_path: Path) -> None:
+    s = str(tmp_path / "s")
+    run = [sys.executable, "-c", "from replay.cli import main; main()"]
+    subprocess.run([*run, "generate", "--mints", "5", "--hours", "2", "--store", s], cwd=REPO,
+                   check=True, capture_output=True)  # fmt: skip
+    ok = subprocess.run([*run, "replay", "--store", s, "--json", "--entry", "ticks >= 1"],
+                        cwd=REPO, capture_output=True, text=True, check=True)  # fmt: skip
+    assert json.loads(ok.stdout)["decisions"] > 0  # "ticks >= 1" fires on every first tick
+    bad = subprocess.run([*run, "replay", "--store", s, "--entry", "moon_phase > 3"],
+                         cwd=REPO, capture_output=True, text=True, check=False)  # fmt: skip
+    assert bad.returncode == 2
+    assert "unknown feature" in bad.stderr
