@@ -18,7 +18,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_store import _peak_rss_mb
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks.common import RESULTS, peak_rss_mb, run_child
 
 
 def phase_kernel(store_dir: Path) -> dict[str, float | str]:
@@ -54,7 +51,7 @@ def phase_kernel(store_dir: Path) -> dict[str, float | str]:
     oi, of = k.run_all(inp)
     dt = time.perf_counter() - t0
     return {"seconds": dt, "ticks_per_s": n / dt, "ticks": n, "events": len(oi),
-            "events_sha256": events_sha256(oi, of), "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
+            "events_sha256": events_sha256(oi, of), "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
 
 def phase_replay(store_dir: Path) -> dict[str, float | str]:
@@ -71,16 +68,7 @@ def phase_replay(store_dir: Path) -> dict[str, float | str]:
     dt = time.perf_counter() - t0
     return {"seconds": dt, "ticks_per_s": r.ticks / dt, "ticks": r.ticks,
             "trades": r.report["trades"], "events_sha256": r.events_sha256,
-            "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
-
-
-def _child(*args: str) -> dict[str, float | str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_kernel", *args],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    result: dict[str, float | str] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+            "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
 
 def _summary(runs: list[dict[str, float | str]]) -> dict[str, object]:
@@ -131,11 +119,15 @@ def main() -> None:
         kern: list[dict[str, float | str]] = []
         rep: list[dict[str, float | str]] = []
         for i in range(0 if args.replay_only else args.runs):
-            kern.append(_child("--phase", "kernel", "--store", str(store_dir)))
+            kern.append(
+                run_child("benchmarks.bench_kernel", "--phase", "kernel", "--store", str(store_dir))
+            )
             print(f"kernel run {i + 1}: {float(kern[-1]['ticks_per_s']) / 1e6:.1f} M ticks/s",
                   file=sys.stderr)  # fmt: skip
         for i in range(args.runs):
-            rep.append(_child("--phase", "replay", "--store", str(store_dir)))
+            rep.append(
+                run_child("benchmarks.bench_kernel", "--phase", "replay", "--store", str(store_dir))
+            )
             print(f"replay run {i + 1}: {float(rep[-1]['ticks_per_s']) / 1e6:.1f} M ticks/s",
                   file=sys.stderr)  # fmt: skip
         import numba

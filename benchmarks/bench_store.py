@@ -18,10 +18,8 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,20 +29,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.feather as feather
 
+from benchmarks.common import RESULTS, peak_rss_mb, run_child
+
 KERNEL_COLUMNS = ["ts_ns", "seq", "mint_id", "price", "size", "side", "liquidity"]
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _peak_rss_mb() -> float:
-    """Peak RSS of this process image (VmHWM).
-
-    getrusage's ru_maxrss is not used: Linux carries it across fork and exec, so a
-    child would report its parent's peak.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def phase_append(data: Path, store_dir: Path) -> dict[str, float]:
@@ -56,7 +43,7 @@ def phase_append(data: Path, store_dir: Path) -> dict[str, float]:
     r = store.append("ticks", table, source="bench")
     dt = time.perf_counter() - t0
     assert r.count == table.num_rows
-    return {"seconds": dt, "events_per_s": table.num_rows / dt, "peak_rss_mb": _peak_rss_mb()}
+    return {"seconds": dt, "events_per_s": table.num_rows / dt, "peak_rss_mb": peak_rss_mb()}
 
 
 def checksums(data: Path) -> tuple[int, float, int]:
@@ -73,7 +60,7 @@ def phase_scan(store_dir: Path, want: tuple[int, float, int]) -> dict[str, float
     from data.store import open_store
 
     want_n, want_price, want_size = want
-    rss_before = _peak_rss_mb()
+    rss_before = peak_rss_mb()
     store = open_store(store_dir)
     t0 = time.perf_counter()
     n = 0
@@ -90,7 +77,7 @@ def phase_scan(store_dir: Path, want: tuple[int, float, int]) -> dict[str, float
     return {
         "seconds": dt,
         "ticks_per_s": n / dt,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "rss_before_scan_mb": rss_before,
     }
 
@@ -101,7 +88,8 @@ def phase_hour(store_dir: Path) -> dict[str, float]:
 
     store = open_store(store_dir)
     segs = store.segments("ticks")
-    start = min(s.min_ts for s in segs) + 12 * 3600 * 10**9
+    lo, hi = min(s.min_ts for s in segs), max(s.max_ts for s in segs)
+    start = max(lo, (lo + hi) // 2 - 1800 * 10**9)  # the middle hour of the data
     # Untimed setup: the busiest mint of that hour, so the read returns real rows.
     (mint,) = store.con.sql(
         "SELECT mint_id FROM ticks WHERE ts_ns >= $a AND ts_ns < $b "
@@ -131,15 +119,6 @@ def phase_hour(store_dir: Path) -> dict[str, float]:
         "row_groups_read": st.row_groups_read,
         "row_groups_total": st.row_groups_total,
     }
-
-
-def _child(*args: str) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_store", *args],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
 
 
 def _median(runs: list[dict[str, float]], key: str) -> float:
@@ -199,16 +178,34 @@ def main() -> None:
         for i in range(args.runs):
             shutil.rmtree(store_dir, ignore_errors=True)
             appends.append(
-                _child("--phase", "append", "--data", str(data), "--store", str(store_dir))
+                run_child(
+                    "benchmarks.bench_store",
+                    "--phase",
+                    "append",
+                    "--data",
+                    str(data),
+                    "--store",
+                    str(store_dir),
+                )
             )
             print(
                 f"append run {i + 1}: {appends[-1]['events_per_s'] / 1e6:.2f} M/s", file=sys.stderr
             )
         want = ",".join(repr(x) for x in checksums(data))
         for i in range(args.runs):
-            scans.append(_child("--phase", "scan", "--store", str(store_dir), "--want", want))
+            scans.append(
+                run_child(
+                    "benchmarks.bench_store",
+                    "--phase",
+                    "scan",
+                    "--store",
+                    str(store_dir),
+                    "--want",
+                    want,
+                )
+            )
             print(f"scan run {i + 1}: {scans[-1]['ticks_per_s'] / 1e6:.2f} M/s", file=sys.stderr)
-        hour = _child("--phase", "hour", "--store", str(store_dir))
+        hour = run_child("benchmarks.bench_store", "--phase", "hour", "--store", str(store_dir))
         store_bytes = sum(p.stat().st_size for p in (store_dir / "ticks").rglob("*.parquet"))
         import duckdb
         import numba

@@ -184,6 +184,40 @@ def _emit(
 
 
 @njit(cache=True, inline="always")
+def _place_order(
+    ord_i: np.ndarray,
+    glob: np.ndarray,
+    m: int,
+    side: int,
+    t: int,
+    due: int,
+    qty: int,
+    sol: int,
+    reason: int,
+    slot: int,
+    reserved: int,
+) -> tuple[int, int]:
+    """Take the first free order slot for a new order; return (slot, order id)."""
+    o = 0
+    while ord_i[o, OI_ACTIVE] != 0:
+        o += 1
+    oid = glob[G_NEXT_ORDER_ID] + 1
+    glob[G_NEXT_ORDER_ID] = oid
+    ord_i[o, OI_ACTIVE] = 1
+    ord_i[o, OI_ID] = oid
+    ord_i[o, OI_MINT] = m
+    ord_i[o, OI_SIDE] = side
+    ord_i[o, OI_PLACED_TS] = t
+    ord_i[o, OI_DUE_TS] = due
+    ord_i[o, OI_QTY] = qty
+    ord_i[o, OI_SOL] = sol
+    ord_i[o, OI_REASON] = reason
+    ord_i[o, OI_SLOT] = slot
+    ord_i[o, OI_RESERVED] = reserved
+    return o, oid
+
+
+@njit(cache=True, inline="always")
 def _close_at(mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray, m: int, k: int) -> float:
     """Close of minute k: the bar ring if k is in the mint's history, else the first price."""
     if k < mint_i[m, MI_FIRST_MIN]:
@@ -296,22 +330,9 @@ def step_nb(
                 m = pos_i[s, PI_MINT]
                 if mint_i[m, MI_PENDING_ORDER] >= 0 or t - pos_i[s, PI_OPENED_TS] < time_stop:
                     continue
-                o = 0
-                while ord_i[o, OI_ACTIVE] != 0:
-                    o += 1
-                oid = glob[G_NEXT_ORDER_ID] + 1
-                glob[G_NEXT_ORDER_ID] = oid
-                ord_i[o, OI_ACTIVE] = 1
-                ord_i[o, OI_ID] = oid
-                ord_i[o, OI_MINT] = m
-                ord_i[o, OI_SIDE] = -1
-                ord_i[o, OI_PLACED_TS] = t
-                ord_i[o, OI_DUE_TS] = t + latency
-                ord_i[o, OI_QTY] = pos_i[s, PI_QTY]
-                ord_i[o, OI_SOL] = 0
-                ord_i[o, OI_REASON] = R_TIME
-                ord_i[o, OI_SLOT] = s
-                ord_i[o, OI_RESERVED] = 0
+                o, oid = _place_order(
+                    ord_i, glob, m, -1, t, t + latency, pos_i[s, PI_QTY], 0, R_TIME, s, 0
+                )
                 mint_i[m, MI_PENDING_ORDER] = o
                 last = mint_f[m, MF_LAST_PRICE]
                 pid = pos_i[s, PI_POS_ID]
@@ -555,22 +576,7 @@ def step_nb(
                     tp1_price = entry * (1.0 + params[_TP1])
                     pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], tp1_price)
                 elif why != 0:
-                    o = 0
-                    while ord_i[o, OI_ACTIVE] != 0:
-                        o += 1
-                    oid = glob[G_NEXT_ORDER_ID] + 1
-                    glob[G_NEXT_ORDER_ID] = oid
-                    ord_i[o, OI_ACTIVE] = 1
-                    ord_i[o, OI_ID] = oid
-                    ord_i[o, OI_MINT] = m
-                    ord_i[o, OI_SIDE] = -1
-                    ord_i[o, OI_PLACED_TS] = t
-                    ord_i[o, OI_DUE_TS] = t + latency
-                    ord_i[o, OI_QTY] = sell
-                    ord_i[o, OI_SOL] = 0
-                    ord_i[o, OI_REASON] = why
-                    ord_i[o, OI_SLOT] = slot
-                    ord_i[o, OI_RESERVED] = 0
+                    o, oid = _place_order(ord_i, glob, m, -1, t, t + latency, sell, 0, why, slot, 0)
                     mint_i[m, MI_PENDING_ORDER] = o
                     pid = pos_i[slot, PI_POS_ID]
                     conf = pos_f[slot, PF_CONF]
@@ -610,24 +616,11 @@ def step_nb(
         slot = 0
         while pos_i[slot, PI_ACTIVE] != 0:
             slot += 1
-        o = 0
-        while ord_i[o, OI_ACTIVE] != 0:
-            o += 1
-        oid = glob[G_NEXT_ORDER_ID] + 1
-        glob[G_NEXT_ORDER_ID] = oid
+        o, oid = _place_order(
+            ord_i, glob, m, 1, t, t + latency, 0, spend, R_ENTRY, slot, entry_need
+        )
         conf = params[_CONF]
         pos_i[slot, PI_ACTIVE] = 2  # reserved for this pending entry
-        ord_i[o, OI_ACTIVE] = 1
-        ord_i[o, OI_ID] = oid
-        ord_i[o, OI_MINT] = m
-        ord_i[o, OI_SIDE] = 1
-        ord_i[o, OI_PLACED_TS] = t
-        ord_i[o, OI_DUE_TS] = t + latency
-        ord_i[o, OI_QTY] = 0
-        ord_i[o, OI_SOL] = spend
-        ord_i[o, OI_REASON] = R_ENTRY
-        ord_i[o, OI_SLOT] = slot
-        ord_i[o, OI_RESERVED] = entry_need
         ord_f[o, OF_STOP_FRAC] = stop_frac
         ord_f[o, OF_CONF] = conf
         ord_f[o, OF_DECISION_PRICE] = p
