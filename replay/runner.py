@@ -28,6 +28,8 @@ from engine.layout import (
     G_CASH,
     MF_LAST_PRICE,
     MF_SCALE,
+    N_OUT_F,
+    N_OUT_I,
     O_KIND,
     O_MINT,
     O_NETFEE,
@@ -281,20 +283,19 @@ def run_replay(
     kernel = Kernel(params, strategy.conditions, scales)
     cash0 = int(kernel.state.glob[G_CASH])
     curve = EquityCurve(cash0, scales)
-    outs_i: list[np.ndarray] = []
-    outs_f: list[np.ndarray] = []
+    outs_i: list[np.ndarray] = [np.zeros((0, N_OUT_I), np.int64)]
+    outs_f: list[np.ndarray] = [np.zeros((0, N_OUT_F))]
     ticks = 0
     for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
-        parts = list(kernel.run(batch))
-        bi = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 13), np.int64)
-        outs_i.extend(p[0] for p in parts)
-        outs_f.extend(p[1] for p in parts)
+        bi, bf = kernel.run_all(batch)
+        outs_i.append(bi)
+        outs_f.append(bf)
         curve.feed(batch, bi)
         ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
         if progress:
             progress(ticks)
-    out_i = np.concatenate(outs_i) if outs_i else np.zeros((0, 13), np.int64)
-    out_f = np.concatenate(outs_f) if outs_f else np.zeros((0, 3))
+    out_i = np.concatenate(outs_i)
+    out_f = np.concatenate(outs_f)
     digest = events_sha256(out_i, out_f)
     st = kernel.state
     open_pos = []
