@@ -8,6 +8,7 @@ consistent whenever no writer is mid-commit (our temp files never match `*.parqu
 
 from __future__ import annotations
 
+from enum import IntEnum
 from pathlib import Path
 
 import duckdb
@@ -15,7 +16,7 @@ import pyarrow as pa
 
 from data.manifest import Manifest
 from data.schemas import FAMILIES, FamilySpec, Partitioning, signal_kind_case_sql
-from engine.events import Reason
+from engine.events import Action, Breaker, BreakerCause, Reason, Trigger
 
 _DUCK_TYPES = {
     pa.int8(): "TINYINT",
@@ -55,7 +56,7 @@ def family_relation(root: Path, manifest: Manifest, spec: FamilySpec) -> str:
     return f"read_parquet([{files}], {hive}, union_by_name = true)"
 
 
-RUN_FAMILIES = ("decisions", "orders", "fills", "rejects", "positions")
+RUN_FAMILIES = ("decisions", "orders", "fills", "rejects", "positions", "risk")
 
 CLOSED_TRADES = """
 CREATE OR REPLACE VIEW closed_trades AS
@@ -64,7 +65,8 @@ WITH sells AS (
            string_agg(reason_name, ',' ORDER BY run_seq) AS exit_reasons
     FROM fills WHERE side = -1 GROUP BY run_id, pos_id
 )
-SELECT o.run_id, mi.mint, o.mint_id, o.pos_id, o.ts_ns AS entry_ts_ns, c.ts_ns AS exit_ts_ns,
+SELECT o.run_id, mi.mint, o.mint_id, o.pos_id, o.decision_id AS entry_decision_id,
+       o.ts_ns AS entry_ts_ns, c.ts_ns AS exit_ts_ns,
        o.price AS entry_price, s.avg_exit_price, o.sol / 1e9 AS size_sol,
        c.sol / 1e9 AS pnl_sol, c.sol / o.sol AS pnl_pct, s.exit_reasons,
        CASE WHEN c.sol / o.sol > 0.5 THEN 'big_win'
@@ -96,12 +98,56 @@ WHERE o.event = 1 AND c.pos_id IS NULL
 """
 
 
+DECISION_AUDIT = """
+CREATE OR REPLACE VIEW decision_audit AS
+WITH ord AS (
+    SELECT run_id, decision_id, min(order_id) AS order_id, count(*) AS orders
+    FROM orders GROUP BY run_id, decision_id
+), fil AS (
+    SELECT run_id, decision_id, count(*) AS fills, sum(qty) AS filled_qty,
+           sum(sol) / 1e9 AS filled_sol, sum(fee + network_fee) / 1e9 AS fees_sol,
+           sum(qty * price) / sum(qty) AS avg_fill_price, max(impact) AS max_impact
+    FROM fills GROUP BY run_id, decision_id
+), rej AS (
+    SELECT run_id, decision_id, count(*) AS rejects FROM rejects GROUP BY run_id, decision_id
+), opened AS (
+    SELECT run_id, decision_id, pos_id FROM positions WHERE event = 1
+)
+SELECT d.run_id, d.decision_id, d.ts_ns, d.mint, d.mint_id, d.action_name AS action,
+       d.reason_name AS reason, d.trigger_name AS trigger, d.confidence, d.technical,
+       d.social, d.fundamental, d.risk_adjustment, d.price, d.size_sol, d.stop_price,
+       o.order_id, coalesce(o.orders, 0) AS orders, coalesce(r.rejects, 0) AS rejects,
+       coalesce(f.fills, 0) AS fills, f.filled_qty, f.filled_sol, f.avg_fill_price,
+       f.fees_sol, f.max_impact,
+       coalesce(op.pos_id, nullif(d.pos_id, 0)) AS pos_id,
+       ct.pnl_sol, ct.pnl_pct, ct.outcome, ct.exit_reasons
+FROM decisions d
+LEFT JOIN ord o ON o.run_id = d.run_id AND o.decision_id = d.decision_id
+LEFT JOIN fil f ON f.run_id = d.run_id AND f.decision_id = d.decision_id
+LEFT JOIN rej r ON r.run_id = d.run_id AND r.decision_id = d.decision_id
+LEFT JOIN opened op ON op.run_id = d.run_id AND op.decision_id = d.decision_id
+LEFT JOIN closed_trades ct
+       ON ct.run_id = d.run_id AND ct.pos_id = coalesce(op.pos_id, nullif(d.pos_id, 0))
+"""
+"""Each decision with its order, fills, rejects and the outcome of its trade."""
+
+BREAKER_HISTORY = """
+CREATE OR REPLACE VIEW breaker_history AS
+SELECT run_id, ts_ns, breaker_name AS breaker, cause_name AS cause, value, threshold, mint
+FROM risk
+"""
+
 _MINT_NAME = "(SELECT mi.mint FROM mints mi WHERE mi.mint_id = f.mint_id) AS mint"
 
 
 def _reason_case() -> str:
     arms = " ".join(f"WHEN {r.value} THEN '{r.label}'" for r in Reason)
     return f"CASE reason {arms} ELSE 'unknown' END"
+
+
+def _case(column: str, enum: type[IntEnum]) -> str:
+    arms = " ".join(f"WHEN {v.value} THEN '{v.name.lower()}'" for v in enum)
+    return f"CASE {column} {arms} ELSE 'unknown' END"
 
 
 def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) -> None:
@@ -114,6 +160,16 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
             extra = f", source AS run_id, {_reason_case()} AS reason_name, {_MINT_NAME}"
             if spec.name == "fills":
                 extra += ", sol / 1e9 AS sol_amount, (fee + network_fee) / 1e9 AS fee_sol"
+            elif spec.name == "decisions":
+                extra += (
+                    f", {_case('action', Action)} AS action_name"
+                    f", {_case('trigger', Trigger)} AS trigger_name"
+                )
+            elif spec.name == "risk":
+                extra = (
+                    f", source AS run_id, {_case('breaker', Breaker)} AS breaker_name"
+                    f", {_case('cause', BreakerCause)} AS cause_name, {_MINT_NAME}"
+                )
         elif spec.name == "equity":
             extra = ", source AS run_id"
         rel = family_relation(root, manifest, spec)
@@ -122,3 +178,5 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
         con.execute(sql)
     con.execute(CLOSED_TRADES)
     con.execute(OPEN_POSITIONS)
+    con.execute(DECISION_AUDIT)
+    con.execute(BREAKER_HISTORY)

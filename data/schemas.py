@@ -189,9 +189,21 @@ _F64 = pa.float64()
 _SIDE = pa.int8()
 _REASON = pa.int16()
 
+DECISION_CONTEXT = (
+    "technical", "social", "fundamental", "risk_adjustment", "liquidity", "volume_5m",
+    "volume_1h", "volatility", "momentum", "trend", "risk_score", "size_sol", "target_1",
+    "target_2", "target_3", "sentiment", "community", "flow", "market_cap", "scan_score",
+    "portfolio_risk", "correlation", "range_position",
+)  # fmt: skip
+"""Decision context columns, in the kernel's order (engine.layout OF_TECH onwards)."""
+
 DECISIONS = _run_family(
     "decisions",
     [
+        _f("decision_id", _I64),
+        _f("action", _SIDE),
+        _f("trigger", _SIDE),
+        _f("sources", _SIDE),
         _f("pos_id", _I64),
         _f("side", _SIDE),
         _f("reason", _REASON),
@@ -200,14 +212,21 @@ DECISIONS = _run_family(
         _f("price", _F64),
         _f("confidence", _F64),
         _f("stop_price", _F64),
+        _f("max_hold_s", _I64),
+        _f("trails", _SIDE),
+        *(_f(name, _F64) for name in DECISION_CONTEXT),
         _f("in_seq", _I64),
     ],
-    "DecisionMade: buy (entry trigger) or sell (an exit rule) with its reason.",
+    "DecisionMade: the decision engine's buy / sell / hold / skip (action) with its reason, "
+    "trigger (0 position manager, 1 sniper, 2 scanner), confidence and component scores, "
+    "the inputs behind them and the recommended size (sol), stop, targets, max hold and "
+    "trailing flag; NaN where a value was not computed (exit rules carry no scores).",
 )
 ORDERS = _run_family(
     "orders",
     [
         _f("order_id", _I64),
+        _f("decision_id", _I64),
         _f("pos_id", _I64),
         _f("side", _SIDE),
         _f("reason", _REASON),
@@ -222,6 +241,7 @@ FILLS = _run_family(
     "fills",
     [
         _f("order_id", _I64),
+        _f("decision_id", _I64),
         _f("pos_id", _I64),
         _f("side", _SIDE),
         _f("reason", _REASON),
@@ -241,6 +261,7 @@ REJECTS = _run_family(
     "rejects",
     [
         _f("order_id", _I64),
+        _f("decision_id", _I64),
         _f("pos_id", _I64),
         _f("side", _SIDE),
         _f("reason", _REASON),
@@ -257,6 +278,7 @@ POSITIONS = _run_family(
     [
         _f("pos_id", _I64),
         _f("order_id", _I64),
+        _f("decision_id", _I64),
         _f("event", _SIDE),
         _f("reason", _REASON),
         _f("qty", _I64),
@@ -267,7 +289,21 @@ POSITIONS = _run_family(
         _f("in_seq", _I64),
     ],
     "PositionOpened (event 1: sol = cost, level = stop) and PositionClosed (event 2: "
-    "sol = realized PnL, level = entry price).",
+    "sol = realized PnL, level = entry price); decision_id is the entry decision.",
+)
+RISK = _run_family(
+    "risk",
+    [
+        _f("event", _SIDE),
+        _f("breaker", _SIDE),
+        _f("cause", _SIDE),
+        _f("value", _F64),
+        _f("threshold", _F64),
+        _f("in_seq", _I64),
+    ],
+    "BreakerTripped (event 1) and BreakerReset (event 2): breaker (engine.events.Breaker), "
+    "cause (1 tripped, 2 new UTC day, 3 manual reset), the value that tripped it and its "
+    "limit; mint_id is the mint whose fill or entry tripped it, -1 for global events.",
 )
 EQUITY = _run_family(
     "equity",
@@ -301,7 +337,7 @@ RUNS = FamilySpec(
 )
 
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
-        EQUITY, RUNS)  # fmt: skip
+        RISK, EQUITY, RUNS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

@@ -36,6 +36,24 @@ class SignalKind(IntEnum):
     """SOL bought in the tracker's window."""
     SELL_PRESSURE = 6
     """SOL sold in the tracker's window."""
+    SENTIMENT = 7
+    """Social sentiment, -1 (bearish) to 1 (bullish)."""
+    ENGAGEMENT = 8
+    """Social engagement, 0 to 1."""
+    NARRATIVE_HEAT = 9
+    """How hot the token's narrative is, 0 to 1."""
+    COMMUNITY_SIZE = 10
+    """Holders or community members (count)."""
+    RISK_SCORE = 11
+    """External risk score, 0 (safe) to 10 (avoid)."""
+    TOKEN_TYPE = 12
+    """1.0 for a meme token, 0.0 otherwise."""
+    MARKET_CAP = 13
+    """Market capitalisation in SOL."""
+    EMERGENCY_STOP = 64
+    """Control (any mint id, -1 by convention): trip the emergency-stop breaker."""
+    BREAKER_RESET = 65
+    """Control: manually reset every tripped breaker and its counters."""
 
     @property
     def label(self) -> str:

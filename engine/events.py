@@ -27,6 +27,8 @@ class OutKind(IntEnum):
     ORDER_REJECTED = 4
     POSITION_OPENED = 5
     POSITION_CLOSED = 6
+    BREAKER_TRIPPED = 7
+    BREAKER_RESET = 8
 
 
 class Reason(IntEnum):
@@ -40,6 +42,21 @@ class Reason(IntEnum):
     TIME_STOP = 6
     TRAILING_STOP = 7
     VOLUME_DEATH = 8
+    SENTIMENT_FLIP = 9
+    """Strong sell signals while holding: the decision engine's override."""
+    LOW_CONFIDENCE = 30
+    HOLD_ZONE = 31
+    """Confidence between the hold and buy thresholds."""
+    TREND_NOT_UP = 32
+    LOW_LIQUIDITY = 33
+    STRONG_SELL = 34
+    """Strong sell signals on a mint we do not hold: stay out."""
+    BREAKER_ACTIVE = 35
+    CORRELATED = 36
+    PORTFOLIO_RISK = 37
+    MAX_POSITIONS = 38
+    NO_CASH = 39
+    SIZE_TOO_SMALL = 40
     REJECT_SLIPPAGE = 20
     REJECT_INSUFFICIENT_CASH = 21
     REJECT_SIZE = 22
@@ -51,6 +68,64 @@ class Reason(IntEnum):
         return self.name.lower().removeprefix("reject_")
 
 
+class Action(IntEnum):
+    """What the decision engine chose (seed "determineAction")."""
+
+    BUY = 1
+    SELL = 2
+    HOLD = 3
+    SKIP = 4
+
+    @property
+    def label(self) -> str:
+        """Lower-case name."""
+        return self.name.lower()
+
+
+class Trigger(IntEnum):
+    """What asked the decision engine."""
+
+    POSITION = 0
+    """The position manager (exits)."""
+    SNIPER = 1
+    """The strategy's condition set held on a tick."""
+    SCANNER = 2
+    """The scanner surfaced the mint among its top candidates."""
+
+
+class ScanSource(IntEnum):
+    """Scanner candidate sources; a decision's `sources` holds bit (value - 1) of each."""
+
+    FRESH = 1
+    VOLUME_SPIKE = 2
+    BREAKOUT = 3
+    TRENDING = 4
+
+
+class Breaker(IntEnum):
+    """Circuit breakers; while any is tripped no entry is placed (exits always are)."""
+
+    CONSECUTIVE_LOSSES = 1
+    DAILY_LOSS_SOL = 2
+    DAILY_LOSS_PCT = 3
+    DAILY_TRADES = 4
+    SLIPPAGE = 5
+    EMERGENCY_STOP = 6
+
+    @property
+    def label(self) -> str:
+        """Lower-case name."""
+        return self.name.lower()
+
+
+class BreakerCause(IntEnum):
+    """Why a breaker event happened."""
+
+    TRIPPED = 1
+    NEW_DAY = 2
+    MANUAL_RESET = 3
+
+
 EXIT_REASONS = (
     Reason.STOP_LOSS,
     Reason.TARGET_1,
@@ -59,4 +134,5 @@ EXIT_REASONS = (
     Reason.TIME_STOP,
     Reason.TRAILING_STOP,
     Reason.VOLUME_DEATH,
+    Reason.SENTIMENT_FLIP,
 )

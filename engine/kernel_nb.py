@@ -5,15 +5,23 @@ ends or the output buffer could overflow, and returns how far it got. All state 
 the arrays it is given (engine.layout), so a run can stop at any event and resume with
 the next call: splitting the input into batches never changes the output.
 
-Per tick of mint m, in this order:
-1. features: 1-minute bars (64-minute ring), returns, EWMA volatility of 1-minute log
-   returns, N-bar high, 5-minute and 1-hour volume, liquidity;
+Per event, in this order:
+0. a new UTC day resets the daily breaker counters (and every breaker but the
+   emergency stop); control signals trip the emergency stop or reset breakers by
+   hand; when a scan is due, the scanner ranks the flat mints and hands its top
+   candidates to the decision engine;
+1. features of the tick's mint m: 1-minute bars (64-minute ring) with highs and lows,
+   returns, EWMA volatility of 1-minute log returns, fast and slow EMAs, N-bar high
+   and low, 5-minute, 1-hour and lifetime volume, liquidity;
 2. the simulated venue: m's pending order fills if it was placed at an earlier event
-   and `ts >= placed + latency` (so never on its own trigger tick);
+   and `ts >= placed + latency` (so never on its own trigger tick); fills feed the
+   slippage, loss and consecutive-loss breakers;
 3. exits of m's position: stop loss, trailing stop, next target, time stop, volume
-   death (first that holds wins);
-4. entry: the condition set, if m has no position, no pending order and no cooldown.
-Signals update the mint's latest signal values; heartbeats fire time stops.
+   death, strong sell (first that holds wins); breakers never block an exit;
+4. entry: when the condition set (the sniper) holds on a flat mint, it asks the
+   decision engine (`_decide`), which scores, chooses buy / sell / hold / skip, sizes,
+   applies the guards and logs its decision.
+Signals update the mint's latest signal values; heartbeats fire time stops and scans.
 """
 
 from __future__ import annotations
@@ -26,33 +34,57 @@ from numba import njit
 from engine.layout import (
     B_CLOSE,
     B_HIGH,
+    B_LOW,
     B_VOL,
     EXIT_FEE_RESERVE_TX,
+    G_BREAKERS,
     G_CASH,
+    G_CONSEC_LOSSES,
+    G_DAY,
+    G_DAY_PNL,
+    G_DAY_START_EQUITY,
+    G_DAY_TRADES,
+    G_NEXT_DEC_ID,
     G_NEXT_ORDER_ID,
     G_NEXT_POS_ID,
+    G_NEXT_SCAN_TS,
     G_RESERVED,
     G_SLOTS_USED,
+    MAX_CANDIDATES,
     MAX_OUT_PER_EVENT,
+    MF_EMA_FAST,
+    MF_EMA_SLOW,
     MF_EWMA_VAR,
     MF_FIRST_PRICE,
     MF_LAST_PRICE,
     MF_LIQ,
     MF_NBAR_HIGH,
+    MF_NBAR_LOW,
     MF_PREV_CLOSE,
     MF_SCALE,
     MF_VOL5,
     MF_VOL60,
+    MF_VOL_TOTAL,
     MI_COOLDOWN_UNTIL,
     MI_CUR_MIN,
     MI_FIRST_MIN,
     MI_FIRST_TS,
+    MI_LAST_TS,
+    MI_LOG_AFTER,
     MI_PENDING_ORDER,
     MI_POS_SLOT,
+    MI_SCAN_UNTIL,
     MI_TICKS,
+    N_BREAKERS,
+    N_OUT_F,
+    N_OUT_I,
+    N_SIG,
+    O_ACTION,
+    O_DEC_ID,
     O_FEE,
     O_IN_SEQ,
     O_KIND,
+    O_MAX_HOLD_S,
     O_MINT,
     O_NETFEE,
     O_ORDER_ID,
@@ -62,16 +94,45 @@ from engine.layout import (
     O_SIDE,
     O_SLIP,
     O_SOL,
+    O_SOURCES,
+    O_TRAILING,
+    O_TRIGGER,
     O_TS,
+    OF_COMMUNITY,
     OF_CONF,
+    OF_CORR,
     OF_DECISION_PRICE,
+    OF_FIRST_CONTEXT,
+    OF_FLOW,
+    OF_FUND,
+    OF_LIQ,
+    OF_MCAP,
+    OF_MOMENTUM,
     OF_OUT_CONF,
     OF_OUT_STOP,
+    OF_PORT_RISK,
     OF_PRICE,
+    OF_RANGE,
+    OF_RISK_SCORE,
+    OF_RISKADJ,
+    OF_SCAN_SCORE,
+    OF_SENTIMENT,
+    OF_SIZE_SOL,
+    OF_SOCIAL,
     OF_STOP_FRAC,
+    OF_TECH,
+    OF_TP1,
+    OF_TP2,
+    OF_TP3,
+    OF_TREND,
+    OF_VOL5,
+    OF_VOL60,
+    OF_VOLATILITY,
     OI_ACTIVE,
+    OI_DEC_ID,
     OI_DUE_TS,
     OI_ID,
+    OI_MAX_HOLD,
     OI_MINT,
     OI_PLACED_TS,
     OI_QTY,
@@ -83,12 +144,15 @@ from engine.layout import (
     PF_CONF,
     PF_ENTRY_PRICE,
     PF_ENTRY_VOL60,
+    PF_RISK_SOL,
     PF_STOP_FRAC,
     PF_STOP_PRICE,
     PF_TRAIL_HIGH,
     PI_ACTIVE,
     PI_COST,
+    PI_DEC_ID,
     PI_FEE_RESERVE,
+    PI_MAX_HOLD,
     PI_MINT,
     PI_OPENED_TS,
     PI_POS_ID,
@@ -104,18 +168,34 @@ from engine.layout import (
 from engine.params import P
 
 NS_PER_MIN = 60_000_000_000
+NS_PER_DAY = 86_400_000_000_000
+NAN = np.nan
 
-# Input kinds, output kinds, reasons (engine.events; plain ints for the compiler).
+# Input kinds, output kinds, reasons, actions (engine.events; plain ints for the compiler).
 TICK, SIGNAL, HEARTBEAT = 0, 1, 2
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
+BREAKER_TRIPPED, BREAKER_RESET = 7, 8
 R_ENTRY, R_STOP, R_TP1, R_TP2, R_TP3, R_TIME, R_TRAIL, R_VOLDEATH = 1, 2, 3, 4, 5, 6, 7, 8
+R_SENT_FLIP = 9
+R_LOW_CONF, R_HOLD_ZONE, R_TREND_NOT_UP, R_LOW_LIQ, R_STRONG_SELL = 30, 31, 32, 33, 34
+R_BREAKER, R_CORRELATED, R_PORT_RISK, R_MAX_POS, R_NO_CASH, R_TOO_SMALL = 35, 36, 37, 38, 39, 40
 R_REJ_SLIP, R_REJ_CASH, R_REJ_SIZE = 20, 21, 22
+A_BUY, A_SELL, A_HOLD, A_SKIP = 1, 2, 3, 4
+TRIG_POSITION, TRIG_SNIPER, TRIG_SCANNER = 0, 1, 2
+BK_CONSEC, BK_LOSS_SOL, BK_LOSS_PCT, BK_TRADES, BK_SLIP, BK_EMERGENCY = 1, 2, 3, 4, 5, 6
+CAUSE_TRIPPED, CAUSE_NEW_DAY, CAUSE_MANUAL = 1, 2, 3
+SIG_EMERGENCY, SIG_RESET = 64, 65
+# Signal kinds (engine.codes.SignalKind) the scores read.
+S_BUYERS, S_TOP3, S_BOT, S_BUY_P, S_SELL_P = 1, 2, 4, 5, 6
+S_SENTIMENT, S_ENGAGEMENT, S_NARRATIVE, S_COMMUNITY, S_RISK, S_TYPE, S_MCAP = (
+    7, 8, 9, 10, 11, 12, 13,
+)  # fmt: skip
 MAX_RAW = 9.0e18
 """Largest raw token amount an order may produce (int64 holds up to ~9.22e18)."""
 
 # Parameter indices (engine.params.P).
 _CASH0 = int(P.INITIAL_CASH_SOL)
-_POS_SOL = int(P.POSITION_SOL)
+_MIN_POS_SOL = int(P.MIN_POSITION_SOL)
 _MAX_POS = int(P.MAX_POSITIONS)
 _STOP = int(P.STOP_LOSS)
 _VOL_SCALE = int(P.VOL_SCALE)
@@ -126,7 +206,7 @@ _TP3 = int(P.TP3)
 _TP1_FRAC = int(P.TP1_FRAC)
 _TP2_FRAC = int(P.TP2_FRAC)
 _TIME_STOP = int(P.TIME_STOP_S)
-_CONF = int(P.ENTRY_CONFIDENCE)
+_MIN_BUY = int(P.MIN_BUY_CONFIDENCE)
 _TRAIL_CONF = int(P.TRAILING_MIN_CONFIDENCE)
 _TRAIL_PCT = int(P.TRAILING_PCT)
 _VOLDEATH = int(P.VOLUME_DEATH_RATIO)
@@ -140,6 +220,74 @@ _EXIT_SLIP = int(P.EXIT_MAX_SLIPPAGE_BPS)
 _BARS_N = int(P.BAR_LOOKBACK)
 _VOL_HL = int(P.VOL_HALFLIFE_MIN)
 _COOLDOWN = int(P.REENTRY_COOLDOWN_S)
+_MAX_POS_SOL = int(P.MAX_POSITION_SOL)
+_SIZE_REF = int(P.SIZE_REF_CONFIDENCE)
+_LIQ_CAP = int(P.LIQ_CAP_PCT)
+_MAX_PORT_RISK = int(P.MAX_PORTFOLIO_RISK)
+_MIN_ORDER = int(P.MIN_ORDER_SOL)
+_HOLD_CONF = int(P.HOLD_CONFIDENCE)
+_MIN_LIQ = int(P.MIN_LIQUIDITY)
+_REQ_TREND = int(P.REQUIRE_TREND_UP)
+_W_TECH = int(P.W_TECHNICAL)
+_W_SOC_MEME = int(P.W_SOCIAL_MEME)
+_W_SOC_OTHER = int(P.W_SOCIAL_OTHER)
+_W_FUND = int(P.W_FUNDAMENTAL)
+_W_RISK = int(P.W_RISK)
+_TW_TREND = int(P.TW_TREND)
+_TW_MOM = int(P.TW_MOMENTUM)
+_TW_VOLUME = int(P.TW_VOLUME)
+_TW_VOLA = int(P.TW_VOLATILITY)
+_TW_RANGE = int(P.TW_RANGE)
+_EMA_FAST = int(P.EMA_FAST_MIN)
+_EMA_SLOW = int(P.EMA_SLOW_MIN)
+_TREND_SCALE = int(P.TREND_SCALE)
+_MOM_SCALE = int(P.MOMENTUM_SCALE)
+_VOLR_FULL = int(P.VOLUME_RATIO_FULL)
+_VOLA_MAX = int(P.VOLATILITY_MAX)
+_SW_SENT = int(P.SW_SENTIMENT)
+_SW_ENG = int(P.SW_ENGAGEMENT)
+_SW_NAR = int(P.SW_NARRATIVE)
+_SW_COM = int(P.SW_COMMUNITY)
+_SW_FLOW = int(P.SW_FLOW)
+_COM_FULL = int(P.COMMUNITY_FULL)
+_FW_RISK = int(P.FW_RISK)
+_FW_TYPE = int(P.FW_TYPE)
+_FW_MCAP = int(P.FW_MCAP)
+_FW_LIQ = int(P.FW_LIQUIDITY)
+_FW_VOLMCAP = int(P.FW_VOLMCAP)
+_MEME_SCORE = int(P.MEME_TYPE_SCORE)
+_OTHER_SCORE = int(P.OTHER_TYPE_SCORE)
+_LIQ_FULL = int(P.LIQUIDITY_FULL)
+_MCAP_LO = int(P.MCAP_LOW_SOL)
+_MCAP_HI = int(P.MCAP_HIGH_SOL)
+_VOLMCAP_FULL = int(P.VOLMCAP_FULL)
+_SUPPLY = int(P.ASSUMED_SUPPLY_TOKENS)
+_DEFAULT_MEME = int(P.DEFAULT_MEME)
+_TOP3_FULL = int(P.RISK_TOP3_FULL)
+_SS_SOCIAL = int(P.STRONG_SELL_SOCIAL)
+_SS_TECH = int(P.STRONG_SELL_TECHNICAL)
+_SS_RISK = int(P.STRONG_SELL_RISK)
+_TIME_STOP_OTHER = int(P.TIME_STOP_OTHER_S)
+_LOG_IV = int(P.DECISION_LOG_INTERVAL_S)
+_MAX_CONSEC = int(P.MAX_CONSECUTIVE_LOSSES)
+_MAX_LOSS_SOL = int(P.MAX_DAILY_LOSS_SOL)
+_MAX_LOSS_PCT = int(P.MAX_DAILY_LOSS_PCT)
+_MAX_TRADES = int(P.MAX_DAILY_TRADES)
+_MAX_SLIP_PCT = int(P.MAX_SLIPPAGE_PCT)
+_MAX_CORR = int(P.MAX_CORRELATION)
+_CORR_W = int(P.CORR_WINDOW_MIN)
+_CORR_MIN_N = int(P.CORR_MIN_RETURNS)
+_SCAN_IV = int(P.SCAN_INTERVAL_S)
+_MAX_CAND = int(P.MAX_CANDIDATES)
+_SCAN_COOL = int(P.SCANNER_COOLDOWN_S)
+_FRESH_AGE = int(P.FRESH_AGE_MIN)
+_FRESH_VOL = int(P.FRESH_MIN_VOLUME)
+_SPIKE = int(P.SPIKE_RATIO)
+_TRENDING = int(P.TRENDING_VOLMCAP)
+_SRC_FRESH = int(P.SRC_W_FRESH)
+_SRC_SPIKE = int(P.SRC_W_SPIKE)
+_SRC_BREAKOUT = int(P.SRC_W_BREAKOUT)
+_SRC_TRENDING = int(P.SRC_W_TRENDING)
 
 
 @njit(cache=True, inline="always")
@@ -163,6 +311,7 @@ def _emit(
     price: float,
     conf: float,
     stop: float,
+    dec_id: int,
 ) -> int:
     out_i[n, O_KIND] = kind
     out_i[n, O_TS] = ts
@@ -177,10 +326,99 @@ def _emit(
     out_i[n, O_NETFEE] = netfee
     out_i[n, O_SLIP] = slip
     out_i[n, O_IN_SEQ] = in_seq
+    out_i[n, O_DEC_ID] = dec_id
+    for c in range(O_DEC_ID + 1, N_OUT_I):
+        out_i[n, c] = 0
     out_f[n, OF_PRICE] = price
     out_f[n, OF_OUT_CONF] = conf
     out_f[n, OF_OUT_STOP] = stop
+    for c in range(OF_FIRST_CONTEXT, N_OUT_F):
+        out_f[n, c] = NAN
     return n + 1
+
+
+@njit(cache=True, inline="always")
+def _context(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    row: int,
+    dec: np.ndarray,
+    action: int,
+    trigger: int,
+    sources: int,
+    max_hold_s: int,
+    trailing: int,
+) -> None:
+    """Copy a decision's context (scores, inputs, recommendations) onto an output row."""
+    out_i[row, O_ACTION] = action
+    out_i[row, O_TRIGGER] = trigger
+    out_i[row, O_SOURCES] = sources
+    out_i[row, O_MAX_HOLD_S] = max_hold_s
+    out_i[row, O_TRAILING] = trailing
+    for c in range(OF_FIRST_CONTEXT, N_OUT_F):
+        out_f[row, c] = dec[c]
+
+
+@njit(cache=True, inline="always")
+def _breaker_event(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n: int,
+    kind: int,
+    t: int,
+    mint: int,
+    breaker: int,
+    cause: int,
+    seq: int,
+    value: float,
+    limit: float,
+) -> int:
+    n = _emit(out_i, out_f, n, kind, t, mint, 0, 0, 0, breaker, 0, 0, 0, 0, 0, seq, value, NAN,
+              limit, 0)  # fmt: skip
+    out_i[n - 1, O_ACTION] = cause
+    return n
+
+
+@njit(cache=True, inline="always")
+def _trip(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n: int,
+    glob: np.ndarray,
+    breaker: int,
+    t: int,
+    mint: int,
+    seq: int,
+    value: float,
+    limit: float,
+) -> int:
+    """Trip `breaker` (once: a tripped breaker does not trip again until reset)."""
+    bit = np.int64(1) << (breaker - 1)
+    if glob[G_BREAKERS] & bit:
+        return n
+    glob[G_BREAKERS] |= bit
+    return _breaker_event(out_i, out_f, n, BREAKER_TRIPPED, t, mint, breaker, CAUSE_TRIPPED,
+                          seq, value, limit)  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _reset_breakers(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n: int,
+    glob: np.ndarray,
+    t: int,
+    seq: int,
+    cause: int,
+    keep_emergency: bool,
+) -> int:
+    """Reset tripped breakers (the emergency stop only by hand) with one event each."""
+    for b in range(1, N_BREAKERS + 1):
+        bit = np.int64(1) << (b - 1)
+        if glob[G_BREAKERS] & bit and not (keep_emergency and b == BK_EMERGENCY):
+            glob[G_BREAKERS] &= ~bit
+            n = _breaker_event(out_i, out_f, n, BREAKER_RESET, t, -1, b, cause, seq, NAN, NAN)
+    return n
 
 
 @njit(cache=True, inline="always")
@@ -196,6 +434,7 @@ def _place_order(
     reason: int,
     slot: int,
     reserved: int,
+    dec_id: int,
 ) -> tuple[int, int]:
     """Take the first free order slot for a new order; return (slot, order id)."""
     o = 0
@@ -214,6 +453,7 @@ def _place_order(
     ord_i[o, OI_REASON] = reason
     ord_i[o, OI_SLOT] = slot
     ord_i[o, OI_RESERVED] = reserved
+    ord_i[o, OI_DEC_ID] = dec_id
     return o, oid
 
 
@@ -226,10 +466,48 @@ def _close_at(mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray, m: int, 
 
 
 @njit(cache=True, inline="always")
+def _close_hist(mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray, m: int, k: int) -> float:
+    """Close of minute k, or NaN when k is before the mint's first tick or out of the ring."""
+    if mint_i[m, MI_TICKS] == 0 or k < mint_i[m, MI_FIRST_MIN]:
+        return NAN
+    cur = mint_i[m, MI_CUR_MIN]
+    if k >= cur:
+        return mint_f[m, MF_LAST_PRICE]
+    if k <= cur - RING:
+        return NAN
+    return bars[m, B_CLOSE, k % RING]
+
+
+@njit(cache=True, inline="always")
+def _clamp01(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+@njit(cache=True, inline="always")
+def _market_cap(m: int, p: float, params: np.ndarray, sig: np.ndarray) -> float:
+    """The market_cap signal when present, else price x assumed supply (NaN if unknown)."""
+    mc = sig[m, S_MCAP]
+    if mc > 0.0:
+        return mc
+    if params[_SUPPLY] > 0.0:
+        return p * params[_SUPPLY]
+    return NAN
+
+
+@njit(cache=True, inline="always")
+def _is_meme(m: int, params: np.ndarray, sig: np.ndarray) -> bool:
+    tt = sig[m, S_TYPE]
+    if tt == tt:
+        return tt >= 0.5
+    return params[_DEFAULT_MEME] >= 0.5
+
+
+@njit(cache=True, inline="always")
 def feature_value(
     fid: int,
     m: int,
     t: int,
+    params: np.ndarray,
     mint_f: np.ndarray,
     mint_i: np.ndarray,
     bars: np.ndarray,
@@ -256,16 +534,485 @@ def feature_value(
         return mint_f[m, MF_VOL60]
     if fid == 8:
         v60 = mint_f[m, MF_VOL60]
-        return mint_f[m, MF_VOL5] / (v60 / 12.0) if v60 > 0.0 else np.nan
+        return mint_f[m, MF_VOL5] / (v60 / 12.0) if v60 > 0.0 else NAN
     if fid == 9:
         return float(mint_i[m, MI_TICKS])
     if fid == 10:
         return mint_f[m, MF_LIQ]
     if fid == 11:
         return (t - mint_i[m, MI_FIRST_TS]) / NS_PER_MIN
-    if 16 < fid < 24:
+    if fid == 12:
+        a_f = 2.0 / (params[_EMA_FAST] + 1.0)
+        a_s = 2.0 / (params[_EMA_SLOW] + 1.0)
+        ema_f = mint_f[m, MF_EMA_FAST] + a_f * (last - mint_f[m, MF_EMA_FAST])
+        ema_s = mint_f[m, MF_EMA_SLOW] + a_s * (last - mint_f[m, MF_EMA_SLOW])
+        return ema_f / ema_s - 1.0
+    if fid == 13:
+        hi = mint_f[m, MF_NBAR_HIGH]
+        lo = mint_f[m, MF_NBAR_LOW]
+        return (last - lo) / (hi - lo) if hi > lo else NAN
+    if fid == 14:
+        total = mint_f[m, MF_VOL_TOTAL]
+        alive = cur - mint_i[m, MI_FIRST_MIN] + 1
+        if total <= 0.0:
+            return NAN
+        return (mint_f[m, MF_VOL5] / min(5, alive)) / (total / alive)
+    if fid == 15:
+        return _market_cap(m, last, params, sig)
+    if 16 < fid < 16 + N_SIG:
         return sig[m, fid - 16]
-    return np.nan
+    return NAN
+
+
+@njit(cache=True)
+def _scores(
+    m: int,
+    t: int,
+    params: np.ndarray,
+    mint_f: np.ndarray,
+    mint_i: np.ndarray,
+    bars: np.ndarray,
+    sig: np.ndarray,
+    dec: np.ndarray,
+) -> float:
+    """Fill `dec` with mint m's component scores and inputs; return the confidence.
+
+    Seed "calculateConfidence": a weighted mean of the technical, social, fundamental
+    and risk-adjustment scores, each in [0, 1]; a score whose inputs are all missing
+    drops out and the remaining weights renormalise (division by the summed weight).
+    Each score is itself a weighted mean of the sub-scores whose inputs are present.
+    """
+    for c in range(N_OUT_F):
+        dec[c] = NAN
+    p = mint_f[m, MF_LAST_PRICE]
+    liq = mint_f[m, MF_LIQ]
+    sigma = math.sqrt(mint_f[m, MF_EWMA_VAR])
+    dec[OF_PRICE] = p
+    dec[OF_LIQ] = liq
+    dec[OF_VOL5] = mint_f[m, MF_VOL5]
+    dec[OF_VOL60] = mint_f[m, MF_VOL60]
+    dec[OF_VOLATILITY] = sigma
+
+    # Technical: trend, momentum, volume profile, (low) volatility, support/resistance.
+    trend = feature_value(12, m, t, params, mint_f, mint_i, bars, sig)
+    mom = feature_value(2, m, t, params, mint_f, mint_i, bars, sig)
+    vratio = feature_value(8, m, t, params, mint_f, mint_i, bars, sig)
+    rng = feature_value(13, m, t, params, mint_f, mint_i, bars, sig)
+    dec[OF_TREND] = trend
+    dec[OF_MOMENTUM] = mom
+    dec[OF_RANGE] = rng
+    num = 0.0
+    den = 0.0
+    if trend == trend:
+        num += params[_TW_TREND] * _clamp01(0.5 + trend / (2.0 * params[_TREND_SCALE]))
+        den += params[_TW_TREND]
+    if mom == mom:
+        num += params[_TW_MOM] * _clamp01(0.5 + mom / (2.0 * params[_MOM_SCALE]))
+        den += params[_TW_MOM]
+    if vratio == vratio:
+        num += params[_TW_VOLUME] * _clamp01(vratio / params[_VOLR_FULL])
+        den += params[_TW_VOLUME]
+    num += params[_TW_VOLA] * (1.0 - _clamp01(sigma / params[_VOLA_MAX]))
+    den += params[_TW_VOLA]
+    if rng == rng:
+        num += params[_TW_RANGE] * _clamp01(rng)
+        den += params[_TW_RANGE]
+    tech = num / den if den > 0.0 else NAN
+
+    # Social: sentiment, engagement, narrative heat, community (or unique buyers), flow.
+    sen = sig[m, S_SENTIMENT]
+    eng = sig[m, S_ENGAGEMENT]
+    nar = sig[m, S_NARRATIVE]
+    com = sig[m, S_COMMUNITY]
+    if com != com:
+        com = sig[m, S_BUYERS]
+    buy_p = sig[m, S_BUY_P]
+    sell_p = sig[m, S_SELL_P]
+    flow = NAN
+    if buy_p == buy_p and sell_p == sell_p:
+        b = max(buy_p, 0.0)
+        total = b + max(sell_p, 0.0)
+        if total > 0.0:
+            flow = b / total
+    dec[OF_SENTIMENT] = sen
+    dec[OF_COMMUNITY] = com
+    dec[OF_FLOW] = flow
+    num = 0.0
+    den = 0.0
+    if sen == sen:
+        num += params[_SW_SENT] * _clamp01((sen + 1.0) / 2.0)
+        den += params[_SW_SENT]
+    if eng == eng:
+        num += params[_SW_ENG] * _clamp01(eng)
+        den += params[_SW_ENG]
+    if nar == nar:
+        num += params[_SW_NAR] * _clamp01(nar)
+        den += params[_SW_NAR]
+    if com == com:
+        full = math.log10(1.0 + params[_COM_FULL])
+        num += params[_SW_COM] * _clamp01(math.log10(1.0 + max(com, 0.0)) / full)
+        den += params[_SW_COM]
+    if flow == flow:
+        num += params[_SW_FLOW] * flow
+        den += params[_SW_FLOW]
+    social = num / den if den > 0.0 else NAN
+
+    # Fundamental: external risk score, token type, market cap, liquidity, volume/mcap.
+    meme = _is_meme(m, params, sig)
+    ext_risk = sig[m, S_RISK]
+    mcap = _market_cap(m, p, params, sig)
+    dec[OF_MCAP] = mcap
+    num = 0.0
+    den = 0.0
+    if ext_risk == ext_risk:
+        num += params[_FW_RISK] * (1.0 - _clamp01(ext_risk / 10.0))
+        den += params[_FW_RISK]
+    num += params[_FW_TYPE] * (params[_MEME_SCORE] if meme else params[_OTHER_SCORE])
+    den += params[_FW_TYPE]
+    if mcap > 0.0:
+        span = math.log(params[_MCAP_HI] / params[_MCAP_LO])
+        num += params[_FW_MCAP] * _clamp01(math.log(params[_MCAP_HI] / mcap) / span)
+        den += params[_FW_MCAP]
+        num += params[_FW_VOLMCAP] * _clamp01(mint_f[m, MF_VOL60] / mcap / params[_VOLMCAP_FULL])
+        den += params[_FW_VOLMCAP]
+    if liq > 0.0:
+        num += params[_FW_LIQ] * _clamp01(liq / params[_LIQ_FULL])
+        den += params[_FW_LIQ]
+    fund = num / den if den > 0.0 else NAN
+
+    # Risk score 0-10: the external one, else the mean of concentration, bot-likeness
+    # and volatility (volatility is always known, so the score always is).
+    if ext_risk == ext_risk:
+        risk = min(10.0, max(0.0, ext_risk))
+    else:
+        r_sum = _clamp01(sigma / params[_VOLA_MAX])
+        r_n = 1.0
+        top3 = sig[m, S_TOP3]
+        if top3 == top3:
+            r_sum += _clamp01(top3 / params[_TOP3_FULL])
+            r_n += 1.0
+        bot = sig[m, S_BOT]
+        if bot == bot:
+            r_sum += _clamp01(bot)
+            r_n += 1.0
+        risk = 10.0 * r_sum / r_n
+    risk_adj = 1.0 - risk / 10.0
+    dec[OF_RISK_SCORE] = risk
+    dec[OF_TECH] = tech
+    dec[OF_SOCIAL] = social
+    dec[OF_FUND] = fund
+    dec[OF_RISKADJ] = risk_adj
+
+    w_soc = params[_W_SOC_MEME] if meme else params[_W_SOC_OTHER]
+    num = params[_W_RISK] * risk_adj
+    den = params[_W_RISK]
+    if tech == tech:
+        num += params[_W_TECH] * tech
+        den += params[_W_TECH]
+    if social == social:
+        num += w_soc * social
+        den += w_soc
+    if fund == fund:
+        num += params[_W_FUND] * fund
+        den += params[_W_FUND]
+    conf = num / den if den > 0.0 else 0.0
+    dec[OF_OUT_CONF] = conf
+    return conf
+
+
+@njit(cache=True, inline="always")
+def _strong_sell(params: np.ndarray, dec: np.ndarray) -> bool:
+    """Seed: strong sell signals override everything."""
+    tech = dec[OF_TECH]
+    social = dec[OF_SOCIAL]
+    return (
+        (social == social and social <= params[_SS_SOCIAL])
+        or (tech == tech and tech <= params[_SS_TECH])
+        or dec[OF_RISK_SCORE] >= params[_SS_RISK]
+    )
+
+
+@njit(cache=True)
+def _max_correlation(
+    m: int,
+    t: int,
+    params: np.ndarray,
+    mint_f: np.ndarray,
+    mint_i: np.ndarray,
+    bars: np.ndarray,
+    pos_i: np.ndarray,
+) -> float:
+    """Highest return correlation of mint m with a held (or pending) mint.
+
+    Pearson correlation of 1-minute log returns over the last `corr_window_min`
+    completed minutes; NaN when no pair has `corr_min_returns` shared returns.
+    """
+    now = t // NS_PER_MIN
+    w = np.int64(params[_CORR_W])
+    min_n = params[_CORR_MIN_N]
+    best = NAN
+    for s in range(pos_i.shape[0]):
+        if pos_i[s, PI_ACTIVE] == 0:
+            continue
+        j = pos_i[s, PI_MINT]
+        if j == m:
+            continue
+        px = _close_hist(mint_f, mint_i, bars, m, now - w)
+        py = _close_hist(mint_f, mint_i, bars, j, now - w)
+        n = 0.0
+        sx = 0.0
+        sy = 0.0
+        sxx = 0.0
+        syy = 0.0
+        sxy = 0.0
+        for k in range(now - w + 1, now):
+            x = _close_hist(mint_f, mint_i, bars, m, k)
+            y = _close_hist(mint_f, mint_i, bars, j, k)
+            if x > 0.0 and px > 0.0 and y > 0.0 and py > 0.0:
+                rx = math.log(x / px)
+                ry = math.log(y / py)
+                n += 1.0
+                sx += rx
+                sy += ry
+                sxx += rx * rx
+                syy += ry * ry
+                sxy += rx * ry
+            px = x
+            py = y
+        if n < min_n:
+            continue
+        vx = sxx - sx * sx / n
+        vy = syy - sy * sy / n
+        if vx <= 1e-18 or vy <= 1e-18:
+            continue
+        c = (sxy - sx * sy / n) / math.sqrt(vx * vy)
+        if not (best >= c):
+            best = c
+    return best
+
+
+@njit(cache=True)
+def _equity(glob: np.ndarray, pos_i: np.ndarray, mint_f: np.ndarray) -> float:
+    """Cash plus open positions marked at their mint's last price, lamports."""
+    eq = float(glob[G_CASH])
+    for s in range(pos_i.shape[0]):
+        if pos_i[s, PI_ACTIVE] == 1:
+            j = pos_i[s, PI_MINT]
+            eq += pos_i[s, PI_QTY] / mint_f[j, MF_SCALE] * mint_f[j, MF_LAST_PRICE] * 1e9
+    return eq
+
+
+@njit(cache=True)
+def _open_risk(pos_i: np.ndarray, pos_f: np.ndarray, mint_f: np.ndarray) -> float:
+    """Open risk in SOL: what the portfolio loses if every stop fills at its price.
+
+    Positions count (entry - stop) x remaining size (a stop at or above entry risks
+    nothing); pending entries count their budget, stop fraction x spend.
+    """
+    r = 0.0
+    for s in range(pos_i.shape[0]):
+        if pos_i[s, PI_ACTIVE] == 1:
+            j = pos_i[s, PI_MINT]
+            gap = pos_f[s, PF_ENTRY_PRICE] - pos_f[s, PF_STOP_PRICE]
+            if gap > 0.0:
+                r += gap * pos_i[s, PI_QTY] / mint_f[j, MF_SCALE]
+        elif pos_i[s, PI_ACTIVE] == 2:
+            r += pos_f[s, PF_RISK_SOL]
+    return r
+
+
+@njit(cache=True)
+def _decide(
+    m: int,
+    t: int,
+    seq: int,
+    trigger: int,
+    sources: int,
+    scan_score: float,
+    params: np.ndarray,
+    mint_f: np.ndarray,
+    mint_i: np.ndarray,
+    bars: np.ndarray,
+    sig: np.ndarray,
+    pos_f: np.ndarray,
+    pos_i: np.ndarray,
+    ord_f: np.ndarray,
+    ord_i: np.ndarray,
+    glob: np.ndarray,
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n_out: int,
+    dec: np.ndarray,
+) -> int:
+    """The decision engine for a flat mint: score, choose, size, guard, log, order.
+
+    Seed "determineAction": strong sell overrides; buy at `min_buy_confidence` with an
+    up trend and liquidity > `min_liquidity`; hold from `hold_confidence`; else skip.
+    A buy then passes the guards (breakers, slots, correlation, portfolio risk, size,
+    cash) or becomes a skip naming the guard. Holds and skips (and sells of mints we do
+    not hold) are logged at most once per `decision_log_interval_s` per mint.
+    """
+    conf = _scores(m, t, params, mint_f, mint_i, bars, sig, dec)
+    p = dec[OF_PRICE]
+    dec[OF_SCAN_SCORE] = scan_score
+    meme = _is_meme(m, params, sig)
+    liq = mint_f[m, MF_LIQ]
+    liq_v = liq if liq > 0.0 else 0.0
+    trend_up = dec[OF_TREND] > 0.0 or params[_REQ_TREND] < 0.5
+    liq_ok = liq_v > params[_MIN_LIQ]
+    if _strong_sell(params, dec):
+        action = A_SELL
+        reason = R_STRONG_SELL
+    elif conf >= params[_MIN_BUY] and trend_up and liq_ok:
+        action = A_BUY
+        reason = R_ENTRY
+    elif conf >= params[_HOLD_CONF]:
+        action = A_HOLD
+        reason = R_HOLD_ZONE
+        if conf >= params[_MIN_BUY]:
+            reason = R_TREND_NOT_UP if not trend_up else R_LOW_LIQ
+    else:
+        action = A_SKIP
+        reason = R_LOW_CONF
+
+    # Exit plan and size (seed "sizePosition"), recommended whatever the action.
+    sigma = dec[OF_VOLATILITY]
+    stop_frac = min(params[_STOP] * (1.0 + params[_VOL_SCALE] * sigma), params[_STOP_CAP])
+    stop_px = p * (1.0 - stop_frac)
+    dec[OF_TP1] = p * (1.0 + params[_TP1])
+    dec[OF_TP2] = p * (1.0 + params[_TP2])
+    dec[OF_TP3] = p * (1.0 + params[_TP3])
+    max_hold = params[_TIME_STOP] if meme else params[_TIME_STOP_OTHER]
+    trailing = 1 if conf > params[_TRAIL_CONF] else 0
+    size = (
+        params[_MIN_POS_SOL]
+        * conf
+        / params[_SIZE_REF]
+        * max(0.5, (10.0 - dec[OF_RISK_SCORE]) / 10.0)
+    )
+    if liq_v > 0.0:
+        size = min(size, params[_LIQ_CAP] * liq_v)
+    size = min(size, params[_MAX_POS_SOL])
+
+    netfee = np.int64(params[_NET_FEE] + params[_PRIO_FEE])
+    if action == A_BUY:
+        equity = _equity(glob, pos_i, mint_f) / 1e9
+        open_risk = _open_risk(pos_i, pos_f, mint_f)
+        capped = False
+        if glob[G_BREAKERS] != 0:
+            action = A_SKIP
+            reason = R_BREAKER
+        elif glob[G_SLOTS_USED] >= np.int64(params[_MAX_POS]):
+            action = A_SKIP
+            reason = R_MAX_POS
+        else:
+            corr = _max_correlation(m, t, params, mint_f, mint_i, bars, pos_i)
+            dec[OF_CORR] = corr
+            if corr > params[_MAX_CORR]:
+                action = A_SKIP
+                reason = R_CORRELATED
+            else:
+                budget = params[_MAX_PORT_RISK] * equity - open_risk
+                if stop_frac > 0.0 and size * stop_frac > budget:
+                    size = max(budget, 0.0) / stop_frac
+                    capped = True
+                if size < params[_MIN_ORDER]:
+                    action = A_SKIP
+                    reason = R_PORT_RISK if capped else R_TOO_SMALL
+        if action == A_BUY:
+            spend = np.int64(math.floor(size * 1e9))
+            need = spend + netfee * (1 + EXIT_FEE_RESERVE_TX)
+            if glob[G_CASH] - glob[G_RESERVED] < need:
+                action = A_SKIP
+                reason = R_NO_CASH
+        if equity > 0.0:
+            dec[OF_PORT_RISK] = (open_risk + (size * stop_frac if action == A_BUY else 0.0)) / (
+                equity
+            )
+    dec[OF_SIZE_SOL] = size
+    if action != A_BUY:
+        if t < mint_i[m, MI_LOG_AFTER]:
+            return n_out
+        mint_i[m, MI_LOG_AFTER] = t + np.int64(params[_LOG_IV] * 1e9)
+        did = glob[G_NEXT_DEC_ID] + 1
+        glob[G_NEXT_DEC_ID] = did
+        side = -1 if action == A_SELL else 0
+        n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, 0, side, reason, 0,
+                      np.int64(size * 1e9), 0, 0, 0, seq, p, conf, stop_px, did)  # fmt: skip
+        _context(out_i, out_f, n_out - 1, dec, action, trigger, sources,
+                 np.int64(max_hold), trailing)  # fmt: skip
+        return n_out
+
+    latency = np.int64(params[_LATENCY] * 1e6)
+    spend = np.int64(math.floor(size * 1e9))
+    need = spend + netfee * (1 + EXIT_FEE_RESERVE_TX)
+    slot = 0
+    while pos_i[slot, PI_ACTIVE] != 0:
+        slot += 1
+    did = glob[G_NEXT_DEC_ID] + 1
+    glob[G_NEXT_DEC_ID] = did
+    o, oid = _place_order(ord_i, glob, m, 1, t, t + latency, 0, spend, R_ENTRY, slot, need, did)
+    ord_i[o, OI_MAX_HOLD] = np.int64(max_hold * 1e9)
+    pos_i[slot, PI_ACTIVE] = 2  # reserved for this pending entry
+    pos_i[slot, PI_MINT] = m
+    pos_f[slot, PF_RISK_SOL] = size * stop_frac
+    ord_f[o, OF_STOP_FRAC] = stop_frac
+    ord_f[o, OF_CONF] = conf
+    ord_f[o, OF_DECISION_PRICE] = p
+    glob[G_RESERVED] += need
+    glob[G_SLOTS_USED] += 1
+    mint_i[m, MI_PENDING_ORDER] = o
+    n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, 0, 1, R_ENTRY, 0, spend, 0, 0, 0,
+                  seq, p, conf, stop_px, did)  # fmt: skip
+    _context(out_i, out_f, n_out - 1, dec, A_BUY, trigger, sources, np.int64(max_hold), trailing)
+    n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, 0, 1, R_ENTRY, 0, spend, 0,
+                  0, 0, seq, p, conf, stop_px, did)  # fmt: skip
+    glob[G_DAY_TRADES] += 1
+    if glob[G_DAY_TRADES] >= np.int64(params[_MAX_TRADES]):
+        n_out = _trip(out_i, out_f, n_out, glob, BK_TRADES, t, m, seq,
+                      float(glob[G_DAY_TRADES]), params[_MAX_TRADES])  # fmt: skip
+    return n_out
+
+
+@njit(cache=True)
+def _scan_sources(
+    j: int,
+    t: int,
+    params: np.ndarray,
+    mint_f: np.ndarray,
+    mint_i: np.ndarray,
+    bars: np.ndarray,
+    sig: np.ndarray,
+) -> tuple[int, float]:
+    """Scanner sources mint j matches (bits) and its composite score (0: none).
+
+    Each matching source adds weight x strength, strength being how far past its
+    threshold the mint is (1 at the threshold), capped at 3 so one extreme source
+    cannot drown the others.
+    """
+    p = mint_f[j, MF_LAST_PRICE]
+    bits = 0
+    score = 0.0
+    age = (t - mint_i[j, MI_FIRST_TS]) / NS_PER_MIN
+    vol60 = mint_f[j, MF_VOL60]
+    if age < params[_FRESH_AGE] and vol60 > params[_FRESH_VOL]:
+        bits |= 1
+        score += params[_SRC_FRESH] * (2.0 - age / params[_FRESH_AGE])
+    spike = feature_value(14, j, t, params, mint_f, mint_i, bars, sig)
+    if spike >= params[_SPIKE]:
+        bits |= 2
+        score += params[_SRC_SPIKE] * min(spike / params[_SPIKE], 3.0)
+    high = mint_f[j, MF_NBAR_HIGH]
+    if high > 0.0 and p > high:
+        bits |= 4
+        score += params[_SRC_BREAKOUT] * min(1.0 + (p / high - 1.0) / params[_MOM_SCALE], 3.0)
+    mcap = _market_cap(j, p, params, sig)
+    if mcap > 0.0:
+        ratio = vol60 / mcap
+        if ratio >= params[_TRENDING]:
+            bits |= 8
+            score += params[_SRC_TRENDING] * min(ratio / params[_TRENDING], 3.0)
+    return bits, score
 
 
 @njit(cache=True, nogil=True)
@@ -299,49 +1046,121 @@ def step_nb(
 ) -> tuple[int, int, int]:
     """Process input events from `start`; return (next input index, outputs, status)."""
     n_in = in_ts.shape[0]
+    n_mints = mint_f.shape[0]
     cap = out_i.shape[0]
     n_cond = cond_feat.shape[0]
+    dec = np.empty(N_OUT_F)
+    top_m = np.empty(MAX_CANDIDATES, np.int64)
+    top_s = np.empty(MAX_CANDIDATES)
+    top_b = np.empty(MAX_CANDIDATES, np.int64)
     latency = np.int64(params[_LATENCY] * 1e6)
-    time_stop = np.int64(params[_TIME_STOP] * 1e9)
     cooldown = np.int64(params[_COOLDOWN] * 1e9)
     netfee = np.int64(params[_NET_FEE] + params[_PRIO_FEE])
-    spend = np.int64(params[_POS_SOL] * 1e9)
-    entry_need = spend + netfee * (1 + EXIT_FEE_RESERVE_TX)
+    min_need = np.int64(params[_MIN_ORDER] * 1e9) + netfee * (1 + EXIT_FEE_RESERVE_TX)
     decay = 0.5 ** (1.0 / params[_VOL_HL])
     alpha = 1.0 - decay
+    keep_f = 1.0 - 2.0 / (params[_EMA_FAST] + 1.0)
+    keep_s = 1.0 - 2.0 / (params[_EMA_SLOW] + 1.0)
     n_bars = np.int64(params[_BARS_N])
     max_pos = np.int64(params[_MAX_POS])
     fee_bps = params[_DEX_FEE]
+    scan_iv = np.int64(params[_SCAN_IV] * 1e9)
+    n_cand = min(np.int64(params[_MAX_CAND]), MAX_CANDIDATES)
+    max_slip = params[_MAX_SLIP_PCT]
     for i in range(start, n_in):
         if n_out + MAX_OUT_PER_EVENT > cap:
             return i, n_out, STATUS_OUT_FULL
         kind = in_kind[i]
         t = in_ts[i]
         seq = in_seq[i]
+
+        # ------------------------------------------------- 0. UTC day, controls, scan
+        day = t // NS_PER_DAY
+        if day != glob[G_DAY]:
+            if glob[G_DAY] >= 0:
+                n_out = _reset_breakers(out_i, out_f, n_out, glob, t, seq, CAUSE_NEW_DAY, True)
+            glob[G_DAY] = day
+            glob[G_DAY_PNL] = 0
+            glob[G_DAY_TRADES] = 0
+            glob[G_CONSEC_LOSSES] = 0
+            glob[G_DAY_START_EQUITY] = np.int64(_equity(glob, pos_i, mint_f))
         if kind == SIGNAL:
             k = in_sig_kind[i]
-            if 0 <= k < 8:
+            if 0 <= k < N_SIG:
                 sig[in_mint[i], k] = in_sig_value[i]
+            elif k == SIG_EMERGENCY and in_sig_value[i] != 0.0:
+                n_out = _trip(out_i, out_f, n_out, glob, BK_EMERGENCY, t, -1, seq,
+                              in_sig_value[i], 0.0)  # fmt: skip
+            elif k == SIG_RESET:
+                n_out = _reset_breakers(out_i, out_f, n_out, glob, t, seq, CAUSE_MANUAL, False)
+                glob[G_DAY_PNL] = 0
+                glob[G_DAY_TRADES] = 0
+                glob[G_CONSEC_LOSSES] = 0
             continue
+        if n_cand > 0 and t >= glob[G_NEXT_SCAN_TS]:
+            # The scanner ranks every recently traded flat mint on the state as it stood
+            # before this event, and hands the top `max_candidates` to the decision engine.
+            n_top = 0
+            for j in range(n_mints):
+                if (
+                    mint_i[j, MI_TICKS] == 0
+                    or t - mint_i[j, MI_LAST_TS] > scan_iv
+                    or mint_i[j, MI_POS_SLOT] >= 0
+                    or mint_i[j, MI_PENDING_ORDER] >= 0
+                    or t < mint_i[j, MI_COOLDOWN_UNTIL]
+                    or t < mint_i[j, MI_SCAN_UNTIL]
+                ):
+                    continue
+                bits, score = _scan_sources(j, t, params, mint_f, mint_i, bars, sig)
+                if bits == 0 or not (score > 0.0):
+                    continue
+                # Insert into the sorted top list (ties keep the lower mint id first).
+                r = n_top
+                while r > 0 and top_s[r - 1] < score:
+                    r -= 1
+                if r >= n_cand:
+                    continue
+                last = min(n_top, n_cand - 1)
+                for q in range(last, r, -1):
+                    top_m[q] = top_m[q - 1]
+                    top_s[q] = top_s[q - 1]
+                    top_b[q] = top_b[q - 1]
+                top_m[r] = j
+                top_s[r] = score
+                top_b[r] = bits
+                n_top = min(n_top + 1, n_cand)
+            for r in range(n_top):
+                j = top_m[r]
+                mint_i[j, MI_SCAN_UNTIL] = t + np.int64(params[_SCAN_COOL] * 1e9)
+                n_out = _decide(j, t, seq, TRIG_SCANNER, top_b[r], top_s[r], params, mint_f,
+                                mint_i, bars, sig, pos_f, pos_i, ord_f, ord_i, glob, out_i,
+                                out_f, n_out, dec)  # fmt: skip
+            glob[G_NEXT_SCAN_TS] = (t // scan_iv + 1) * scan_iv
         if kind == HEARTBEAT:
             for s in range(pos_i.shape[0]):
                 if pos_i[s, PI_ACTIVE] != 1:
                     continue
                 m = pos_i[s, PI_MINT]
-                if mint_i[m, MI_PENDING_ORDER] >= 0 or t - pos_i[s, PI_OPENED_TS] < time_stop:
+                if (
+                    mint_i[m, MI_PENDING_ORDER] >= 0
+                    or t - pos_i[s, PI_OPENED_TS] < pos_i[s, PI_MAX_HOLD]
+                ):
                     continue
-                o, oid = _place_order(
-                    ord_i, glob, m, -1, t, t + latency, pos_i[s, PI_QTY], 0, R_TIME, s, 0
-                )
-                mint_i[m, MI_PENDING_ORDER] = o
                 last = mint_f[m, MF_LAST_PRICE]
                 pid = pos_i[s, PI_POS_ID]
                 qty_all = pos_i[s, PI_QTY]
                 conf_s = pos_f[s, PF_CONF]
+                did = glob[G_NEXT_DEC_ID] + 1
+                glob[G_NEXT_DEC_ID] = did
+                o, oid = _place_order(
+                    ord_i, glob, m, -1, t, t + latency, qty_all, 0, R_TIME, s, 0, did
+                )
+                mint_i[m, MI_PENDING_ORDER] = o
                 n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, R_TIME,
-                              qty_all, 0, 0, 0, 0, seq, last, conf_s, 0.0)  # fmt: skip
+                              qty_all, 0, 0, 0, 0, seq, last, conf_s, 0.0, did)  # fmt: skip
+                out_i[n_out - 1, O_ACTION] = A_SELL
                 n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, R_TIME,
-                              qty_all, 0, 0, 0, 0, seq, last, conf_s, 0.0)  # fmt: skip
+                              qty_all, 0, 0, 0, 0, seq, last, conf_s, 0.0, did)  # fmt: skip
             continue
 
         # ------------------------------------------------------------- 1. features
@@ -355,6 +1174,8 @@ def step_nb(
         if mint_i[m, MI_TICKS] == 0:
             mint_f[m, MF_FIRST_PRICE] = p
             mint_f[m, MF_PREV_CLOSE] = p
+            mint_f[m, MF_EMA_FAST] = p
+            mint_f[m, MF_EMA_SLOW] = p
             mint_i[m, MI_FIRST_TS] = t
             mint_i[m, MI_FIRST_MIN] = minute
             mint_i[m, MI_CUR_MIN] = minute
@@ -366,14 +1187,18 @@ def step_nb(
                 r = math.log(close / mint_f[m, MF_PREV_CLOSE])
                 var = decay * mint_f[m, MF_EWMA_VAR] + alpha * r * r
                 gap = minute - cur
-                # Empty minutes in between are zero returns: the variance only decays.
+                # Empty minutes in between are zero returns: the variance only decays,
+                # and the EMAs move toward the unchanged close once per minute.
                 mint_f[m, MF_EWMA_VAR] = var * decay ** (gap - 1)
+                mint_f[m, MF_EMA_FAST] = close + (mint_f[m, MF_EMA_FAST] - close) * keep_f**gap
+                mint_f[m, MF_EMA_SLOW] = close + (mint_f[m, MF_EMA_SLOW] - close) * keep_s**gap
                 mint_f[m, MF_PREV_CLOSE] = close
                 if gap >= RING:
                     for s in range(RING):
                         bars[m, B_VOL, s] = 0.0
                         bars[m, B_CLOSE, s] = close
                         bars[m, B_HIGH, s] = close
+                        bars[m, B_LOW, s] = close
                     mint_f[m, MF_VOL5] = 0.0
                     mint_f[m, MF_VOL60] = 0.0
                 else:
@@ -386,25 +1211,33 @@ def step_nb(
                         bars[m, B_VOL, s] = 0.0
                         bars[m, B_CLOSE, s] = close
                         bars[m, B_HIGH, s] = close
+                        bars[m, B_LOW, s] = close
                     mint_f[m, MF_VOL5] = max(v5, 0.0)
                     mint_f[m, MF_VOL60] = max(v60, 0.0)
                 hi = -np.inf
+                lo = np.inf
                 first_min = mint_i[m, MI_FIRST_MIN]
                 for k in range(max(minute - n_bars, first_min), minute):
                     hi = max(hi, bars[m, B_HIGH, k % RING])
-                mint_f[m, MF_NBAR_HIGH] = hi if hi > -np.inf else np.nan
+                    lo = min(lo, bars[m, B_LOW, k % RING])
+                mint_f[m, MF_NBAR_HIGH] = hi if hi > -np.inf else NAN
+                mint_f[m, MF_NBAR_LOW] = lo if lo < np.inf else NAN
                 mint_i[m, MI_CUR_MIN] = minute
                 new_bar = True
         s_bar = minute % RING
         if new_bar or p > bars[m, B_HIGH, s_bar]:
             bars[m, B_HIGH, s_bar] = p
+        if new_bar or p < bars[m, B_LOW, s_bar]:
+            bars[m, B_LOW, s_bar] = p
         bars[m, B_CLOSE, s_bar] = p
         vol = p * q / scale
         bars[m, B_VOL, s_bar] += vol
         mint_f[m, MF_VOL5] += vol
         mint_f[m, MF_VOL60] += vol
+        mint_f[m, MF_VOL_TOTAL] += vol
         mint_f[m, MF_LAST_PRICE] = p
         mint_i[m, MI_TICKS] += 1
+        mint_i[m, MI_LAST_TS] = t
         if liq > 0.0 and liq < np.inf:
             mint_f[m, MF_LIQ] = liq
         liq_known = mint_f[m, MF_LIQ] > 0.0
@@ -415,6 +1248,7 @@ def step_nb(
             slot = ord_i[o, OI_SLOT]
             oid = ord_i[o, OI_ID]
             reason = ord_i[o, OI_REASON]
+            did = ord_i[o, OI_DEC_ID]
             if ord_i[o, OI_SIDE] == 1:
                 pay = ord_i[o, OI_SOL]
                 fee = np.int64(pay * fee_bps / 10_000.0)
@@ -438,7 +1272,7 @@ def step_nb(
                     ord_i[o, OI_ACTIVE] = 0
                     mint_i[m, MI_PENDING_ORDER] = -1
                     n_out = _emit(out_i, out_f, n_out, ORDER_REJECTED, t, m, oid, 0, 1,
-                                  why_rej, 0, pay, 0, 0, 0, seq, p, impact, 0.0)  # fmt: skip
+                                  why_rej, 0, pay, 0, 0, 0, seq, p, impact, 0.0, did)  # fmt: skip
                 else:
                     tokens = np.int64(tokens_f)
                     fill_price = net_sol / (tokens / scale)
@@ -460,21 +1294,27 @@ def step_nb(
                     pos_i[slot, PI_COST] = pay + netfee
                     pos_i[slot, PI_PROCEEDS] = 0
                     pos_i[slot, PI_FEE_RESERVE] = ord_i[o, OI_RESERVED] - pay - netfee
+                    pos_i[slot, PI_MAX_HOLD] = ord_i[o, OI_MAX_HOLD]
+                    pos_i[slot, PI_DEC_ID] = did
                     pos_f[slot, PF_ENTRY_PRICE] = fill_price
                     pos_f[slot, PF_STOP_FRAC] = stop_frac
                     pos_f[slot, PF_STOP_PRICE] = fill_price * (1.0 - stop_frac)
                     pos_f[slot, PF_TRAIL_HIGH] = fill_price
                     pos_f[slot, PF_ENTRY_VOL60] = mint_f[m, MF_VOL60]
                     pos_f[slot, PF_CONF] = conf
+                    pos_f[slot, PF_RISK_SOL] = 0.0
                     mint_i[m, MI_POS_SLOT] = slot
                     ord_i[o, OI_ACTIVE] = 0
                     mint_i[m, MI_PENDING_ORDER] = -1
                     n_out = _emit(out_i, out_f, n_out, ORDER_FILLED, t, m, oid, pid, 1, reason,
                                   tokens, pay, fee, netfee, slip, seq, fill_price, impact,
-                                  pos_f[slot, PF_STOP_PRICE])  # fmt: skip
+                                  pos_f[slot, PF_STOP_PRICE], did)  # fmt: skip
                     n_out = _emit(out_i, out_f, n_out, POS_OPENED, t, m, oid, pid, 1, reason,
                                   tokens, pay + netfee, 0, 0, 0, seq, fill_price, conf,
-                                  pos_f[slot, PF_STOP_PRICE])  # fmt: skip
+                                  pos_f[slot, PF_STOP_PRICE], did)  # fmt: skip
+                    if impact > max_slip:
+                        n_out = _trip(out_i, out_f, n_out, glob, BK_SLIP, t, m, seq, impact,
+                                      max_slip)  # fmt: skip
             else:
                 qty = min(ord_i[o, OI_QTY], pos_i[slot, PI_QTY])
                 value = qty / scale * p
@@ -489,14 +1329,15 @@ def step_nb(
                     # Rejected as Jupiter would; an exit is retried from the next tick.
                     why_rej = R_REJ_SLIP if exit_slip else R_REJ_SIZE
                     n_out = _emit(out_i, out_f, n_out, ORDER_REJECTED, t, m, oid, pid, -1,
-                                  why_rej, qty, 0, 0, 0, 0, seq, p, impact, 0.0)  # fmt: skip
+                                  why_rej, qty, 0, 0, 0, 0, seq, p, impact, 0.0, did)  # fmt: skip
                     oid = glob[G_NEXT_ORDER_ID] + 1
                     glob[G_NEXT_ORDER_ID] = oid
                     ord_i[o, OI_ID] = oid
                     ord_i[o, OI_PLACED_TS] = t
                     ord_i[o, OI_DUE_TS] = t + latency
                     n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, reason,
-                                  qty, 0, 0, 0, 0, seq, p, pos_f[slot, PF_CONF], 0.0)  # fmt: skip
+                                  qty, 0, 0, 0, 0, seq, p, pos_f[slot, PF_CONF], 0.0,
+                                  did)  # fmt: skip
                 else:
                     gross = np.int64(math.floor(value * (1.0 - impact) * 1e9))
                     fee = np.int64(gross * fee_bps / 10_000.0)
@@ -523,7 +1364,10 @@ def step_nb(
                     mint_i[m, MI_PENDING_ORDER] = -1
                     n_out = _emit(out_i, out_f, n_out, ORDER_FILLED, t, m, oid, pid, -1, reason,
                                   qty, recv, fee, netfee, slip, seq, exec_price, impact,
-                                  pos_f[slot, PF_STOP_PRICE])  # fmt: skip
+                                  pos_f[slot, PF_STOP_PRICE], did)  # fmt: skip
+                    if impact > max_slip:
+                        n_out = _trip(out_i, out_f, n_out, glob, BK_SLIP, t, m, seq, impact,
+                                      max_slip)  # fmt: skip
                     if pos_i[slot, PI_QTY] == 0:
                         pnl = pos_i[slot, PI_PROCEEDS] - pos_i[slot, PI_COST]
                         glob[G_RESERVED] -= pos_i[slot, PI_FEE_RESERVE]
@@ -534,7 +1378,26 @@ def step_nb(
                         mint_i[m, MI_COOLDOWN_UNTIL] = t + cooldown
                         n_out = _emit(out_i, out_f, n_out, POS_CLOSED, t, m, oid, pid, -1, reason,
                                       pos_i[slot, PI_QTY0], pnl, 0, 0, 0, seq, exec_price,
-                                      pos_f[slot, PF_CONF], entry)  # fmt: skip
+                                      pos_f[slot, PF_CONF], entry,
+                                      pos_i[slot, PI_DEC_ID])  # fmt: skip
+                        # Breaker bookkeeping on realized PnL.
+                        glob[G_DAY_PNL] += pnl
+                        if pnl < 0:
+                            glob[G_CONSEC_LOSSES] += 1
+                        else:
+                            glob[G_CONSEC_LOSSES] = 0
+                        if glob[G_CONSEC_LOSSES] >= np.int64(params[_MAX_CONSEC]):
+                            n_out = _trip(out_i, out_f, n_out, glob, BK_CONSEC, t, m, seq,
+                                          float(glob[G_CONSEC_LOSSES]),
+                                          params[_MAX_CONSEC])  # fmt: skip
+                        loss = -glob[G_DAY_PNL] / 1e9
+                        if loss > params[_MAX_LOSS_SOL]:
+                            n_out = _trip(out_i, out_f, n_out, glob, BK_LOSS_SOL, t, m, seq,
+                                          loss, params[_MAX_LOSS_SOL])  # fmt: skip
+                        limit = params[_MAX_LOSS_PCT] * glob[G_DAY_START_EQUITY] / 1e9
+                        if loss > limit:
+                            n_out = _trip(out_i, out_f, n_out, glob, BK_LOSS_PCT, t, m, seq,
+                                          loss, limit)  # fmt: skip
 
         # ----------------------------------------------------------------- 3. exits
         slot = mint_i[m, MI_POS_SLOT]
@@ -547,6 +1410,7 @@ def step_nb(
                 remaining = pos_i[slot, PI_QTY]
                 why = 0
                 sell = remaining
+                scored = False
                 if p <= pos_f[slot, PF_STOP_PRICE]:
                     why = R_STOP
                 elif pos_i[slot, PI_TRAILING] == 1 and p <= pos_f[slot, PF_TRAIL_HIGH] * (
@@ -561,13 +1425,18 @@ def step_nb(
                     sell = min(remaining, np.int64(pos_i[slot, PI_QTY0] * params[_TP2_FRAC]))
                 elif hit == 2 and p >= entry * (1.0 + params[_TP3]):
                     why = R_TP3
-                elif t - pos_i[slot, PI_OPENED_TS] >= time_stop:
+                elif t - pos_i[slot, PI_OPENED_TS] >= pos_i[slot, PI_MAX_HOLD]:
                     why = R_TIME
                 elif (
                     pos_f[slot, PF_ENTRY_VOL60] > 0.0
                     and mint_f[m, MF_VOL60] < params[_VOLDEATH] * pos_f[slot, PF_ENTRY_VOL60]
                 ):
                     why = R_VOLDEATH
+                else:
+                    _scores(m, t, params, mint_f, mint_i, bars, sig, dec)
+                    scored = True
+                    if _strong_sell(params, dec):
+                        why = R_SENT_FLIP
                 if why == R_TP1 and sell == 0:
                     pos_i[slot, PI_TARGETS_HIT] = 1  # nothing to sell at this target
                     pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], entry)
@@ -576,29 +1445,40 @@ def step_nb(
                     tp1_price = entry * (1.0 + params[_TP1])
                     pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], tp1_price)
                 elif why != 0:
-                    o, oid = _place_order(ord_i, glob, m, -1, t, t + latency, sell, 0, why, slot, 0)
-                    mint_i[m, MI_PENDING_ORDER] = o
                     pid = pos_i[slot, PI_POS_ID]
                     conf = pos_f[slot, PF_CONF]
                     stop_px = pos_f[slot, PF_STOP_PRICE]
+                    did = glob[G_NEXT_DEC_ID] + 1
+                    glob[G_NEXT_DEC_ID] = did
+                    o, oid = _place_order(
+                        ord_i, glob, m, -1, t, t + latency, sell, 0, why, slot, 0, did
+                    )
+                    mint_i[m, MI_PENDING_ORDER] = o
                     n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, why, sell, 0,
-                                  0, 0, 0, seq, p, conf, stop_px)  # fmt: skip
+                                  0, 0, 0, seq, p, conf, stop_px, did)  # fmt: skip
+                    if scored:
+                        _context(out_i, out_f, n_out - 1, dec, A_SELL, TRIG_POSITION, 0, 0, 0)
+                    else:
+                        out_i[n_out - 1, O_ACTION] = A_SELL
                     n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, why,
-                                  sell, 0, 0, 0, 0, seq, p, conf, stop_px)  # fmt: skip
+                                  sell, 0, 0, 0, 0, seq, p, conf, stop_px, did)  # fmt: skip
             continue
 
         # ----------------------------------------------------------------- 4. entry
-        if (
-            n_cond == 0
-            or mint_i[m, MI_PENDING_ORDER] >= 0
-            or t < mint_i[m, MI_COOLDOWN_UNTIL]
-            or glob[G_SLOTS_USED] >= max_pos
-            or glob[G_CASH] - glob[G_RESERVED] < entry_need
-        ):
+        if n_cond == 0 or mint_i[m, MI_PENDING_ORDER] >= 0 or t < mint_i[m, MI_COOLDOWN_UNTIL]:
+            continue
+        # With no room for an entry the engine could only log a skip: do not even
+        # evaluate the trigger while that skip would be rate-limited away.
+        blocked = (
+            glob[G_SLOTS_USED] >= max_pos
+            or glob[G_BREAKERS] != 0
+            or glob[G_CASH] - glob[G_RESERVED] < min_need
+        )
+        if blocked and t < mint_i[m, MI_LOG_AFTER]:
             continue
         ok = True
         for c in range(n_cond):
-            v = feature_value(cond_feat[c], m, t, mint_f, mint_i, bars, sig)
+            v = feature_value(cond_feat[c], m, t, params, mint_f, mint_i, bars, sig)
             thr = cond_thr[c]
             op = cond_op[c]
             if not (
@@ -609,27 +1489,8 @@ def step_nb(
             ):
                 ok = False
                 break
-        if not ok:
-            continue
-        vol1m = math.sqrt(mint_f[m, MF_EWMA_VAR])
-        stop_frac = min(params[_STOP] * (1.0 + params[_VOL_SCALE] * vol1m), params[_STOP_CAP])
-        slot = 0
-        while pos_i[slot, PI_ACTIVE] != 0:
-            slot += 1
-        o, oid = _place_order(
-            ord_i, glob, m, 1, t, t + latency, 0, spend, R_ENTRY, slot, entry_need
-        )
-        conf = params[_CONF]
-        pos_i[slot, PI_ACTIVE] = 2  # reserved for this pending entry
-        ord_f[o, OF_STOP_FRAC] = stop_frac
-        ord_f[o, OF_CONF] = conf
-        ord_f[o, OF_DECISION_PRICE] = p
-        glob[G_RESERVED] += entry_need
-        glob[G_SLOTS_USED] += 1
-        mint_i[m, MI_PENDING_ORDER] = o
-        stop_px = p * (1.0 - stop_frac)
-        n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, 0, 1, R_ENTRY, 0, spend, 0, 0, 0,
-                      seq, p, conf, stop_px)  # fmt: skip
-        n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, 0, 1, R_ENTRY, 0, spend, 0,
-                      0, 0, seq, p, conf, stop_px)  # fmt: skip
+        if ok:
+            n_out = _decide(m, t, seq, TRIG_SNIPER, 0, NAN, params, mint_f, mint_i, bars, sig,
+                            pos_f, pos_i, ord_f, ord_i, glob, out_i, out_f, n_out,
+                            dec)  # fmt: skip
     return n_in, n_out, STATUS_DONE

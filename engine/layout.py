@@ -19,8 +19,15 @@ MAX_SLOTS = 16
 MAX_ORDERS = 2 * MAX_SLOTS
 EXIT_FEE_RESERVE_TX = 3
 """Exit transactions whose network fees an entry reserves (target 1, target 2, final)."""
-MAX_OUT_PER_EVENT = 2 + 6 * MAX_SLOTS
-"""Output rows one input event can produce at most (a heartbeat time-stopping all)."""
+MAX_CANDIDATES = 16
+"""Upper bound of the scanner's `max_candidates` per scan."""
+N_SIG = 16
+"""Per-mint signal kinds kept (engine.codes.SignalKind values below this)."""
+N_BREAKERS = 6
+MAX_OUT_PER_EVENT = 2 * N_BREAKERS + 2 * MAX_SLOTS + 3 * MAX_CANDIDATES + 16
+"""Output rows one input event can produce at most: breaker resets and trips, a
+heartbeat time-stopping every slot, a scan buying every candidate (decision, order,
+trades-breaker trip), and one tick's fill, exit and entry rows."""
 
 # Per-mint floats
 MF_LAST_PRICE = 0
@@ -32,7 +39,11 @@ MF_VOL5 = 5
 MF_VOL60 = 6
 MF_SCALE = 7  # 10 ** decimals: raw units per whole token
 MF_PREV_CLOSE = 8  # close of the last completed minute
-N_MF = 9
+MF_EMA_FAST = 9  # EMA of completed 1-minute closes
+MF_EMA_SLOW = 10
+MF_NBAR_LOW = 11  # lowest low of the last N completed bars (support)
+MF_VOL_TOTAL = 12  # quote volume since the first tick
+N_MF = 13
 
 # Per-mint ints
 MI_FIRST_TS = 0
@@ -42,12 +53,17 @@ MI_FIRST_MIN = 3
 MI_POS_SLOT = 4  # -1: no position
 MI_PENDING_ORDER = 5  # -1: none; an order slot otherwise (entry or exit)
 MI_COOLDOWN_UNTIL = 6
-N_MI = 7
+MI_LAST_TS = 7
+MI_SCAN_UNTIL = 8  # scanner cooldown: not surfaced again before this
+MI_LOG_AFTER = 9  # hold/skip/sell decisions are logged again from this time
+N_MI = 10
 
 # Bar ring planes
 B_CLOSE = 0
 B_HIGH = 1
 B_VOL = 2
+B_LOW = 3
+N_B = 4
 
 # Position floats
 PF_ENTRY_PRICE = 0
@@ -56,7 +72,8 @@ PF_TRAIL_HIGH = 2
 PF_ENTRY_VOL60 = 3
 PF_CONF = 4
 PF_STOP_FRAC = 5
-N_PF = 6
+PF_RISK_SOL = 6  # a pending entry's risk budget: stop fraction x spend, SOL
+N_PF = 7
 
 # Position ints
 PI_ACTIVE = 0
@@ -70,7 +87,9 @@ PI_POS_ID = 7
 PI_COST = 8  # lamports paid: spend + network fees
 PI_PROCEEDS = 9  # lamports received, net of DEX and network fees
 PI_FEE_RESERVE = 10  # lamports still reserved for exit network fees
-N_PI = 11
+PI_MAX_HOLD = 11  # time stop, ns after opening
+PI_DEC_ID = 12  # the entry decision
+N_PI = 13
 
 # Order floats
 OF_STOP_FRAC = 0
@@ -90,7 +109,9 @@ OI_SOL = 7  # lamports to spend
 OI_REASON = 8
 OI_SLOT = 9
 OI_RESERVED = 10  # lamports reserved at placement
-N_OI = 11
+OI_DEC_ID = 11
+OI_MAX_HOLD = 12
+N_OI = 13
 
 # Portfolio
 G_CASH = 0
@@ -98,7 +119,15 @@ G_RESERVED = 1
 G_NEXT_ORDER_ID = 2
 G_NEXT_POS_ID = 3
 G_SLOTS_USED = 4  # open positions + pending entries
-N_G = 5
+G_NEXT_DEC_ID = 5
+G_BREAKERS = 6  # bit (kind - 1) set while breaker `kind` is tripped
+G_DAY = 7  # UTC day number of the last event (-1 before the first)
+G_DAY_START_EQUITY = 8  # lamports, marked to market at the day's first event
+G_DAY_PNL = 9  # realized lamports of positions closed today
+G_DAY_TRADES = 10  # entries placed today
+G_CONSEC_LOSSES = 11
+G_NEXT_SCAN_TS = 12
+N_G = 13
 
 # Output rows
 O_KIND = 0
@@ -114,11 +143,43 @@ O_FEE = 9
 O_NETFEE = 10
 O_SLIP = 11
 O_IN_SEQ = 12
-N_OUT_I = 13
+O_DEC_ID = 13
+O_ACTION = 14  # engine.events.Action (decisions); for risk events: 1 trip, 2 new day, 3 manual
+O_TRIGGER = 15  # engine.events.Trigger
+O_SOURCES = 16  # scanner source bits (engine.events.ScanSource)
+O_MAX_HOLD_S = 17
+O_TRAILING = 18
+N_OUT_I = 19
 OF_PRICE = 0
 OF_OUT_CONF = 1
 OF_OUT_STOP = 2
-N_OUT_F = 3
+# Decision context (NaN when not computed). The kernel fills a scratch vector laid out
+# exactly like these columns, so a decision row is one slice copy.
+OF_TECH = 3
+OF_SOCIAL = 4
+OF_FUND = 5
+OF_RISKADJ = 6
+OF_LIQ = 7
+OF_VOL5 = 8
+OF_VOL60 = 9
+OF_VOLATILITY = 10
+OF_MOMENTUM = 11
+OF_TREND = 12
+OF_RISK_SCORE = 13
+OF_SIZE_SOL = 14
+OF_TP1 = 15
+OF_TP2 = 16
+OF_TP3 = 17
+OF_SENTIMENT = 18
+OF_COMMUNITY = 19
+OF_FLOW = 20
+OF_MCAP = 21
+OF_SCAN_SCORE = 22
+OF_PORT_RISK = 23  # open risk / equity including this entry
+OF_CORR = 24  # highest return correlation with an open position
+OF_RANGE = 25  # position between support and resistance
+N_OUT_F = 26
+OF_FIRST_CONTEXT = OF_TECH
 
 STATUS_DONE = 0
 STATUS_OUT_FULL = 1
@@ -149,13 +210,17 @@ def new_state(scales: np.ndarray, initial_cash_lamports: int) -> KernelState:
     mint_i = np.zeros((n, N_MI), dtype=np.int64)
     mint_i[:, MI_POS_SLOT] = -1
     mint_i[:, MI_PENDING_ORDER] = -1
+    mint_i[:, MI_LOG_AFTER] = np.iinfo(np.int64).min
+    mint_f[:, MF_VOL_TOTAL] = 0.0
     glob = np.zeros(N_G, dtype=np.int64)
     glob[G_CASH] = initial_cash_lamports
+    glob[G_DAY] = -1
+    glob[G_DAY_START_EQUITY] = initial_cash_lamports
     return KernelState(
         mint_f=mint_f,
         mint_i=mint_i,
-        bars=np.zeros((n, 3, RING)),
-        sig=np.full((n, 8), np.nan),
+        bars=np.zeros((n, N_B, RING)),
+        sig=np.full((n, N_SIG), np.nan),
         pos_f=np.zeros((MAX_SLOTS, N_PF)),
         pos_i=np.zeros((MAX_SLOTS, N_PI), dtype=np.int64),
         ord_f=np.zeros((MAX_ORDERS, N_OF)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,12 +31,14 @@ from data.store import EventStore, open_store
 from data.summary import store_summary
 from engine.conditions import ConditionSet
 from replay.console import (
+    render_explain,
     render_generate,
     render_import,
     render_report,
     render_sql,
     render_summary,
 )
+from replay.explain import explain as explain_target
 from replay.runner import run_replay
 from replay.settings import ClankaSettings
 from strategies.config import load_strategy, parse_overrides
@@ -69,8 +72,19 @@ def _store_path(store: Path | None) -> Path:
     return store if store is not None else ClankaSettings().store
 
 
+def _json_safe(v: Any) -> Any:
+    """NaN and infinities are not JSON: they print as null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_safe(x) for x in v]
+    return v
+
+
 def _print_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, default=str, indent=None) + "\n")
+    sys.stdout.write(json.dumps(_json_safe(doc), default=str, indent=None, allow_nan=False) + "\n")
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -265,6 +279,27 @@ def replay(
         _print_json(result.report)
     else:
         render_report(out, strat.name, result.report)
+
+
+@app.command()
+@user_errors
+def explain(
+    target: Annotated[
+        str, typer.Argument(help="A trade (T12, trade:12 or 12) or a decision (D40).")
+    ],
+    run: Annotated[
+        str | None, typer.Option("--run", help="Run id [default: the latest run].")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why a trade happened: its decision's scores and inputs, orders, fills, outcome."""
+    st = open_store(_store_path(store))
+    doc = explain_target(st, target, run)
+    if as_json:
+        _print_json(doc)
+    else:
+        render_explain(out, doc)
 
 
 def _count_ticks(

@@ -136,5 +136,47 @@ def render_report(out: Console, strategy: str, r: dict[str, Any]) -> None:
     out.print(t)
     reasons = ", ".join(f"{k} {v}" for k, v in r["exit_reasons"].items()) or "none"
     out.print(f"exit reasons: {reasons}")
+    actions = ", ".join(f"{k} {v}" for k, v in r["decisions_by_action"].items())
+    out.print(f"decisions by action: {actions}")
+    trips = ", ".join(f"{k} {v}" for k, v in r["breaker_trips"].items()) or "none"
+    out.print(f"breaker trips: {trips}")
     out.print(f"Sharpe: {r['sharpe_note']}")
     out.print(f"run_id {r['run_id']}  events_sha256 {r['events_sha256']}")
+
+
+def _kv_table(title: str, items: dict[str, Any]) -> Table:
+    t = Table(title=title, show_header=False)
+    t.add_column("field")
+    t.add_column("value", justify="right")
+    for k, v in items.items():
+        t.add_row(k, _fmt(v))
+    return t
+
+
+def _rows_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    t = Table(title=title)
+    for c in rows[0]:
+        t.add_column(c, justify="right")
+    for r in rows:
+        t.add_row(*(_fmt(v) for v in r.values()))
+    return t
+
+
+def render_explain(out: Console, doc: dict[str, Any]) -> None:
+    """Why a trade or decision happened: decision context, orders, fills, outcome."""
+    d = dict(doc["decision"])
+    head = (
+        f"decision {d.pop('decision_id')} in run {doc['run_id']}: "
+        f"{d.pop('action')} ({d.pop('reason')}) via {d.pop('trigger')}"
+    )
+    out.print(head)
+    scores = {k: d.pop(k) for k in ("confidence", "technical", "social", "fundamental",
+                                      "risk_adjustment")}  # fmt: skip
+    out.print(_kv_table("scores", scores))
+    out.print(_kv_table("inputs and plan", d))
+    for section in ("orders", "rejects", "fills", "exit_decisions"):
+        rows = doc.get(section) or []
+        if rows:
+            out.print(_rows_table(section.replace("_", " "), rows))
+    if "outcome" in doc:
+        out.print(_kv_table(f"outcome of trade {doc['pos_id']}", doc["outcome"]))

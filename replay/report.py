@@ -11,7 +11,9 @@ Definitions (also in the README):
 - max drawdown: largest fall from a running peak of the per-minute equity curve
   (cash + open positions at last price), as a fraction of that peak;
 - Sharpe: mean / std of per-UTC-day returns of that curve, annualised by sqrt(365)
-  (crypto trades every day); null with fewer than two daily returns.
+  (crypto trades every day); null with fewer than two daily returns;
+- decisions by action (buy / sell / hold / skip; holds and skips are rate-limited per
+  mint by `decision_log_interval_s`), by action and reason, and breaker trips by kind.
 """
 
 from __future__ import annotations
@@ -23,8 +25,19 @@ from typing import Any
 
 import numpy as np
 
-from engine.events import OutKind, Reason
-from engine.layout import O_FEE, O_KIND, O_NETFEE, O_POS_ID, O_REASON, O_SIDE, O_SLIP, O_SOL, O_TS
+from engine.events import Action, Breaker, OutKind, Reason
+from engine.layout import (
+    O_ACTION,
+    O_FEE,
+    O_KIND,
+    O_NETFEE,
+    O_POS_ID,
+    O_REASON,
+    O_SIDE,
+    O_SLIP,
+    O_SOL,
+    O_TS,
+)
 
 SOL = 1e9
 DAY_NS = 86_400 * 10**9
@@ -73,6 +86,15 @@ def build_report(
     holds = [int(r[O_TS]) - open_at[int(r[O_POS_ID])][0] for r in closed]
     sells = fills[fills[:, O_SIDE] == -1]
     reasons = Counter(Reason(int(r)).label for r in sells[:, O_REASON])
+    decided = out_i[kinds == OutKind.DECIDED]
+    actions = Counter(Action(int(a)).label for a in decided[:, O_ACTION])
+    decision_reasons = Counter(
+        f"{Action(int(a)).label}:{Reason(int(r)).label}"
+        for a, r in zip(decided[:, O_ACTION], decided[:, O_REASON], strict=True)
+    )
+    trips = Counter(
+        Breaker(int(b)).label for b in out_i[kinds == OutKind.BREAKER_TRIPPED][:, O_REASON]
+    )
     start_equity = initial_cash / SOL
     sharpe, n_days = _daily_sharpe(curve, start_equity)
     return {
@@ -92,6 +114,9 @@ def build_report(
         "avg_hold_s": float(np.mean(holds)) / 1e9 if holds else None,
         "exit_reasons": dict(sorted(reasons.items())),
         "decisions": int(np.count_nonzero(kinds == OutKind.DECIDED)),
+        "decisions_by_action": {a.label: actions.get(a.label, 0) for a in Action},
+        "decision_reasons": dict(sorted(decision_reasons.items())),
+        "breaker_trips": dict(sorted(trips.items())),
         "orders": int(np.count_nonzero(kinds == OutKind.ORDER_PLACED)),
         "fills": len(fills),
         "rejects": int(np.count_nonzero(kinds == OutKind.ORDER_REJECTED)),

@@ -7,7 +7,7 @@ A strategy file looks like `strategies/builtin/momentum_breakout.toml`:
     entry = "breakout > 0 AND ret_5m >= 0.05"
 
     [params]
-    position_sol = 0.5
+    min_position_sol = 0.5
     stop_loss = 0.08
 
 Unknown keys, unknown parameters and out-of-range values are refused with a message

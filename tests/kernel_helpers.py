@@ -13,9 +13,12 @@ from engine.kernel import Kernel, KernelInput, as_input
 from engine.layout import (
     G_CASH,
     G_RESERVED,
+    O_ACTION,
+    O_DEC_ID,
     O_FEE,
     O_IN_SEQ,
     O_KIND,
+    O_MAX_HOLD_S,
     O_MINT,
     O_NETFEE,
     O_ORDER_ID,
@@ -25,7 +28,11 @@ from engine.layout import (
     O_SIDE,
     O_SLIP,
     O_SOL,
+    O_SOURCES,
+    O_TRAILING,
+    O_TRIGGER,
     O_TS,
+    OF_FIRST_CONTEXT,
     OF_OUT_CONF,
     OF_OUT_STOP,
     OF_PRICE,
@@ -99,6 +106,46 @@ class Out:
     price: float
     conf: float
     stop: float
+    dec_id: int = 0
+    action: int = 0
+    trigger: int = 0
+    sources: int = 0
+    max_hold_s: int = 0
+    trailing: int = 0
+    context: tuple[float, ...] = ()
+    """Decision context floats, engine.layout columns OF_FIRST_CONTEXT onwards."""
+
+    def ctx(self, column: int) -> float:
+        """One context column by its engine.layout index (OF_TECH, OF_SOCIAL, ...)."""
+        return self.context[column - OF_FIRST_CONTEXT]
+
+
+FIXED_SIZE: dict[str, float] = {
+    "min_buy_confidence": 0.0,
+    "hold_confidence": 0.0,
+    "min_liquidity": -1.0,
+    "require_trend_up": 0.0,
+    "strong_sell_social": -1.0,
+    "strong_sell_technical": -1.0,
+    "strong_sell_risk": 11.0,
+    "max_portfolio_risk": 1.0,
+    "max_correlation": 1.0,
+    "max_candidates": 0,
+    "max_consecutive_losses": 1e9,
+    "max_daily_loss_sol": 1e9,
+    "max_daily_loss_pct": 1e3,
+    "max_daily_trades": 1e9,
+    "max_slippage_pct": 1.0,
+    "liq_cap_pct": 1.0,
+    "min_position_sol": 1e6,
+    "size_ref_confidence": 0.01,
+}
+"""A sniper that buys whenever its conditions hold, always `max_position_sol`.
+
+The venue and exit tests pin the decision engine this way (every guard open, size at
+its cap) so their hand-worked numbers depend only on the venue and exit rules; the
+decision engine's own tests leave it on.
+"""
 
 
 def decode(out_i: np.ndarray, out_f: np.ndarray) -> list[Out]:
@@ -120,6 +167,13 @@ def decode(out_i: np.ndarray, out_f: np.ndarray) -> list[Out]:
             float(f[OF_PRICE]),
             float(f[OF_OUT_CONF]),
             float(f[OF_OUT_STOP]),
+            int(r[O_DEC_ID]),
+            int(r[O_ACTION]),
+            int(r[O_TRIGGER]),
+            int(r[O_SOURCES]),
+            int(r[O_MAX_HOLD_S]),
+            int(r[O_TRAILING]),
+            tuple(float(x) for x in f[OF_FIRST_CONTEXT:]),
         )
         for r, f in zip(out_i, out_f, strict=True)
     ]
@@ -129,9 +183,18 @@ def run(
     tape: Tape,
     rule: str | None = "price > 0",
     scales: list[float] | None = None,
+    engine: bool = False,
     **params: Any,
 ) -> tuple[list[Out], Kernel]:
-    """Run a tape through a fresh kernel with parameter overrides."""
+    """Run a tape through a fresh kernel with parameter overrides.
+
+    Without `engine` the decision engine is pinned open (FIXED_SIZE) and the old
+    `position_sol=X` spelling sets the fixed entry size.
+    """
+    if not engine:
+        if "position_sol" in params:
+            params["max_position_sol"] = params.pop("position_sol")
+        params = {**FIXED_SIZE, **params}
     p = make_params(params)
     cs = ConditionSet.parse(rule) if rule else None
     k = Kernel(p, cs, np.array(scales or [1e6] * 4))

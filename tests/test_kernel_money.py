@@ -13,7 +13,7 @@ from fractions import Fraction as Fr
 
 import pytest
 
-from engine.events import OutKind, Reason
+from engine.events import Action, OutKind, Reason
 from engine.layout import PI_ACTIVE
 from tests.kernel_helpers import MIN, T0, S, Tape, cash, of_kind, reserved, run
 
@@ -220,13 +220,13 @@ def test_time_stop_on_a_tick_and_on_a_heartbeat() -> None:
     assert [(f.ts, f.in_seq) for f in fill] == [(opened + four_h + 10 * S, 3)]
 
 
-@pytest.mark.parametrize(("confidence", "trails"), [(0.8, True), (0.7, False)])
-def test_trailing_stop_only_above_the_confidence_threshold(confidence: float, trails: bool) -> None:
+@pytest.mark.parametrize(("threshold", "trails"), [(0.0, True), (1.0, False)])
+def test_trailing_stop_only_above_the_confidence_threshold(threshold: float, trails: bool) -> None:
     # Targets far away; price runs to 1.3x then slips 10.8% from that high.
     tape = Tape().tick(T0, 0.001).tick(T0 + S, 0.001)
     tape.tick(T0 + 2 * S, 0.0013).tick(T0 + 3 * S, 0.00118).tick(T0 + 4 * S, 0.00116)
     tape.tick(T0 + 5 * S, 0.00116)
-    ev, _ = run(tape, fixed_slippage_bps=0, tp1=5, tp2=6, tp3=7, entry_confidence=confidence)
+    ev, _ = run(tape, fixed_slippage_bps=0, tp1=5, tp2=6, tp3=7, trailing_min_confidence=threshold)
     sells = [f for f in of_kind(ev, OutKind.ORDER_FILLED) if f.side == -1]
     if trails:
         # 0.00118 is above 0.0013 x 0.9 = 0.00117; 0.00116 is below it.
@@ -270,7 +270,10 @@ def test_max_concurrent_positions_and_one_position_per_mint() -> None:
 def test_no_entry_without_cash_for_spend_and_fees() -> None:
     # 1 SOL of cash cannot pay 1 SOL plus the entry and reserved exit network fees.
     ev, _k = run(Tape().tick(T0, 0.001), initial_cash_sol=1.0, position_sol=1.0)
-    assert ev == []
+    # The decision engine logs why it did not buy, and places nothing.
+    assert [(e.kind, e.reason, e.action) for e in ev] == [
+        (OutKind.DECIDED, Reason.NO_CASH, Action.SKIP)
+    ]
     enough = 1.0 + 4 * NETFEE / LAMPORTS
     ev2, _ = run(Tape().tick(T0, 0.001), initial_cash_sol=enough, position_sol=1.0)
     assert len(of_kind(ev2, OutKind.ORDER_PLACED)) == 1

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from engine.conditions import ConditionSet
 from engine.events import OutKind
 from engine.kernel import Kernel, KernelInput
-from engine.layout import G_CASH, G_RESERVED, PI_QTY
+from engine.layout import G_CASH, G_RESERVED, N_OUT_I, O_KIND, OF_CORR, PI_QTY
 from engine.params import P, make_params
-from tests.kernel_helpers import MIN, T0, S, Tape, decode
+from tests.kernel_helpers import FIXED_SIZE, MIN, T0, S, Tape, decode
 from tests.kernel_reference import Ref
 
 RULES = [
@@ -53,20 +53,47 @@ def scenario(draw: st.DrawFn) -> tuple[Tape, dict[str, float], str]:
             size = draw(st.integers(min_value=1, max_value=10**10))
             tape.tick(t, price[m], mint=m, size=size, liq=liq)
         elif what == "signal":
-            tape.signal(t, 2, draw(st.sampled_from([20.0, 80.0])), mint=m)
+            kind, value = draw(
+                st.sampled_from([
+                    (2, 20.0), (2, 80.0), (4, 1.0), (5, 3.0), (6, 0.2), (6, 40.0), (7, -0.9),
+                    (7, 0.8), (11, 9.5), (11, 2.0), (12, 0.0), (13, 5e5), (64, 1.0), (65, 1.0),
+                ])
+            )  # fmt: skip
+            tape.signal(t, kind, value, mint=m)
         else:
             tape.heartbeat(t)
-    params = {
+    params: dict[str, float] = {
         "latency_ms": draw(st.sampled_from([0, 400, 5000])),
-        "position_sol": draw(st.sampled_from([0.1, 1.0, 4.0])),
         "max_positions": draw(st.integers(min_value=1, max_value=3)),
         "fixed_slippage_bps": draw(st.sampled_from([0, 50])),
         "reentry_cooldown_s": draw(st.sampled_from([0, 600])),
-        "entry_confidence": draw(st.sampled_from([0.7, 0.8])),
+        "trailing_min_confidence": draw(st.sampled_from([0.3, 0.75])),
         "time_stop_s": draw(st.sampled_from([120, 4 * 3600])),
         "tp1_frac": draw(st.sampled_from([0.0, 0.33])),
         "initial_cash_sol": draw(st.sampled_from([1.0, 10.0])),
+        # The scanner and the correlation guard have their own hand-worked tests; the
+        # reference covers everything else of the decision engine.
+        "max_candidates": 0,
+        "max_correlation": 1.0,
     }
+    if draw(st.booleans()):
+        params |= FIXED_SIZE | {"max_candidates": 0, "max_correlation": 1.0}
+        params["max_position_sol"] = draw(st.sampled_from([0.1, 1.0, 4.0]))
+    else:
+        params |= {
+            "min_position_sol": draw(st.sampled_from([0.1, 1.0, 4.0])),
+            "min_buy_confidence": draw(st.sampled_from([0.0, 0.5, 0.65])),
+            "hold_confidence": 0.0,
+            "min_liquidity": draw(st.sampled_from([-1.0, 30.0])),
+            "require_trend_up": draw(st.sampled_from([0.0, 1.0])),
+            "max_portfolio_risk": draw(st.sampled_from([0.02, 1.0])),
+            "max_daily_trades": draw(st.sampled_from([2, 1e9])),
+            "max_consecutive_losses": draw(st.sampled_from([1, 1e9])),
+            "max_daily_loss_sol": draw(st.sampled_from([0.01, 1e9])),
+            "max_slippage_pct": draw(st.sampled_from([0.01, 1.0])),
+            "decision_log_interval_s": draw(st.sampled_from([0, 300])),
+            "liq_cap_pct": draw(st.sampled_from([0.01, 1.0])),
+        }
     return tape, params, draw(st.sampled_from(RULES))
 
 
@@ -99,13 +126,15 @@ def test_kernel_agrees_with_plain_python_reference(sc: Any) -> None:
         if kind == 0:
             ref.tick(ts, mint, price, size, liq, seq)
         elif kind == 1:
-            ref.mints[mint].signals[sk] = sv
+            ref.signal(ts, mint, sk, sv, seq)
         else:
             ref.heartbeat(ts, seq)
-    assert len(got) == len(ref.out)
+    assert [g[O_KIND] for g in got] == [r[O_KIND] for r in ref.out]
+    corr = N_OUT_I + OF_CORR  # the reference leaves the correlation guard out
     for g, r in zip(got, ref.out, strict=True):
-        assert g[:13] == r[:13], (g, r)
-        assert all(_close(a, b) for a, b in zip(g[13:], r[13:], strict=True)), (g, r)
+        assert g[:N_OUT_I] == r[:N_OUT_I], (g, r)
+        floats = [(a, b) for c, (a, b) in enumerate(zip(g, r, strict=True)) if c >= N_OUT_I]
+        assert all(_close(a, b) for c, (a, b) in enumerate(floats) if c + N_OUT_I != corr), (g, r)
 
 
 @SETTINGS
