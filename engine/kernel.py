@@ -13,8 +13,16 @@ from typing import NamedTuple
 import numpy as np
 
 from engine.conditions import ConditionSet
+from engine.events import InputKind
 from engine.kernel_nb import step_nb
-from engine.layout import N_OUT_F, N_OUT_I, STATUS_DONE, KernelState, new_state
+from engine.layout import (
+    MAX_OUT_PER_EVENT,
+    N_OUT_F,
+    N_OUT_I,
+    STATUS_DONE,
+    KernelState,
+    new_state,
+)
 from engine.params import LAMPORTS_PER_SOL, P
 
 STEP = step_nb
@@ -98,11 +106,15 @@ class Kernel:
             self.cond = conditions.compile()
         cash = round(params[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL)
         self.state: KernelState = new_state(np.asarray(scales, dtype=np.float64), cash)
+        if out_capacity <= MAX_OUT_PER_EVENT:
+            raise ValueError(f"out_capacity must exceed {MAX_OUT_PER_EVENT} (one event's output)")
+        self.n_mints = len(scales)
         self.out_i = np.zeros((out_capacity, N_OUT_I), dtype=np.int64)
         self.out_f = np.zeros((out_capacity, N_OUT_F), dtype=np.float64)
 
     def run(self, batch: KernelInput) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Process a whole batch; yield (out_i, out_f) copies each time the buffer fills."""
+        self._check_mints(batch)
         i = 0
         st = self.state
         while True:
@@ -114,6 +126,15 @@ class Kernel:
                 yield self.out_i[:n].copy(), self.out_f[:n].copy()
             if status == STATUS_DONE:
                 return
+
+    def _check_mints(self, batch: KernelInput) -> None:
+        """Ticks need a known mint; signals may carry -1 (controls, for no mint)."""
+        if len(batch) == 0:
+            return
+        hi = int(batch.mint.max())
+        lo = int(batch.mint[batch.kind == InputKind.TICK].min(initial=0))
+        if hi >= self.n_mints or lo < 0 or int(batch.mint.min()) < -1:
+            raise ValueError(f"input mint ids must lie in [0, {self.n_mints}) (signals: -1 too)")
 
     def run_all(self, batch: KernelInput) -> tuple[np.ndarray, np.ndarray]:
         """Process a batch and return every output row (concatenated)."""

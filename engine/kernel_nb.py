@@ -1087,7 +1087,8 @@ def step_nb(
         if kind == SIGNAL:
             k = in_sig_kind[i]
             if 0 <= k < N_SIG:
-                sig[in_mint[i], k] = in_sig_value[i]
+                if in_mint[i] >= 0:
+                    sig[in_mint[i], k] = in_sig_value[i]
             elif k == SIG_EMERGENCY and in_sig_value[i] != 0.0:
                 n_out = _trip(out_i, out_f, n_out, glob, BK_EMERGENCY, t, -1, seq,
                               in_sig_value[i], 0.0)  # fmt: skip

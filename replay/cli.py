@@ -13,6 +13,7 @@ import functools
 import json
 import math
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from data.controls import append_control
 from data.errors import ClankaDataError
 from data.generator.market import MarketParams, generate_into
 from data.importers import import_file
@@ -210,6 +212,10 @@ def sql(
         render_sql(out, tbl, truncated)
 
 
+def _iso_text(ts_ns: int) -> str:
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.UTC).isoformat()
+
+
 def _iso_ns(text: str | None, flag: str) -> int | None:
     if text is None:
         return None
@@ -279,6 +285,28 @@ def replay(
         _print_json(result.report)
     else:
         render_report(out, strat.name, result.report)
+
+
+@app.command()
+@user_errors
+def control(
+    action: Annotated[
+        str, typer.Argument(help="emergency-stop (halt new entries) or reset (clear breakers).")
+    ],
+    at: Annotated[
+        str | None, typer.Option("--at", help="Event time (ISO 8601, UTC) [default: now].")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Log an operator control: an emergency stop or a manual breaker reset.
+
+    It takes effect at its event time in every later replay (and live, when it
+    arrives); exits are never blocked, only new entries.
+    """
+    ts = _iso_ns(at, "--at") if at is not None else time.time_ns()
+    st = open_store(_store_path(store))
+    seq = append_control(st, action, ts)
+    out.print(f"logged {action} at {_iso_text(ts)} (signals seq {seq.first})")
 
 
 @app.command()

@@ -91,9 +91,11 @@ def input_batches(
     empty: dict[str, np.ndarray] = {"ts_ns": np.zeros(0, np.int64), "seq": np.zeros(0, np.int64),
              "mint_id": np.zeros(0, np.int32), "kind": np.zeros(0, np.int16),
              "value": np.zeros(0)}  # fmt: skip
+    # Controls (emergency stop, breaker reset) are signals for no mint (-1): a replay
+    # of some mints still sees them.
     sig_iter = store.scan(
         "signals", ["mint_id", "kind", "value"], start_ts=start_ts, end_ts=end_ts,
-        mint_ids=mint_ids,
+        mint_ids=None if mint_ids is None else [*mint_ids, -1],
     )  # fmt: skip
     buf = dict(empty)
     sig_done = False

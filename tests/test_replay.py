@@ -15,7 +15,7 @@ from data.generator.market import MarketParams, generate_into
 from data.importers import import_file
 from data.store import EventStore, open_store
 from engine.events import OutKind
-from engine.layout import G_CASH, O_KIND, O_TS, PI_ACTIVE, PI_COST, PI_PROCEEDS
+from engine.layout import G_CASH, O_KIND, O_SIDE, O_TS, PI_ACTIVE, PI_COST, PI_PROCEEDS
 from replay.runner import run_replay
 from strategies.config import load_strategy
 from tests.conftest import REPO
@@ -190,3 +190,74 @@ def test_cli_entry_condition_override_is_validated(tmp_path: Path) -> None:
                          cwd=REPO, capture_output=True, text=True, check=False)  # fmt: skip
     assert bad.returncode == 2
     assert "unknown feature" in bad.stderr
+
+
+def test_pumpfun_replay_decides_every_action_and_explains_a_trade(
+    pump_store: EventStore,
+) -> None:
+    """Acceptance (decision engine): the default strategy on the real pump.fun data
+    writes buy, sell, hold and skip decisions; `clanka explain` works on a trade."""
+    strat = load_strategy("momentum_breakout")
+    r = run_replay(pump_store, strat, strat.vector())
+    pump_store.refresh()
+    con = pump_store.con
+    actions = dict(con.sql(
+        "SELECT action_name, count(*) FROM decisions WHERE run_id = $r GROUP BY 1",
+        params={"r": r.run_id},
+    ).fetchall())  # fmt: skip
+    assert set(actions) == {"buy", "sell", "hold", "skip"}
+    assert actions == {k: v for k, v in r.report["decisions_by_action"].items() if v}
+    # decision_audit: every buy joins to its order and fills; each filled buy to a trade.
+    audit = con.sql(
+        "SELECT decision_id, orders, fills, pos_id, outcome FROM decision_audit "
+        "WHERE run_id = $r AND action = 'buy' ORDER BY decision_id",
+        params={"r": r.run_id},
+    ).fetchall()
+    assert len(audit) == actions["buy"]
+    assert all(orders == 1 for _, orders, _, _, _ in audit)
+    filled = [a for a in audit if a[2] > 0]
+    assert filled and all(pos is not None for _, _, _, pos, _ in filled)
+    trade = next(pos for _, _, _, pos, outcome in filled if outcome is not None)
+    run = [sys.executable, "-c", "from replay.cli import main; main()"]
+    out = subprocess.run([*run, "explain", str(trade), "--run", r.run_id, "--store",
+                          str(pump_store.root), "--json"], cwd=REPO, capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    doc = json.loads(out.stdout)
+    assert doc["pos_id"] == trade
+    assert doc["decision"]["action"] == "buy"
+    keys = ("confidence", "technical", "social", "fundamental", "risk_adjustment", "price",
+            "liquidity", "momentum", "size_sol", "stop_price", "target_1")  # fmt: skip
+    assert all(k in doc["decision"] for k in keys)
+    assert doc["fills"][0]["side"] == 1
+    assert doc["outcome"]["outcome"] in {"big_win", "win", "breakeven", "loss", "big_loss"}
+    text = subprocess.run([*run, "explain", f"T{trade}", "--store", str(pump_store.root)],
+                          cwd=REPO, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "scores" in text and "outcome of trade" in text
+
+
+def test_controls_stop_and_resume_entries_in_replay(tmp_path: Path, shared_data: Path) -> None:
+    """An emergency stop logged with `clanka control` halts entries from its time on, in
+    every later replay, until a reset; exits still happen."""
+    from data.controls import append_control
+
+    s = open_store(tmp_path / "s", create=True)
+    import_file(s, shared_data / PUMP)
+    strat = load_strategy("momentum_breakout")
+    base = run_replay(s, strat, strat.vector(), write=False)
+    buys = base.out_i[
+        (base.out_i[:, O_KIND] == OutKind.ORDER_PLACED) & (base.out_i[:, O_SIDE] == 1)
+    ]
+    stop_at = int(buys[0, O_TS]) + 1  # just after the first entry
+    append_control(s, "emergency-stop", stop_at)
+    s.refresh()
+    halted = run_replay(s, strat, strat.vector(), write=False)
+    kinds = halted.out_i[:, O_KIND]
+    later_buys = (kinds == OutKind.ORDER_PLACED) & (halted.out_i[:, O_SIDE] == 1)
+    assert int(later_buys.sum()) == 1
+    assert halted.report["breaker_trips"] == {"emergency_stop": 1}
+    assert int(((kinds == OutKind.ORDER_FILLED) & (halted.out_i[:, O_SIDE] == -1)).sum()) >= 1
+    append_control(s, "reset", stop_at + 60 * 10**9)
+    s.refresh()
+    resumed = run_replay(s, strat, strat.vector(), write=False)
+    again = (resumed.out_i[:, O_KIND] == OutKind.ORDER_PLACED) & (resumed.out_i[:, O_SIDE] == 1)
+    assert int(again.sum()) > 1
