@@ -13,8 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from engine.conditions import ConditionSet
-from engine.events import InputKind
-from engine.kernel_nb import step_nb
+from engine.kernel_nb import mints_in_range_nb, step_nb
 from engine.layout import (
     MAX_OUT_PER_EVENT,
     N_OUT_F,
@@ -120,7 +119,8 @@ class Kernel:
         while True:
             i, n, status = STEP(
                 *batch, i, self.params, *self.cond, st.mint_f, st.mint_i, st.bars, st.sig,
-                st.pos_f, st.pos_i, st.ord_f, st.ord_i, st.glob, self.out_i, self.out_f, 0,
+                st.pos_f, st.pos_i, st.ord_f, st.ord_i, st.glob, st.dec, st.top, self.out_i,
+                self.out_f, 0,
             )  # fmt: skip
             if n:
                 yield self.out_i[:n].copy(), self.out_f[:n].copy()
@@ -129,11 +129,7 @@ class Kernel:
 
     def _check_mints(self, batch: KernelInput) -> None:
         """Ticks need a known mint; signals may carry -1 (controls, for no mint)."""
-        if len(batch) == 0:
-            return
-        hi = int(batch.mint.max())
-        lo = int(batch.mint[batch.kind == InputKind.TICK].min(initial=0))
-        if hi >= self.n_mints or lo < 0 or int(batch.mint.min()) < -1:
+        if not mints_in_range_nb(batch.kind, batch.mint, self.n_mints):
             raise ValueError(f"input mint ids must lie in [0, {self.n_mints}) (signals: -1 too)")
 
     def run_all(self, batch: KernelInput) -> tuple[np.ndarray, np.ndarray]:

@@ -40,7 +40,7 @@ from engine.layout import (
     G_BREAKERS,
     G_CASH,
     G_CONSEC_LOSSES,
-    G_DAY,
+    G_DAY_END,
     G_DAY_PNL,
     G_DAY_START_EQUITY,
     G_DAY_TRADES,
@@ -79,6 +79,7 @@ from engine.layout import (
     N_OUT_F,
     N_OUT_I,
     N_SIG,
+    NO_DAY_YET,
     O_ACTION,
     O_DEC_ID,
     O_FEE,
@@ -290,7 +291,7 @@ _SRC_BREAKOUT = int(P.SRC_W_BREAKOUT)
 _SRC_TRENDING = int(P.SRC_W_TRENDING)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _emit(
     out_i: np.ndarray,
     out_f: np.ndarray,
@@ -337,7 +338,7 @@ def _emit(
     return n + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _context(
     out_i: np.ndarray,
     out_f: np.ndarray,
@@ -359,7 +360,7 @@ def _context(
         out_f[row, c] = dec[c]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _breaker_event(
     out_i: np.ndarray,
     out_f: np.ndarray,
@@ -379,7 +380,7 @@ def _breaker_event(
     return n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _trip(
     out_i: np.ndarray,
     out_f: np.ndarray,
@@ -401,7 +402,7 @@ def _trip(
                           seq, value, limit)  # fmt: skip
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _reset_breakers(
     out_i: np.ndarray,
     out_f: np.ndarray,
@@ -421,7 +422,7 @@ def _reset_breakers(
     return n
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _place_order(
     ord_i: np.ndarray,
     glob: np.ndarray,
@@ -457,15 +458,15 @@ def _place_order(
     return o, oid
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _close_at(mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray, m: int, k: int) -> float:
     """Close of minute k: the bar ring if k is in the mint's history, else the first price."""
     if k < mint_i[m, MI_FIRST_MIN]:
         return mint_f[m, MF_FIRST_PRICE]
-    return bars[m, B_CLOSE, k % RING]
+    return bars[m, k % RING, B_CLOSE]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _close_hist(mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray, m: int, k: int) -> float:
     """Close of minute k, or NaN when k is before the mint's first tick or out of the ring."""
     if mint_i[m, MI_TICKS] == 0 or k < mint_i[m, MI_FIRST_MIN]:
@@ -475,15 +476,15 @@ def _close_hist(mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray, m: int
         return mint_f[m, MF_LAST_PRICE]
     if k <= cur - RING:
         return NAN
-    return bars[m, B_CLOSE, k % RING]
+    return bars[m, k % RING, B_CLOSE]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _clamp01(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _market_cap(m: int, p: float, params: np.ndarray, sig: np.ndarray) -> float:
     """The market_cap signal when present, else price x assumed supply (NaN if unknown)."""
     mc = sig[m, S_MCAP]
@@ -494,7 +495,7 @@ def _market_cap(m: int, p: float, params: np.ndarray, sig: np.ndarray) -> float:
     return NAN
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _is_meme(m: int, params: np.ndarray, sig: np.ndarray) -> bool:
     tt = sig[m, S_TYPE]
     if tt == tt:
@@ -502,7 +503,7 @@ def _is_meme(m: int, params: np.ndarray, sig: np.ndarray) -> bool:
     return params[_DEFAULT_MEME] >= 0.5
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def feature_value(
     fid: int,
     m: int,
@@ -513,58 +514,69 @@ def feature_value(
     bars: np.ndarray,
     sig: np.ndarray,
 ) -> float:
-    """Current value of feature `fid` for mint m (engine.conditions.Feature)."""
+    """Current value of feature `fid` for mint m (engine.conditions.Feature).
+
+    One exit and no nested helpers that take arrays: numba then compiles the inlined
+    body without reference-count calls, which otherwise cost more than the feature.
+    """
     last = mint_f[m, MF_LAST_PRICE]
     cur = mint_i[m, MI_CUR_MIN]
+    v = NAN
     if fid == 0:
-        return last
-    if fid == 1:
-        return last / _close_at(mint_f, mint_i, bars, m, cur - 1) - 1.0
-    if fid == 2:
-        return last / _close_at(mint_f, mint_i, bars, m, cur - 5) - 1.0
-    if fid == 3:
-        return last / _close_at(mint_f, mint_i, bars, m, cur - 60) - 1.0
-    if fid == 4:
-        return math.sqrt(mint_f[m, MF_EWMA_VAR])
-    if fid == 5:
-        return last / mint_f[m, MF_NBAR_HIGH] - 1.0
-    if fid == 6:
-        return mint_f[m, MF_VOL5]
-    if fid == 7:
-        return mint_f[m, MF_VOL60]
-    if fid == 8:
+        v = last
+    elif fid <= 3:
+        back = 1 if fid == 1 else (5 if fid == 2 else 60)
+        k = cur - back
+        if k < mint_i[m, MI_FIRST_MIN]:
+            v = last / mint_f[m, MF_FIRST_PRICE] - 1.0
+        else:
+            v = last / bars[m, k % RING, B_CLOSE] - 1.0
+    elif fid == 4:
+        v = math.sqrt(mint_f[m, MF_EWMA_VAR])
+    elif fid == 5:
+        v = last / mint_f[m, MF_NBAR_HIGH] - 1.0
+    elif fid == 6:
+        v = mint_f[m, MF_VOL5]
+    elif fid == 7:
+        v = mint_f[m, MF_VOL60]
+    elif fid == 8:
         v60 = mint_f[m, MF_VOL60]
-        return mint_f[m, MF_VOL5] / (v60 / 12.0) if v60 > 0.0 else NAN
-    if fid == 9:
-        return float(mint_i[m, MI_TICKS])
-    if fid == 10:
-        return mint_f[m, MF_LIQ]
-    if fid == 11:
-        return (t - mint_i[m, MI_FIRST_TS]) / NS_PER_MIN
-    if fid == 12:
+        if v60 > 0.0:
+            v = mint_f[m, MF_VOL5] / (v60 / 12.0)
+    elif fid == 9:
+        v = float(mint_i[m, MI_TICKS])
+    elif fid == 10:
+        v = mint_f[m, MF_LIQ]
+    elif fid == 11:
+        v = (t - mint_i[m, MI_FIRST_TS]) / NS_PER_MIN
+    elif fid == 12:
         a_f = 2.0 / (params[_EMA_FAST] + 1.0)
         a_s = 2.0 / (params[_EMA_SLOW] + 1.0)
         ema_f = mint_f[m, MF_EMA_FAST] + a_f * (last - mint_f[m, MF_EMA_FAST])
         ema_s = mint_f[m, MF_EMA_SLOW] + a_s * (last - mint_f[m, MF_EMA_SLOW])
-        return ema_f / ema_s - 1.0
-    if fid == 13:
+        v = ema_f / ema_s - 1.0
+    elif fid == 13:
         hi = mint_f[m, MF_NBAR_HIGH]
         lo = mint_f[m, MF_NBAR_LOW]
-        return (last - lo) / (hi - lo) if hi > lo else NAN
-    if fid == 14:
+        if hi > lo:
+            v = (last - lo) / (hi - lo)
+    elif fid == 14:
         total = mint_f[m, MF_VOL_TOTAL]
         alive = cur - mint_i[m, MI_FIRST_MIN] + 1
-        if total <= 0.0:
-            return NAN
-        return (mint_f[m, MF_VOL5] / min(5, alive)) / (total / alive)
-    if fid == 15:
-        return _market_cap(m, last, params, sig)
-    if 16 < fid < 16 + N_SIG:
-        return sig[m, fid - 16]
-    return NAN
+        if total > 0.0:
+            v = (mint_f[m, MF_VOL5] / min(5, alive)) / (total / alive)
+    elif fid == 15:
+        mc = sig[m, S_MCAP]
+        if mc > 0.0:
+            v = mc
+        elif params[_SUPPLY] > 0.0:
+            v = last * params[_SUPPLY]
+    elif 16 < fid < 16 + N_SIG:
+        v = sig[m, fid - 16]
+    return v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _scores(
     m: int,
     t: int,
@@ -720,19 +732,24 @@ def _scores(
     return conf
 
 
-@njit(cache=True, inline="always")
-def _strong_sell(params: np.ndarray, dec: np.ndarray) -> bool:
-    """Seed: strong sell signals override everything."""
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _strong_sell(m: int, params: np.ndarray, sig: np.ndarray, dec: np.ndarray) -> bool:
+    """Seed: strong sell signals override everything.
+
+    A collapsed social or technical score, or an external risk score at the avoid
+    level. The risk score derived from volatility and holder data sizes positions but
+    never forces a sale on its own: a volatile memecoin is not a sell signal.
+    """
     tech = dec[OF_TECH]
     social = dec[OF_SOCIAL]
     return (
         (social == social and social <= params[_SS_SOCIAL])
         or (tech == tech and tech <= params[_SS_TECH])
-        or dec[OF_RISK_SCORE] >= params[_SS_RISK]
+        or sig[m, S_RISK] >= params[_SS_RISK]
     )
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _max_correlation(
     m: int,
     t: int,
@@ -791,7 +808,7 @@ def _max_correlation(
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _equity(glob: np.ndarray, pos_i: np.ndarray, mint_f: np.ndarray) -> float:
     """Cash plus open positions marked at their mint's last price, lamports."""
     eq = float(glob[G_CASH])
@@ -802,7 +819,7 @@ def _equity(glob: np.ndarray, pos_i: np.ndarray, mint_f: np.ndarray) -> float:
     return eq
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _open_risk(pos_i: np.ndarray, pos_f: np.ndarray, mint_f: np.ndarray) -> float:
     """Open risk in SOL: what the portfolio loses if every stop fills at its price.
 
@@ -821,7 +838,7 @@ def _open_risk(pos_i: np.ndarray, pos_f: np.ndarray, mint_f: np.ndarray) -> floa
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _decide(
     m: int,
     t: int,
@@ -860,7 +877,7 @@ def _decide(
     liq_v = liq if liq > 0.0 else 0.0
     trend_up = dec[OF_TREND] > 0.0 or params[_REQ_TREND] < 0.5
     liq_ok = liq_v > params[_MIN_LIQ]
-    if _strong_sell(params, dec):
+    if _strong_sell(m, params, sig, dec):
         action = A_SELL
         reason = R_STRONG_SELL
     elif conf >= params[_MIN_BUY] and trend_up and liq_ok:
@@ -974,7 +991,7 @@ def _decide(
     return n_out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _scan_sources(
     j: int,
     t: int,
@@ -1015,7 +1032,7 @@ def _scan_sources(
     return bits, score
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def step_nb(
     in_kind: np.ndarray,
     in_ts: np.ndarray,
@@ -1040,6 +1057,8 @@ def step_nb(
     ord_f: np.ndarray,
     ord_i: np.ndarray,
     glob: np.ndarray,
+    dec: np.ndarray,
+    top: np.ndarray,
     out_i: np.ndarray,
     out_f: np.ndarray,
     n_out: int,
@@ -1049,18 +1068,18 @@ def step_nb(
     n_mints = mint_f.shape[0]
     cap = out_i.shape[0]
     n_cond = cond_feat.shape[0]
-    dec = np.empty(N_OUT_F)
-    top_m = np.empty(MAX_CANDIDATES, np.int64)
-    top_s = np.empty(MAX_CANDIDATES)
-    top_b = np.empty(MAX_CANDIDATES, np.int64)
     latency = np.int64(params[_LATENCY] * 1e6)
     cooldown = np.int64(params[_COOLDOWN] * 1e9)
     netfee = np.int64(params[_NET_FEE] + params[_PRIO_FEE])
     min_need = np.int64(params[_MIN_ORDER] * 1e9) + netfee * (1 + EXIT_FEE_RESERVE_TX)
     decay = 0.5 ** (1.0 / params[_VOL_HL])
     alpha = 1.0 - decay
-    keep_f = 1.0 - 2.0 / (params[_EMA_FAST] + 1.0)
-    keep_s = 1.0 - 2.0 / (params[_EMA_SLOW] + 1.0)
+    a_fast = 2.0 / (params[_EMA_FAST] + 1.0)
+    a_slow = 2.0 / (params[_EMA_SLOW] + 1.0)
+    keep_f = 1.0 - a_fast
+    keep_s = 1.0 - a_slow
+    min_liq = params[_MIN_LIQ]
+    need_trend = params[_REQ_TREND] >= 0.5
     n_bars = np.int64(params[_BARS_N])
     max_pos = np.int64(params[_MAX_POS])
     fee_bps = params[_DEX_FEE]
@@ -1075,11 +1094,10 @@ def step_nb(
         seq = in_seq[i]
 
         # ------------------------------------------------- 0. UTC day, controls, scan
-        day = t // NS_PER_DAY
-        if day != glob[G_DAY]:
-            if glob[G_DAY] >= 0:
+        if t >= glob[G_DAY_END]:
+            if glob[G_DAY_END] != NO_DAY_YET:
                 n_out = _reset_breakers(out_i, out_f, n_out, glob, t, seq, CAUSE_NEW_DAY, True)
-            glob[G_DAY] = day
+            glob[G_DAY_END] = (t // NS_PER_DAY + 1) * NS_PER_DAY
             glob[G_DAY_PNL] = 0
             glob[G_DAY_TRADES] = 0
             glob[G_CONSEC_LOSSES] = 0
@@ -1117,23 +1135,23 @@ def step_nb(
                     continue
                 # Insert into the sorted top list (ties keep the lower mint id first).
                 r = n_top
-                while r > 0 and top_s[r - 1] < score:
+                while r > 0 and top[r - 1, 1] < score:
                     r -= 1
                 if r >= n_cand:
                     continue
                 last = min(n_top, n_cand - 1)
                 for q in range(last, r, -1):
-                    top_m[q] = top_m[q - 1]
-                    top_s[q] = top_s[q - 1]
-                    top_b[q] = top_b[q - 1]
-                top_m[r] = j
-                top_s[r] = score
-                top_b[r] = bits
+                    for f in range(3):
+                        top[q, f] = top[q - 1, f]
+                top[r, 0] = j
+                top[r, 1] = score
+                top[r, 2] = bits
                 n_top = min(n_top + 1, n_cand)
             for r in range(n_top):
-                j = top_m[r]
+                j = np.int64(top[r, 0])
                 mint_i[j, MI_SCAN_UNTIL] = t + np.int64(params[_SCAN_COOL] * 1e9)
-                n_out = _decide(j, t, seq, TRIG_SCANNER, top_b[r], top_s[r], params, mint_f,
+                bits = np.int64(top[r, 2])
+                n_out = _decide(j, t, seq, TRIG_SCANNER, bits, top[r, 1], params, mint_f,
                                 mint_i, bars, sig, pos_f, pos_i, ord_f, ord_i, glob, out_i,
                                 out_f, n_out, dec)  # fmt: skip
             glob[G_NEXT_SCAN_TS] = (t // scan_iv + 1) * scan_iv
@@ -1190,49 +1208,58 @@ def step_nb(
                 gap = minute - cur
                 # Empty minutes in between are zero returns: the variance only decays,
                 # and the EMAs move toward the unchanged close once per minute.
-                mint_f[m, MF_EWMA_VAR] = var * decay ** (gap - 1)
-                mint_f[m, MF_EMA_FAST] = close + (mint_f[m, MF_EMA_FAST] - close) * keep_f**gap
-                mint_f[m, MF_EMA_SLOW] = close + (mint_f[m, MF_EMA_SLOW] - close) * keep_s**gap
+                if gap == 1:  # the common case: no pow() on the hot path
+                    mint_f[m, MF_EWMA_VAR] = var
+                    mint_f[m, MF_EMA_FAST] += a_fast * (close - mint_f[m, MF_EMA_FAST])
+                    mint_f[m, MF_EMA_SLOW] += a_slow * (close - mint_f[m, MF_EMA_SLOW])
+                else:
+                    mint_f[m, MF_EWMA_VAR] = var * decay ** (gap - 1)
+                    ema_f = mint_f[m, MF_EMA_FAST]
+                    ema_s = mint_f[m, MF_EMA_SLOW]
+                    mint_f[m, MF_EMA_FAST] = close + (ema_f - close) * keep_f**gap
+                    mint_f[m, MF_EMA_SLOW] = close + (ema_s - close) * keep_s**gap
                 mint_f[m, MF_PREV_CLOSE] = close
                 if gap >= RING:
                     for s in range(RING):
-                        bars[m, B_VOL, s] = 0.0
-                        bars[m, B_CLOSE, s] = close
-                        bars[m, B_HIGH, s] = close
-                        bars[m, B_LOW, s] = close
+                        bars[m, s, B_VOL] = 0.0
+                        bars[m, s, B_CLOSE] = close
+                        bars[m, s, B_HIGH] = close
+                        bars[m, s, B_LOW] = close
                     mint_f[m, MF_VOL5] = 0.0
                     mint_f[m, MF_VOL60] = 0.0
                 else:
                     v5 = mint_f[m, MF_VOL5]
                     v60 = mint_f[m, MF_VOL60]
                     for k in range(cur + 1, minute + 1):
-                        v5 -= bars[m, B_VOL, (k - 5) % RING]
-                        v60 -= bars[m, B_VOL, (k - 60) % RING]
+                        v5 -= bars[m, (k - 5) % RING, B_VOL]
+                        v60 -= bars[m, (k - 60) % RING, B_VOL]
                         s = k % RING
-                        bars[m, B_VOL, s] = 0.0
-                        bars[m, B_CLOSE, s] = close
-                        bars[m, B_HIGH, s] = close
-                        bars[m, B_LOW, s] = close
+                        bars[m, s, B_VOL] = 0.0
+                        bars[m, s, B_CLOSE] = close
+                        bars[m, s, B_HIGH] = close
+                        bars[m, s, B_LOW] = close
                     mint_f[m, MF_VOL5] = max(v5, 0.0)
                     mint_f[m, MF_VOL60] = max(v60, 0.0)
                 hi = -np.inf
                 lo = np.inf
                 first_min = mint_i[m, MI_FIRST_MIN]
                 for k in range(max(minute - n_bars, first_min), minute):
-                    hi = max(hi, bars[m, B_HIGH, k % RING])
-                    lo = min(lo, bars[m, B_LOW, k % RING])
+                    hi = max(hi, bars[m, k % RING, B_HIGH])
+                    lo = min(lo, bars[m, k % RING, B_LOW])
                 mint_f[m, MF_NBAR_HIGH] = hi if hi > -np.inf else NAN
                 mint_f[m, MF_NBAR_LOW] = lo if lo < np.inf else NAN
                 mint_i[m, MI_CUR_MIN] = minute
                 new_bar = True
         s_bar = minute % RING
-        if new_bar or p > bars[m, B_HIGH, s_bar]:
-            bars[m, B_HIGH, s_bar] = p
-        if new_bar or p < bars[m, B_LOW, s_bar]:
-            bars[m, B_LOW, s_bar] = p
-        bars[m, B_CLOSE, s_bar] = p
+        if new_bar:
+            bars[m, s_bar, B_HIGH] = p
+            bars[m, s_bar, B_LOW] = p
+        else:  # branch-free min/max: a price's rank in its minute is unpredictable
+            bars[m, s_bar, B_HIGH] = max(bars[m, s_bar, B_HIGH], p)
+            bars[m, s_bar, B_LOW] = min(bars[m, s_bar, B_LOW], p)
+        bars[m, s_bar, B_CLOSE] = p
         vol = p * q / scale
-        bars[m, B_VOL, s_bar] += vol
+        bars[m, s_bar, B_VOL] += vol
         mint_f[m, MF_VOL5] += vol
         mint_f[m, MF_VOL60] += vol
         mint_f[m, MF_VOL_TOTAL] += vol
@@ -1436,7 +1463,7 @@ def step_nb(
                 else:
                     _scores(m, t, params, mint_f, mint_i, bars, sig, dec)
                     scored = True
-                    if _strong_sell(params, dec):
+                    if _strong_sell(m, params, sig, dec):
                         why = R_SENT_FLIP
                 if why == R_TP1 and sell == 0:
                     pos_i[slot, PI_TARGETS_HIT] = 1  # nothing to sell at this target
@@ -1468,15 +1495,24 @@ def step_nb(
         # ----------------------------------------------------------------- 4. entry
         if n_cond == 0 or mint_i[m, MI_PENDING_ORDER] >= 0 or t < mint_i[m, MI_COOLDOWN_UNTIL]:
             continue
-        # With no room for an entry the engine could only log a skip: do not even
-        # evaluate the trigger while that skip would be rate-limited away.
-        blocked = (
+        if (
             glob[G_SLOTS_USED] >= max_pos
             or glob[G_BREAKERS] != 0
             or glob[G_CASH] - glob[G_RESERVED] < min_need
-        )
-        if blocked and t < mint_i[m, MI_LOG_AFTER]:
+        ):
+            # Nothing can be bought: the sniper does not ask (the scanner still logs its
+            # candidates' skips, and the breaker's own events say why).
             continue
+        if t < mint_i[m, MI_LOG_AFTER]:
+            # The engine's answer could only be logged if it were a buy; with the pool
+            # too thin or the trend not up it cannot be: skip the trigger and scoring.
+            liq = mint_f[m, MF_LIQ]
+            ema_f = mint_f[m, MF_EMA_FAST] + a_fast * (p - mint_f[m, MF_EMA_FAST])
+            ema_s = mint_f[m, MF_EMA_SLOW] + a_slow * (p - mint_f[m, MF_EMA_SLOW])
+            if not ((liq if liq > 0.0 else 0.0) > min_liq) or not (
+                ema_f / ema_s - 1.0 > 0.0 or not need_trend
+            ):
+                continue
         ok = True
         for c in range(n_cond):
             v = feature_value(cond_feat[c], m, t, params, mint_f, mint_i, bars, sig)
@@ -1495,3 +1531,17 @@ def step_nb(
                             pos_f, pos_i, ord_f, ord_i, glob, out_i, out_f, n_out,
                             dec)  # fmt: skip
     return n_in, n_out, STATUS_DONE
+
+
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def mints_in_range_nb(in_kind: np.ndarray, in_mint: np.ndarray, n_mints: int) -> bool:
+    """True when every tick's mint is in [0, n_mints) and every signal's in [-1, n_mints).
+
+    One pass, no allocation: the wrapper runs it on every batch before `step_nb`.
+    """
+    for i in range(in_mint.shape[0]):
+        m = in_mint[i]
+        lo = 0 if in_kind[i] == TICK else -1
+        if m < lo or m >= n_mints:
+            return False
+    return True

@@ -29,36 +29,38 @@ MAX_OUT_PER_EVENT = 2 * N_BREAKERS + 2 * MAX_SLOTS + 3 * MAX_CANDIDATES + 16
 heartbeat time-stopping every slot, a scan buying every candidate (decision, order,
 trades-breaker trip), and one tick's fill, exit and entry rows."""
 
-# Per-mint floats
+# Per-mint floats. A tick reads and writes only columns 0-7 (one 64-byte cache line:
+# rows are 16 wide and 64-byte aligned); the rest change once a minute or less.
 MF_LAST_PRICE = 0
-MF_FIRST_PRICE = 1
+MF_VOL_TOTAL = 1  # quote volume since the first tick
 MF_LIQ = 2
-MF_EWMA_VAR = 3
-MF_NBAR_HIGH = 4
+MF_NBAR_HIGH = 3
+MF_NBAR_LOW = 4  # lowest low of the last N completed bars (support)
 MF_VOL5 = 5
 MF_VOL60 = 6
 MF_SCALE = 7  # 10 ** decimals: raw units per whole token
 MF_PREV_CLOSE = 8  # close of the last completed minute
 MF_EMA_FAST = 9  # EMA of completed 1-minute closes
 MF_EMA_SLOW = 10
-MF_NBAR_LOW = 11  # lowest low of the last N completed bars (support)
-MF_VOL_TOTAL = 12  # quote volume since the first tick
-N_MF = 13
+MF_EWMA_VAR = 11
+MF_FIRST_PRICE = 12
+N_MF = 16
 
-# Per-mint ints
-MI_FIRST_TS = 0
-MI_TICKS = 1
-MI_CUR_MIN = 2
-MI_FIRST_MIN = 3
-MI_POS_SLOT = 4  # -1: no position
-MI_PENDING_ORDER = 5  # -1: none; an order slot otherwise (entry or exit)
-MI_COOLDOWN_UNTIL = 6
-MI_LAST_TS = 7
-MI_SCAN_UNTIL = 8  # scanner cooldown: not surfaced again before this
-MI_LOG_AFTER = 9  # hold/skip/sell decisions are logged again from this time
-N_MI = 10
+# Per-mint ints, laid out like the floats: what a tick touches is in columns 0-7.
+MI_TICKS = 0
+MI_CUR_MIN = 1
+MI_POS_SLOT = 2  # -1: no position
+MI_PENDING_ORDER = 3  # -1: none; an order slot otherwise (entry or exit)
+MI_COOLDOWN_UNTIL = 4
+MI_LAST_TS = 5
+MI_LOG_AFTER = 6  # hold/skip/sell decisions are logged again from this time
+MI_FIRST_MIN = 7
+MI_FIRST_TS = 8
+MI_SCAN_UNTIL = 9  # scanner cooldown: not surfaced again before this
+N_MI = 16
 
-# Bar ring planes
+# Bar ring fields: bars[mint, minute % RING, field], so one minute's close, high,
+# volume and low share a cache line (a tick touches one line of the ring, not four)
 B_CLOSE = 0
 B_HIGH = 1
 B_VOL = 2
@@ -121,13 +123,15 @@ G_NEXT_POS_ID = 3
 G_SLOTS_USED = 4  # open positions + pending entries
 G_NEXT_DEC_ID = 5
 G_BREAKERS = 6  # bit (kind - 1) set while breaker `kind` is tripped
-G_DAY = 7  # UTC day number of the last event (-1 before the first)
+G_DAY_END = 7  # end (exclusive, ns) of the current event's UTC day
 G_DAY_START_EQUITY = 8  # lamports, marked to market at the day's first event
 G_DAY_PNL = 9  # realized lamports of positions closed today
 G_DAY_TRADES = 10  # entries placed today
 G_CONSEC_LOSSES = 11
 G_NEXT_SCAN_TS = 12
 N_G = 13
+NO_DAY_YET = -(2**63)
+"""G_DAY_END before the first event: any event starts a day without resetting."""
 
 # Output rows
 O_KIND = 0
@@ -197,33 +201,50 @@ class KernelState(NamedTuple):
     ord_f: np.ndarray
     ord_i: np.ndarray
     glob: np.ndarray
+    dec: np.ndarray
+    """Scratch: the decision being built (laid out like an output row's floats)."""
+    top: np.ndarray
+    """Scratch: the scanner's ranked candidates (mint id, score, source bits)."""
+
+
+def _aligned(shape: tuple[int, ...], dtype: type, fill: float) -> np.ndarray:
+    """An array filled with `fill` whose data starts on a 64-byte (cache line) boundary."""
+    count = int(np.prod(shape))
+    item = np.dtype(dtype).itemsize
+    raw = np.empty(count * item + 64, dtype=np.uint8)
+    skip = -raw.ctypes.data % 64
+    out = raw[skip : skip + count * item].view(dtype).reshape(shape)
+    out.fill(fill)
+    return out
 
 
 def new_state(scales: np.ndarray, initial_cash_lamports: int) -> KernelState:
     """Fresh state for mints with the given raw-units-per-token scales."""
     n = len(scales)
-    mint_f = np.full((n, N_MF), np.nan)
+    mint_f = _aligned((n, N_MF), np.float64, np.nan)
     mint_f[:, MF_SCALE] = scales
     mint_f[:, MF_EWMA_VAR] = 0.0
     mint_f[:, MF_VOL5] = 0.0
     mint_f[:, MF_VOL60] = 0.0
-    mint_i = np.zeros((n, N_MI), dtype=np.int64)
+    mint_i = _aligned((n, N_MI), np.int64, 0)
     mint_i[:, MI_POS_SLOT] = -1
     mint_i[:, MI_PENDING_ORDER] = -1
     mint_i[:, MI_LOG_AFTER] = np.iinfo(np.int64).min
     mint_f[:, MF_VOL_TOTAL] = 0.0
     glob = np.zeros(N_G, dtype=np.int64)
     glob[G_CASH] = initial_cash_lamports
-    glob[G_DAY] = -1
+    glob[G_DAY_END] = NO_DAY_YET
     glob[G_DAY_START_EQUITY] = initial_cash_lamports
     return KernelState(
         mint_f=mint_f,
         mint_i=mint_i,
-        bars=np.zeros((n, N_B, RING)),
+        bars=_aligned((n, RING, N_B), np.float64, 0.0),
         sig=np.full((n, N_SIG), np.nan),
         pos_f=np.zeros((MAX_SLOTS, N_PF)),
         pos_i=np.zeros((MAX_SLOTS, N_PI), dtype=np.int64),
         ord_f=np.zeros((MAX_ORDERS, N_OF)),
         ord_i=np.zeros((MAX_ORDERS, N_OI), dtype=np.int64),
         glob=glob,
+        dec=np.full(N_OUT_F, np.nan),
+        top=np.zeros((MAX_CANDIDATES, 3)),
     )

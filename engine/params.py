@@ -179,7 +179,7 @@ SPECS: dict[P, ParamSpec] = {
     P.TREND_SCALE: ParamSpec(0.05, 1e-6, 10.0, "EMA gap scoring 1.0 (and -gap 0.0)"),
     P.MOMENTUM_SCALE: ParamSpec(0.10, 1e-6, 10.0, "5-minute return scoring 1.0 (-this: 0.0)"),
     P.VOLUME_RATIO_FULL: ParamSpec(3.0, 1e-6, 1e6, "vol_5m_ratio scoring 1.0"),
-    P.VOLATILITY_MAX: ParamSpec(0.10, 1e-6, 10.0, "1-minute volatility scoring 0.0"),
+    P.VOLATILITY_MAX: ParamSpec(0.20, 1e-6, 10.0, "1-minute volatility scoring 0.0"),
     P.SW_SENTIMENT: ParamSpec(1.0, 0.0, 10.0, "social: weight of sentiment"),
     P.SW_ENGAGEMENT: ParamSpec(1.0, 0.0, 10.0, "social: weight of engagement"),
     P.SW_NARRATIVE: ParamSpec(1.0, 0.0, 10.0, "social: weight of narrative heat"),
@@ -202,7 +202,7 @@ SPECS: dict[P, ParamSpec] = {
     P.RISK_TOP3_FULL: ParamSpec(80.0, 1e-6, 100.0, "top-3 holder % counting as full risk"),
     P.STRONG_SELL_SOCIAL: ParamSpec(0.15, -1.0, 1.0, "strong sell when social score <= this"),
     P.STRONG_SELL_TECHNICAL: ParamSpec(0.15, -1.0, 1.0, "strong sell when technical <= this"),
-    P.STRONG_SELL_RISK: ParamSpec(9.0, 0.0, 11.0, "strong sell when risk score >= this"),
+    P.STRONG_SELL_RISK: ParamSpec(9.0, 0.0, 11.0, "strong sell when risk_score signal >= this"),
     P.TIME_STOP_OTHER_S: ParamSpec(86400, 1, 365 * 86400, "close a non-meme token after this"),
     P.DECISION_LOG_INTERVAL_S: ParamSpec(300, 0, 86400 * 7, "log hold/skip per mint at most"),
     # Circuit breakers (seed "Circuit Breakers")

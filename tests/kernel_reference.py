@@ -350,12 +350,13 @@ class Ref:
             OF_COMMUNITY: com, OF_FLOW: flow, OF_MCAP: mcap, OF_RANGE: rng,
         }  # fmt: skip
 
-    def strong_sell(self, sc: dict[int, float]) -> bool:
+    def strong_sell(self, m: Mint, sc: dict[int, float]) -> bool:
         social, tech = sc[OF_SOCIAL], sc[OF_TECH]
+        external_risk = m.signals.get(SignalKind.RISK_SCORE, math.nan)
         return (
             (not math.isnan(social) and social <= self.p(P.STRONG_SELL_SOCIAL))
             or (not math.isnan(tech) and tech <= self.p(P.STRONG_SELL_TECHNICAL))
-            or sc[OF_RISK_SCORE] >= self.p(P.STRONG_SELL_RISK)
+            or external_risk >= self.p(P.STRONG_SELL_RISK)
         )
 
     def equity(self) -> float:
@@ -756,7 +757,7 @@ class Ref:
             why = Reason.VOLUME_DEATH
         else:
             sc = self.scores(m, t)
-            if self.strong_sell(sc):
+            if self.strong_sell(m, sc):
                 self.place_sell(mint_id, m, t, pos.qty, Reason.SENTIMENT_FLIP, seq, pos.stop, sc)
             return
         if why in (Reason.TARGET_1, Reason.TARGET_2) and sell == 0:
@@ -769,6 +770,13 @@ class Ref:
     def entry(self, mint_id: int, m: Mint, t: int, p: float, seq: int) -> None:
         if not self.conditions or m.order is not None or t < m.cooldown_until:
             return
+        min_need = int(self.p(P.MIN_ORDER_SOL) * 1e9) + 4 * self.netfee
+        if (
+            self.used >= self.p(P.MAX_POSITIONS)
+            or self.breakers
+            or self.cash - self.reserved < min_need
+        ):
+            return  # nothing can be bought: the sniper does not ask
         for fid, op, thr in self.conditions:
             v = self.feature(fid, m, t)
             ok = (v > thr, v >= thr, v < thr, v <= thr)[op]
@@ -782,7 +790,7 @@ class Ref:
         liq = m.liq if m.liq > 0 else 0.0
         up = sc[OF_TREND] > 0 or self.p(P.REQUIRE_TREND_UP) < 0.5
         liq_ok = liq > self.p(P.MIN_LIQUIDITY)
-        if self.strong_sell(sc):
+        if self.strong_sell(m, sc):
             action, reason = Action.SELL, Reason.STRONG_SELL
         elif conf >= self.p(P.MIN_BUY_CONFIDENCE) and up and liq_ok:
             action, reason = Action.BUY, Reason.ENTRY_CONDITIONS

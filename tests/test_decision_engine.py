@@ -271,9 +271,8 @@ def test_three_consecutive_losses_trip_and_a_new_day_resets() -> None:
     ]
     (trip,) = of_kind(ev, OutKind.BREAKER_TRIPPED)
     assert (trip.price, trip.stop, trip.ts) == (3.0, 3.0, closed[2].ts)
-    skipped = [d for d in decisions(ev) if d.action == Action.SKIP]
-    assert [(d.reason, d.ts) for d in skipped] == [(Reason.BREAKER_ACTIVE, closed[2].ts)]
-    assert [b.ts for b in buys_placed(ev)][-1] == T0 + DAY
+    # While tripped, the sniper's trigger on the closing tick buys nothing.
+    assert [b.ts for b in buys_placed(ev)][-2:] == [closed[2].ts - S * 3, T0 + DAY]
 
 
 def _losing_trade(t: int = T0) -> Tape:
@@ -325,9 +324,7 @@ def test_too_many_trades_today_halts_entries_until_the_next_day() -> None:
     assert [b.ts for b in buys_placed(ev)][-1] == T0 + DAY
     (trip,) = of_kind(ev, OutKind.BREAKER_TRIPPED)
     assert (Breaker(int(trip.reason)), trip.ts, trip.price) == (Breaker.DAILY_TRADES, T0 + S, 2.0)
-    assert [(d.reason, d.mint) for d in decisions(ev) if d.action == Action.SKIP] == [
-        (Reason.BREAKER_ACTIVE, 2)
-    ]
+    assert [d.mint for d in decisions(ev) if d.ts == T0 + 2 * S] == []  # not even asked
     assert breaker_events(ev)[-1] == (
         OutKind.BREAKER_RESET, Breaker.DAILY_TRADES, BreakerCause.NEW_DAY,
     )  # fmt: skip
@@ -364,9 +361,19 @@ def test_emergency_stop_blocks_entries_never_exits_and_resets_only_by_hand() -> 
     (closed,) = of_kind(ev, OutKind.POSITION_CLOSED)
     assert (closed.reason, closed.ts) == (Reason.STOP_LOSS, T0 + 4 * S)
     assert [b.ts for b in buys_placed(ev)] == [T0, T0 + DAY + 2 * S]
-    assert [d.ts for d in decisions(ev) if d.reason == Reason.BREAKER_ACTIVE] == [
-        T0 + 4 * S, T0 + 5 * S, T0 + DAY,
-    ]  # fmt: skip
+
+
+def test_scanner_candidates_are_skipped_with_the_breaker_named() -> None:
+    """While a breaker is tripped the sniper is not asked at all; the scanner still hands
+    its candidates to the decision engine, which logs them as skips naming the guard."""
+    tape = Tape().signal(T0, K.EMERGENCY_STOP, 1.0, mint=-1)
+    tape.tick(T0 + S, 0.001, size=2 * 10**9, liq=100.0).heartbeat(T0 + MIN)
+    ev, _ = run(tape, engine=True, **OPEN)
+    (d,) = decisions(ev)
+    assert (d.action, d.reason, d.trigger, d.ts) == (
+        Action.SKIP, Reason.BREAKER_ACTIVE, Trigger.SCANNER, T0 + MIN,
+    )  # fmt: skip
+    assert buys_placed(ev) == []
 
 
 # ------------------------------------------------------------------ correlation
