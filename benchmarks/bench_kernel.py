@@ -2,8 +2,10 @@
 
 Usage: `python -m benchmarks.bench_kernel [--mints 1000] [--hours 24] [--runs 3]`.
 
-- kernel: the `momentum_breakout` strategy over >= 10 M synthetic ticks of >= 200
-  interleaved mints, arrays already in memory, one thread (numba compile excluded);
+- kernel: the `momentum_breakout` strategy (sniper, scanner, decision engine, breakers)
+  over >= 10 M synthetic ticks of >= 200 interleaved mints, arrays already in memory,
+  one thread (numba compile excluded); again with the breakers off, so the decision
+  engine keeps entering all day instead of halting after the day's 20 trades;
 - replay: `run_replay` from the store (scan, tick/signal merge, kernel, equity
   curve, every event appended under a new run id);
 each phase runs 3 times in a fresh process (median quoted, peak RSS = VmHWM), and
@@ -27,10 +29,17 @@ import numpy as np
 
 from benchmarks.common import RESULTS, peak_rss_mb, run_child
 
+BREAKERS_OFF = {"max_daily_trades": 1e9, "max_consecutive_losses": 1e9,
+                "max_daily_loss_sol": 1e9, "max_daily_loss_pct": 1e3}  # fmt: skip
+"""With the default breakers the bot halts after 20 entries a day, and then most
+triggers end at the guard; this variant keeps the decision engine trading all day."""
 
-def phase_kernel(store_dir: Path) -> dict[str, float | str]:
+
+def phase_kernel(store_dir: Path, breakers: bool = True) -> dict[str, float | str]:
     from data.store import open_store
+    from engine.events import OutKind
     from engine.kernel import Kernel, as_input
+    from engine.layout import O_KIND
     from replay.runner import events_sha256
     from strategies.config import load_strategy
 
@@ -48,12 +57,15 @@ def phase_kernel(store_dir: Path) -> dict[str, float | str]:
     )  # fmt: skip
     scales = np.array([10.0**r.decimals for r in store.mints().records()])
     strat = load_strategy("momentum_breakout")
-    Kernel(strat.vector(), strat.conditions, scales).run_all(inp.slice(0, 1000))  # compile
-    k = Kernel(strat.vector(), strat.conditions, scales)
+    params = strat.vector(None if breakers else BREAKERS_OFF)
+    Kernel(params, strat.conditions, scales).run_all(inp.slice(0, 1000))  # compile
+    k = Kernel(params, strat.conditions, scales)
     t0 = time.perf_counter()
     oi, of = k.run_all(inp)
     dt = time.perf_counter() - t0
+    decided = int(np.count_nonzero(oi[:, O_KIND] == OutKind.DECIDED))
     return {"seconds": dt, "ticks_per_s": n / dt, "ticks": n, "events": len(oi),
+            "decisions": decided,
             "events_sha256": events_sha256(oi, of), "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
 
@@ -92,7 +104,7 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--phase", choices=["kernel", "replay"])
+    ap.add_argument("--phase", choices=["kernel", "kernel-no-breakers", "replay"])
     ap.add_argument("--store", type=Path)
     ap.add_argument("--out", type=Path, default=RESULTS / "kernel.json")
     ap.add_argument(
@@ -100,8 +112,8 @@ def main() -> None:
         help="skip the kernel-only phase (it holds all ticks in memory): for 100 M-tick runs",
     )  # fmt: skip
     args = ap.parse_args()
-    if args.phase == "kernel":
-        print(json.dumps(phase_kernel(args.store)))
+    if args.phase in ("kernel", "kernel-no-breakers"):
+        print(json.dumps(phase_kernel(args.store, breakers=args.phase == "kernel")))
         return
     if args.phase == "replay":
         print(json.dumps(phase_replay(args.store)))
@@ -120,13 +132,16 @@ def main() -> None:
             print(f"note: {gen.ticks:,} ticks / {args.mints} mints is below the 10 M / 200 "
                   "goal size", file=sys.stderr)  # fmt: skip
         kern: list[dict[str, float | str]] = []
+        allday: list[dict[str, float | str]] = []
         rep: list[dict[str, float | str]] = []
-        for i in range(0 if args.replay_only else args.runs):
-            kern.append(
-                run_child("benchmarks.bench_kernel", "--phase", "kernel", "--store", str(store_dir))
-            )
-            print(f"kernel run {i + 1}: {float(kern[-1]['ticks_per_s']) / 1e6:.1f} M ticks/s",
-                  file=sys.stderr)  # fmt: skip
+        for phase, runs in (("kernel", kern), ("kernel-no-breakers", allday)):
+            for i in range(0 if args.replay_only else args.runs):
+                runs.append(
+                    run_child("benchmarks.bench_kernel", "--phase", phase, "--store",
+                              str(store_dir))
+                )  # fmt: skip
+                print(f"{phase} run {i + 1}: {float(runs[-1]['ticks_per_s']) / 1e6:.1f} M "
+                      f"ticks/s, {runs[-1]['decisions']} decisions", file=sys.stderr)  # fmt: skip
         for i in range(args.runs):
             rep.append(
                 run_child("benchmarks.bench_kernel", "--phase", "replay", "--store", str(store_dir))
@@ -141,7 +156,12 @@ def main() -> None:
             "mints": args.mints,
             "hours": args.hours,
             "strategy": "momentum_breakout",
-            "kernel_single_thread": _summary(kern) if kern else None,
+            "kernel_single_thread": (
+                {**_summary(kern), "decisions": kern[0]["decisions"]} if kern else None
+            ),
+            "kernel_single_thread_breakers_off": (
+                {**_summary(allday), "decisions": allday[0]["decisions"]} if allday else None
+            ),
             "replay_end_to_end": {**_summary(rep), "trades": rep[0]["trades"]},
             "goals": {"kernel_ticks_per_s": 50_000_000, "replay_ticks_per_s": 15_000_000},
             "machine": {

@@ -33,12 +33,22 @@ class Feature(IntEnum):
     TICKS = 9
     LIQUIDITY = 10
     AGE_MIN = 11
+    TREND = 12
+    RANGE_POS = 13
+    VOL_SPIKE = 14
+    MCAP = 15
     UNIQUE_BUYERS = 17
     TOP3_PCT = 18
     WHALE_FLAG = 19
     BOT_LIKE = 20
     BUY_PRESSURE = 21
     SELL_PRESSURE = 22
+    SENTIMENT = 23
+    ENGAGEMENT = 24
+    NARRATIVE_HEAT = 25
+    COMMUNITY_SIZE = 26
+    RISK_SCORE = 27
+    TOKEN_TYPE = 28
 
 
 FEATURE_DOCS = {
@@ -54,16 +64,26 @@ FEATURE_DOCS = {
     Feature.TICKS: "ticks seen for the mint",
     Feature.LIQUIDITY: "latest pool quote reserve (NaN if unknown)",
     Feature.AGE_MIN: "minutes since the mint's first tick",
+    Feature.TREND: "fast EMA / slow EMA of 1-minute closes - 1 (ema_fast_min, ema_slow_min)",
+    Feature.RANGE_POS: "(price - support) / (resistance - support) over the last N bars",
+    Feature.VOL_SPIKE: "5-minute volume pace / the mint's average volume per minute",
+    Feature.MCAP: "market cap in SOL: the market_cap signal, else price x assumed supply",
     Feature.UNIQUE_BUYERS: "latest unique_buyers signal",
     Feature.TOP3_PCT: "latest top3_pct signal",
     Feature.WHALE_FLAG: "latest whale_flag signal",
     Feature.BOT_LIKE: "latest bot_like signal",
     Feature.BUY_PRESSURE: "latest buy_pressure signal",
     Feature.SELL_PRESSURE: "latest sell_pressure signal",
+    Feature.SENTIMENT: "latest sentiment signal (-1..1)",
+    Feature.ENGAGEMENT: "latest engagement signal (0..1)",
+    Feature.NARRATIVE_HEAT: "latest narrative_heat signal (0..1)",
+    Feature.COMMUNITY_SIZE: "latest community_size signal",
+    Feature.RISK_SCORE: "latest risk_score signal (0..10)",
+    Feature.TOKEN_TYPE: "latest token_type signal (1 meme, 0 other)",
 }
 SIGNAL_FEATURE_BASE = 16
 """Feature id of signal kind k is SIGNAL_FEATURE_BASE + k (engine.codes.SignalKind)."""
-N_FEATURES = 24
+N_FEATURES = 32
 
 
 class Op(IntEnum):

@@ -191,6 +191,9 @@ S_BUYERS, S_TOP3, S_BOT, S_BUY_P, S_SELL_P = 1, 2, 4, 5, 6
 S_SENTIMENT, S_ENGAGEMENT, S_NARRATIVE, S_COMMUNITY, S_RISK, S_TYPE, S_MCAP = (
     7, 8, 9, 10, 11, 12, 13,
 )  # fmt: skip
+TREND_EPS = 1e-9
+"""The trend is up when the fast EMA leads the slow one by more than this (relative):
+below it the gap is float rounding of a flat market, not a trend."""
 MAX_RAW = 9.0e18
 """Largest raw token amount an order may produce (int64 holds up to ~9.22e18)."""
 
@@ -802,7 +805,7 @@ def _max_correlation(
         vy = syy - sy * sy / n
         if vx <= 1e-18 or vy <= 1e-18:
             continue
-        c = (sxy - sx * sy / n) / math.sqrt(vx * vy)
+        c = min(1.0, max(-1.0, (sxy - sx * sy / n) / math.sqrt(vx * vy)))  # rounding
         if not (best >= c):
             best = c
     return best
@@ -875,7 +878,7 @@ def _decide(
     meme = _is_meme(m, params, sig)
     liq = mint_f[m, MF_LIQ]
     liq_v = liq if liq > 0.0 else 0.0
-    trend_up = dec[OF_TREND] > 0.0 or params[_REQ_TREND] < 0.5
+    trend_up = dec[OF_TREND] > TREND_EPS or params[_REQ_TREND] < 0.5
     liq_ok = liq_v > params[_MIN_LIQ]
     if _strong_sell(m, params, sig, dec):
         action = A_SELL
@@ -1510,7 +1513,7 @@ def step_nb(
             ema_f = mint_f[m, MF_EMA_FAST] + a_fast * (p - mint_f[m, MF_EMA_FAST])
             ema_s = mint_f[m, MF_EMA_SLOW] + a_slow * (p - mint_f[m, MF_EMA_SLOW])
             if not ((liq if liq > 0.0 else 0.0) > min_liq) or not (
-                ema_f / ema_s - 1.0 > 0.0 or not need_trend
+                ema_f / ema_s - 1.0 > TREND_EPS or not need_trend
             ):
                 continue
         ok = True

@@ -213,7 +213,7 @@ def _aligned(shape: tuple[int, ...], dtype: type, fill: float) -> np.ndarray:
     item = np.dtype(dtype).itemsize
     raw = np.empty(count * item + 64, dtype=np.uint8)
     skip = -raw.ctypes.data % 64
-    out = raw[skip : skip + count * item].view(dtype).reshape(shape)
+    out: np.ndarray = raw[skip : skip + count * item].view(dtype).reshape(shape)
     out.fill(fill)
     return out
 

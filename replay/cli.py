@@ -303,7 +303,9 @@ def control(
     It takes effect at its event time in every later replay (and live, when it
     arrives); exits are never blocked, only new entries.
     """
-    ts = _iso_ns(at, "--at") if at is not None else time.time_ns()
+    ts = _iso_ns(at, "--at")
+    if ts is None:
+        ts = time.time_ns()
     st = open_store(_store_path(store))
     seq = append_control(st, action, ts)
     out.print(f"logged {action} at {_iso_text(ts)} (signals seq {seq.first})")

@@ -788,7 +788,7 @@ class Ref:
         sc = self.scores(m, t)
         conf = sc[OF_OUT_CONF]
         liq = m.liq if m.liq > 0 else 0.0
-        up = sc[OF_TREND] > 0 or self.p(P.REQUIRE_TREND_UP) < 0.5
+        up = sc[OF_TREND] > 1e-9 or self.p(P.REQUIRE_TREND_UP) < 0.5  # flat below 1e-9
         liq_ok = liq > self.p(P.MIN_LIQUIDITY)
         if self.strong_sell(m, sc):
             action, reason = Action.SELL, Reason.STRONG_SELL

@@ -20,7 +20,15 @@ from hypothesis import strategies as st
 from engine.conditions import ConditionSet
 from engine.events import OutKind
 from engine.kernel import Kernel, KernelInput
-from engine.layout import G_CASH, G_RESERVED, N_OUT_I, O_KIND, OF_CORR, PI_QTY
+from engine.layout import (
+    G_CASH,
+    G_RESERVED,
+    N_OUT_I,
+    O_KIND,
+    OF_CORR,
+    OF_FIRST_CONTEXT,
+    PI_QTY,
+)
 from engine.params import P, make_params
 from tests.kernel_helpers import FIXED_SIZE, MIN, T0, S, Tape, decode
 from tests.kernel_reference import Ref
@@ -32,6 +40,8 @@ RULES = [
     "vol_5m_ratio >= 1 AND liquidity >= 30",
     "top3_pct < 50 AND ret_5m > 0",
     "ret_1h > 0.2 AND age_min >= 2 AND ticks >= 3",
+    "trend > 0.001 AND vol_spike >= 1",
+    "range_pos >= 0.5 AND mcap < 1e9 AND sentiment > -0.5",
 ]
 SCALES = [1e6, 1e9, 1e8]
 
@@ -101,10 +111,10 @@ def _kernel(params: dict[str, float], rule: str, out_capacity: int = 1 << 12) ->
     return Kernel(make_params(params), ConditionSet.parse(rule), np.array(SCALES), out_capacity)
 
 
-def _close(a: float, b: float) -> bool:
+def _close(a: float, b: float, rel: float = 1e-9) -> bool:
     if math.isnan(a) and math.isnan(b):
         return True
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15)
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-15)
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -130,11 +140,18 @@ def test_kernel_agrees_with_plain_python_reference(sc: Any) -> None:
         else:
             ref.heartbeat(ts, seq)
     assert [g[O_KIND] for g in got] == [r[O_KIND] for r in ref.out]
+    ctx = N_OUT_I + OF_FIRST_CONTEXT
     corr = N_OUT_I + OF_CORR  # the reference leaves the correlation guard out
     for g, r in zip(got, ref.out, strict=True):
         assert g[:N_OUT_I] == r[:N_OUT_I], (g, r)
-        floats = [(a, b) for c, (a, b) in enumerate(zip(g, r, strict=True)) if c >= N_OUT_I]
-        assert all(_close(a, b) for c, (a, b) in enumerate(floats) if c + N_OUT_I != corr), (g, r)
+        assert all(_close(a, b) for a, b in zip(g[N_OUT_I:ctx], r[N_OUT_I:ctx], strict=True))
+        # Context columns may carry the kernel's running 5 m / 1 h volume sums, which
+        # drift from the reference's from-scratch sums by float rounding: 1e-6 relative.
+        context = [(a, b) for c, (a, b) in enumerate(zip(g, r, strict=True)) if c >= ctx]
+        assert all(_close(a, b, rel=1e-6) for c, (a, b) in enumerate(context) if c + ctx != corr), (
+            g,
+            r,
+        )
 
 
 @SETTINGS
