@@ -70,6 +70,11 @@ def test_store_from_environment(tmp_path: Path) -> None:
         (["generate", "--mints", "0", "--store", "{s}"], 2, "invalid mints"),
         (["import", "/etc/hostname", "--store", "{s}"], 1, "corrupt or truncated"),
         (["import", "x.parquet", "--store", "{s}", "--source", "../up"], 2, "invalid source"),
+        (["explain", "T1", "--store", "{s}"], 2, "no runs yet"),
+        (["explain", "T1", "--run", "nope", "--store", "{s}"], 2, "no run 'nope'"),
+        (["explain", "last-one", "--store", "{s}"], 2, "cannot read 'last-one'"),
+        (["control", "panic", "--store", "{s}"], 2, "unknown control 'panic'"),
+        (["control", "reset", "--at", "yesterday", "--store", "{s}"], 2, "not an ISO 8601"),
     ],
 )
 def test_errors_are_one_clear_line(tmp_path: Path, args: list[str], code: int, needle: str) -> None:

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -200,3 +201,27 @@ def test_batch_splitting_and_resuming_never_change_output(sc: Any, cuts: list[in
     tiny_i, tiny_f = _kernel(params, rule, out_capacity=200).run_all(batch)  # forces resumes
     assert tiny_i.tobytes() == whole_i.tobytes()
     assert tiny_f.tobytes() == whole_f.tobytes()
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(st.sampled_from([0, 1, 2]), st.integers(-3, 5)), max_size=30),
+    st.integers(min_value=1, max_value=4),
+)
+def test_input_mint_check_matches_its_definition(rows: list[tuple[int, int]], n: int) -> None:
+    """Ticks need a mint in [0, n); signals and heartbeats may also carry -1."""
+    from engine.kernel_nb import mints_in_range_nb
+
+    kind = np.array([k for k, _ in rows], dtype=np.int8)
+    mint = np.array([m for _, m in rows], dtype=np.int64)
+    want = all((0 if k == 0 else -1) <= m < n for k, m in rows)
+    assert mints_in_range_nb(kind, mint, n) == want
+    batch = Tape()
+    for k, m in rows:
+        batch.rows.append((k, T0, m, 0.001, 1, float("nan"), 2, 1.0))
+    k_ = Kernel(make_params(), None, np.ones(n))
+    if want:
+        k_.run_all(batch.build())
+    else:
+        with pytest.raises(ValueError, match="mint ids"):
+            k_.run_all(batch.build())
