@@ -335,6 +335,8 @@ def test_a_high_slippage_fill_trips_the_slippage_breaker() -> None:
     # 10 SOL and the price halves: the stop sells 0.49 SOL into it, impact 4.7%.
     tape = Tape().tick(T0, 0.001, liq=100.0).tick(T0 + S, 0.001, liq=100.0)
     tape.tick(T0 + 2 * S, 0.0005, liq=10.0).tick(T0 + 3 * S, 0.0005, liq=10.0)
+    tape.tick(T0 + 4 * S, 0.0005, liq=100.0)  # refused: halted
+    tape.tick(T0 + DAY, 0.0005, liq=100.0)  # a new day resets it, and this tick buys
     ev, _ = run(tape, **_sniper(max_slippage_pct=0.03, max_positions=1))
     tokens = buy_fill(LAMPORTS, Fr(1, 1000), Fr(100))["tokens"]
     value = Fr(tokens, 10**6) * Fr(5, 10_000)
@@ -343,6 +345,10 @@ def test_a_high_slippage_fill_trips_the_slippage_breaker() -> None:
     assert (Breaker(int(trip.reason)), trip.ts) == (Breaker.SLIPPAGE, T0 + 3 * S)
     assert trip.price == pytest.approx(float(impact), rel=1e-12)
     assert float(impact) > 0.03
+    assert breaker_events(ev)[-1] == (
+        OutKind.BREAKER_RESET, Breaker.SLIPPAGE, BreakerCause.NEW_DAY,
+    )  # fmt: skip
+    assert [b.ts for b in buys_placed(ev)] == [T0, T0 + DAY]
 
 
 def test_emergency_stop_blocks_entries_never_exits_and_resets_only_by_hand() -> None:
