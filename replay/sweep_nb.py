@@ -1,0 +1,228 @@
+"""The sweep kernel: many parameter sets over one pass of the input, in parallel.
+
+`sweep_batch_nb` runs the same compiled `step_nb` that replay runs, once per parameter
+set, each with its own state, over one shared read-only input batch (numba `prange`
+over the sets). Instead of keeping every output event it folds them into per-set
+metrics as it goes, and marks each set's equity at the end of every minute that has a
+tick, exactly as the replay's equity curve does, so a sweep row's metrics equal the
+report of a plain replay with the same parameters (tests/test_sweep.py checks it).
+
+Per-set metric columns (float64) are the M_* constants below; per-set open positions'
+cost and opening time live in a small ring keyed by position id (at most MAX_SLOTS are
+open at once, so a ring of 64 never collides).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from engine.kernel_nb import step_nb
+from engine.layout import (
+    G_CASH,
+    MF_LAST_PRICE,
+    MF_SCALE,
+    O_FEE,
+    O_KIND,
+    O_NETFEE,
+    O_POS_ID,
+    O_SLIP,
+    O_SOL,
+    O_TS,
+    PI_ACTIVE,
+    PI_COST,
+    PI_MINT,
+    PI_PROCEEDS,
+    PI_QTY,
+    STATUS_DONE,
+)
+
+NS_PER_DAY = 86_400_000_000_000
+DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
+
+M_TRADES = 0
+M_WINS = 1
+M_PNL = 2  # lamports
+M_RET_SUM = 3  # sum of pnl / cost over closed trades
+M_FEES = 4  # lamports: DEX + network fees of every fill
+M_SLIP = 5  # lamports
+M_HOLD_SUM = 6  # ns
+M_DECISIONS = 7
+M_ORDERS = 8
+M_FILLS = 9
+M_REJECTS = 10
+M_START_EQ = 11  # SOL
+M_PEAK = 12  # SOL
+M_MAX_DD = 13
+M_POINTS = 14  # equity marks so far
+M_LAST_EQ = 15  # SOL, the latest mark
+M_DAY = 16  # UTC day of the latest mark
+M_PREV_DAY_EQ = 17  # SOL: the previous day's last mark (start equity at first)
+M_N_RET = 18  # daily returns so far (Welford)
+M_RET_MEAN = 19
+M_RET_M2 = 20
+N_METRICS = 21
+RING = 64
+
+
+@njit(cache=True, inline="always")
+def _fold(out_i: np.ndarray, n: int, met: np.ndarray, ring: np.ndarray) -> None:
+    """Fold n output rows of one set into its metrics."""
+    for r in range(n):
+        kind = out_i[r, O_KIND]
+        if kind == DECIDED:
+            met[M_DECISIONS] += 1.0
+        elif kind == ORDER_PLACED:
+            met[M_ORDERS] += 1.0
+        elif kind == ORDER_FILLED:
+            met[M_FILLS] += 1.0
+            met[M_FEES] += out_i[r, O_FEE] + out_i[r, O_NETFEE]
+            met[M_SLIP] += out_i[r, O_SLIP]
+        elif kind == ORDER_REJECTED:
+            met[M_REJECTS] += 1.0
+        elif kind == POS_OPENED:
+            k = out_i[r, O_POS_ID] % RING
+            ring[k, 0] = out_i[r, O_SOL]
+            ring[k, 1] = out_i[r, O_TS]
+        elif kind == POS_CLOSED:
+            k = out_i[r, O_POS_ID] % RING
+            pnl = out_i[r, O_SOL]
+            met[M_TRADES] += 1.0
+            met[M_PNL] += pnl
+            if pnl > 0:
+                met[M_WINS] += 1.0
+            met[M_RET_SUM] += pnl / ring[k, 0]
+            met[M_HOLD_SUM] += out_i[r, O_TS] - ring[k, 1]
+
+
+@njit(cache=True, inline="always")
+def _mark(
+    ts_mark: int,
+    met: np.ndarray,
+    glob: np.ndarray,
+    pos_i: np.ndarray,
+    mint_f: np.ndarray,
+) -> None:
+    """One equity mark: cash plus open positions at their last price (replay's curve)."""
+    held = 0.0
+    for s in range(pos_i.shape[0]):
+        if pos_i[s, PI_ACTIVE] == 1:
+            m = pos_i[s, PI_MINT]
+            held += pos_i[s, PI_QTY] / mint_f[m, MF_SCALE] * mint_f[m, MF_LAST_PRICE]
+    eq = glob[G_CASH] / 1e9 + held
+    met[M_PEAK] = max(met[M_PEAK], eq)
+    if met[M_PEAK] > 0.0:
+        met[M_MAX_DD] = max(met[M_MAX_DD], (met[M_PEAK] - eq) / met[M_PEAK])
+    day = (ts_mark - 1) // NS_PER_DAY
+    if met[M_POINTS] > 0.0 and day != met[M_DAY]:
+        _daily_return(met)
+    met[M_DAY] = day
+    met[M_LAST_EQ] = eq
+    met[M_POINTS] += 1.0
+
+
+@njit(cache=True, inline="always")
+def _daily_return(met: np.ndarray) -> None:
+    """Close the day of the latest mark: its return over the previous day's last mark."""
+    prev = met[M_PREV_DAY_EQ]
+    if prev > 0.0:
+        ret = met[M_LAST_EQ] / prev - 1.0
+        met[M_N_RET] += 1.0
+        delta = ret - met[M_RET_MEAN]
+        met[M_RET_MEAN] += delta / met[M_N_RET]
+        met[M_RET_M2] += delta * (ret - met[M_RET_MEAN])
+    met[M_PREV_DAY_EQ] = met[M_LAST_EQ]
+
+
+@njit(cache=True, parallel=True)
+def sweep_batch_nb(
+    in_kind: np.ndarray,
+    in_ts: np.ndarray,
+    in_seq: np.ndarray,
+    in_mint: np.ndarray,
+    in_price: np.ndarray,
+    in_size: np.ndarray,
+    in_liq: np.ndarray,
+    in_sig_kind: np.ndarray,
+    in_sig_value: np.ndarray,
+    cuts: np.ndarray,
+    cut_ts: np.ndarray,
+    params: np.ndarray,
+    cond_feat: np.ndarray,
+    cond_op: np.ndarray,
+    cond_thr: np.ndarray,
+    mint_f: np.ndarray,
+    mint_i: np.ndarray,
+    bars: np.ndarray,
+    sig: np.ndarray,
+    pos_f: np.ndarray,
+    pos_i: np.ndarray,
+    ord_f: np.ndarray,
+    ord_i: np.ndarray,
+    glob: np.ndarray,
+    dec: np.ndarray,
+    top: np.ndarray,
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    met: np.ndarray,
+    ring: np.ndarray,
+) -> None:
+    """Run every parameter set (axis 0 of params and of each state array) over a batch.
+
+    Before input event `cuts[k]` each set marks its equity at `cut_ts[k]` (the end of
+    the minute of the tick before it). Sets run in parallel; each writes only its own
+    state, output buffer and metrics row, so the order of work never changes a result.
+    """
+    n_in = in_ts.shape[0]
+    n_sets = params.shape[0]
+    for s in prange(n_sets):
+        pos = 0
+        for k in range(cuts.shape[0] + 1):
+            end = cuts[k] if k < cuts.shape[0] else n_in
+            i = pos
+            while i < end:
+                i, n, status = step_nb(
+                    in_kind[:end], in_ts[:end], in_seq[:end], in_mint[:end], in_price[:end],
+                    in_size[:end], in_liq[:end], in_sig_kind[:end], in_sig_value[:end], i,
+                    params[s], cond_feat[s], cond_op[s], cond_thr[s], mint_f[s], mint_i[s],
+                    bars[s], sig[s], pos_f[s], pos_i[s], ord_f[s], ord_i[s], glob[s], dec[s],
+                    top[s], out_i[s], out_f[s], 0,
+                )  # fmt: skip
+                _fold(out_i[s], n, met[s], ring[s])
+                if status == STATUS_DONE:
+                    break
+            if k < cuts.shape[0]:
+                _mark(cut_ts[k], met[s], glob[s], pos_i[s], mint_f[s])
+            pos = end
+
+
+@njit(cache=True)
+def sweep_finish_nb(
+    last_mark_ts: int,
+    glob: np.ndarray,
+    pos_i: np.ndarray,
+    mint_f: np.ndarray,
+    met: np.ndarray,
+    unrealized: np.ndarray,
+    n_open: np.ndarray,
+) -> None:
+    """Close every set: the last (partial) minute's mark and the last day's return.
+
+    Also each set's open positions' unrealized PnL: marked at the last price, plus
+    what their partial exits returned, minus their cost (as the replay report).
+    """
+    for s in range(met.shape[0]):
+        if last_mark_ts >= 0:
+            _mark(last_mark_ts, met[s], glob[s], pos_i[s], mint_f[s])
+        if met[s, M_POINTS] > 0.0:
+            _daily_return(met[s])
+        u = 0.0
+        c = 0
+        for p in range(pos_i.shape[1]):
+            if pos_i[s, p, PI_ACTIVE] == 1:
+                m = pos_i[s, p, PI_MINT]
+                value = pos_i[s, p, PI_QTY] / mint_f[s, m, MF_SCALE] * mint_f[s, m, MF_LAST_PRICE]
+                u += value * 1e9 + pos_i[s, p, PI_PROCEEDS] - pos_i[s, p, PI_COST]
+                c += 1
+        unrealized[s] = u
+        n_open[s] = c
