@@ -336,8 +336,40 @@ RUNS = FamilySpec(
     doc="RunCompleted: one row per replay (strategy, parameters, range, hash, report).",
 )
 
+SWEEP_METRICS = (
+    "trades", "win_rate", "avg_return", "realized_pnl_sol", "unrealized_pnl_sol",
+    "open_positions", "fees_sol", "slippage_sol", "max_drawdown", "sharpe", "avg_hold_s",
+    "decisions", "orders", "fills", "rejects", "final_equity_sol",
+)  # fmt: skip
+"""Per-set sweep metrics: the replay report's metrics of the same names (NaN for none)."""
+
+SWEEPS = FamilySpec(
+    name="sweeps",
+    schema=pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            pa.field("sweep_id", pa.string(), nullable=False),
+            pa.field("set_index", pa.int64(), nullable=False),
+            pa.field("chunk", pa.int64(), nullable=False),
+            pa.field("strategy", pa.string(), nullable=False),
+            pa.field("set_json", pa.string(), nullable=False),
+            pa.field("start_ts", pa.int64(), nullable=True),
+            pa.field("end_ts", pa.int64(), nullable=True),
+            pa.field("ticks", pa.int64(), nullable=False),
+            *(pa.field(m, pa.float64(), nullable=False) for m in SWEEP_METRICS),
+        ]
+    ),
+    partitioning=Partitioning.NONE,
+    compression="zstd",
+    row_group_rows=_ROW_GROUP,
+    doc="SweepSetEvaluated: one row per parameter set of a sweep (its overrides as JSON and "
+    "its metrics), appended a chunk of sets per transaction, so an interrupted sweep "
+    "resumes at the first missing chunk; ts_ns is when the chunk finished.",
+)
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
-        RISK, EQUITY, RUNS)  # fmt: skip
+        RISK, EQUITY, RUNS, SWEEPS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

@@ -20,10 +20,18 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import duckdb
+import numba
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from data.controls import append_control
 from data.errors import ClankaDataError
@@ -39,10 +47,12 @@ from replay.console import (
     render_report,
     render_sql,
     render_summary,
+    render_sweep,
 )
 from replay.explain import explain as explain_target
-from replay.runner import run_replay
+from replay.runner import count_ticks, run_replay
 from replay.settings import ClankaSettings
+from replay.sweep import METRIC_KEYS, grid_sets, parse_grid, run_sweep
 from strategies.config import load_strategy, parse_overrides
 
 app = typer.Typer(
@@ -115,17 +125,17 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Progress]:
-    with Progress(
+def _progress(enabled: bool, eta: bool = False) -> Iterator[Progress]:
+    columns = [
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.completed:,}/{task.total:,}"),
         TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not enabled,
-    ) as prog:
+    ]
+    if eta:
+        columns += [TextColumn("eta"), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=True, disable=not enabled) as prog:
         yield prog
 
 
@@ -264,17 +274,8 @@ def replay(
     params = strat.vector(parse_overrides(set_ or []))
     start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
     st = open_store(_store_path(store))
-    mint_ids = None
-    if mints:
-        reg = st.mints()
-        by_symbol = {r.symbol: r for r in reg.records() if r.symbol}
-        mint_ids = []
-        for name in mints:
-            rec = reg.get(name) or by_symbol.get(name)
-            if rec is None:
-                raise ValueError(f"--mints: {name!r} is not in this store's mints")
-            mint_ids.append(rec.mint_id)
-    total = _count_ticks(st, start, end, mint_ids)
+    mint_ids = _mint_ids(st, mints)
+    total = count_ticks(st, start, end, mint_ids)
     with _progress(sys.stderr.isatty()) as prog:
         task = prog.add_task(f"replaying {strat.name}", total=total)
         result = run_replay(
@@ -285,6 +286,92 @@ def replay(
         _print_json(result.report)
     else:
         render_report(out, strat.name, result.report)
+
+
+def _mint_ids(st: EventStore, mints: list[str] | None) -> list[int] | None:
+    """Resolve --mints (addresses or symbols) to mint ids; None means every mint."""
+    if not mints:
+        return None
+    reg = st.mints()
+    by_symbol = {r.symbol: r for r in reg.records() if r.symbol}
+    ids = []
+    for name in mints:
+        rec = reg.get(name) or by_symbol.get(name)
+        if rec is None:
+            raise ValueError(f"--mints: {name!r} is not in this store's mints")
+        ids.append(rec.mint_id)
+    return ids
+
+
+@app.command()
+@user_errors
+def sweep(
+    grid: Annotated[
+        list[str],
+        typer.Option(
+            "--grid",
+            help="A swept parameter: name=lo:hi:step or name=v1,v2 "
+            "(repeatable; every combination runs).",
+        ),
+    ],
+    store: StoreOpt = None,
+    from_: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601, UTC).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="End, exclusive (ISO 8601, UTC).")] = None,
+    mints: Annotated[
+        list[str] | None, typer.Option("--mints", help="Mint address or symbol (repeatable).")
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="Built-in strategy name.")] = "momentum_breakout",
+    config: Annotated[
+        Path | None, typer.Option(help="Strategy TOML file (instead of --strategy).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a parameter for every set: name=value."),
+    ] = None,
+    top: Annotated[int, typer.Option(help="Rows to print, best first.", min=1)] = 10,
+    sort: Annotated[str, typer.Option(help="Metric to rank by.")] = "realized_pnl_sol",
+    chunk_size: Annotated[
+        int, typer.Option(help="Sets per pass over the data (and per commit).", min=1)
+    ] = 16,
+    workers: Annotated[
+        int | None, typer.Option(help="Threads (default: every core).", min=1)
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run every combination of --grid through the replay kernel; rank the sets.
+
+    One pass over the data evaluates a chunk of sets in parallel (one thread per core),
+    each chunk's metrics are appended to the `sweeps` family under a sweep id, and the
+    same command run again resumes an interrupted sweep at its first missing chunk.
+    """
+    strat = load_strategy(config if config is not None else strategy)
+    if set_:
+        strat = strat.model_copy(update={"params": {**strat.params, **parse_overrides(set_)}})
+        strat.vector()
+    if sort not in METRIC_KEYS:
+        raise ValueError(f"--sort {sort!r}: choose one of {', '.join(METRIC_KEYS)}")
+    sets = grid_sets(strat, parse_grid(grid))
+    if workers is not None:
+        numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
+    st = open_store(_store_path(store))
+    mint_ids = _mint_ids(st, mints)
+    with _progress(sys.stderr.isatty(), eta=True) as prog:
+        task = prog.add_task(f"sweeping {len(sets)} sets of {strat.name}", total=None)
+        result = run_sweep(
+            st, strat, sets, start_ts=start, end_ts=end, mint_ids=mint_ids,
+            chunk_size=chunk_size,
+            progress=lambda done, total: prog.update(task, completed=done, total=total),
+        )  # fmt: skip
+    ranked = sorted(result.rows, key=lambda r: (r[sort] is None, -(r[sort] or 0.0)))
+    doc = {
+        "sweep_id": result.sweep_id, "sets": result.n_sets, "chunks": result.chunks,
+        "chunks_run": result.chunks_run, "sort": sort, "top": ranked[:top],
+    }  # fmt: skip
+    if as_json:
+        _print_json(doc)
+    else:
+        render_sweep(out, doc)
 
 
 @app.command()
@@ -330,24 +417,6 @@ def explain(
         _print_json(doc)
     else:
         render_explain(out, doc)
-
-
-def _count_ticks(
-    st: EventStore, start: int | None, end: int | None, mint_ids: list[int] | None
-) -> int:
-    where = ["true"]
-    params: dict[str, object] = {}
-    if start is not None:
-        where.append("ts_ns >= $start")
-        params["start"] = start
-    if end is not None:
-        where.append("ts_ns < $end")
-        params["end"] = end
-    if mint_ids is not None:
-        where.append("list_contains($mints, mint_id)")
-        params["mints"] = mint_ids
-    sql = f"SELECT count(*) FROM ticks WHERE {' AND '.join(where)}"  # noqa: S608
-    return int(st.con.sql(sql, params=params).fetchall()[0][0])
 
 
 @store_app.command("info")

@@ -180,3 +180,22 @@ def render_explain(out: Console, doc: dict[str, Any]) -> None:
             out.print(_rows_table(section.replace("_", " "), rows))
     if "outcome" in doc:
         out.print(_kv_table(f"outcome of trade {doc['pos_id']}", doc["outcome"]))
+
+
+def render_sweep(out: Console, doc: dict[str, Any]) -> None:
+    """A sweep's leaderboard: the swept values and the main metrics of the best sets."""
+    rows = doc["top"]
+    keys = sorted({k for r in rows for k in r["set"]})
+    metrics = ["trades", "win_rate", "realized_pnl_sol", "max_drawdown", "sharpe", "fees_sol"]
+    t = Table(title=f"sweep {doc['sweep_id']}: best {len(rows)} of {doc['sets']} by {doc['sort']}")
+    for c in ["set", *keys, *metrics]:
+        t.add_column(c, justify="right")
+    for r in rows:
+        t.add_row(_fmt(r["set_index"]), *(_fmt(r["set"].get(k)) for k in keys),
+                  *(_fmt(r[m]) for m in metrics))  # fmt: skip
+    out.print(t)
+    out.print(
+        f"{doc['chunks_run']} of {doc['chunks']} chunk(s) run now "
+        f"({doc['chunks'] - doc['chunks_run']} already in the store); "
+        f"every row: the `sweeps` view, sweep_id {doc['sweep_id']}"
+    )

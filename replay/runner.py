@@ -373,3 +373,22 @@ def _write_run(
                 "report_json": [json.dumps(report, default=str)],
             },
         )
+
+
+def count_ticks(
+    st: EventStore, start: int | None, end: int | None, mint_ids: Sequence[int] | None
+) -> int:
+    """Ticks a replay of this range and these mints will process (for progress bars)."""
+    where = ["true"]
+    params: dict[str, object] = {}
+    if start is not None:
+        where.append("ts_ns >= $start")
+        params["start"] = start
+    if end is not None:
+        where.append("ts_ns < $end")
+        params["end"] = end
+    if mint_ids is not None:
+        where.append("list_contains($mints, mint_id)")
+        params["mints"] = list(mint_ids)
+    sql = f"SELECT count(*) FROM ticks WHERE {' AND '.join(where)}"  # noqa: S608
+    return int(st.con.sql(sql, params=params).fetchall()[0][0])

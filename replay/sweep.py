@@ -8,14 +8,18 @@ the sets. Each set's result is the replay report's metrics, computed the same wa
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from data.schemas import SWEEP_METRICS
 from data.store import EventStore
 from engine.events import InputKind
 from engine.layout import (
@@ -26,7 +30,7 @@ from engine.layout import (
     new_state,
 )
 from engine.params import LAMPORTS_PER_SOL, P, param_names
-from replay.runner import input_batches, prefetch
+from replay.runner import count_ticks, input_batches, prefetch
 from replay.sweep_nb import (
     M_DECISIONS,
     M_FEES,
@@ -59,11 +63,8 @@ NS_PER_MIN = 60_000_000_000
 OUT_CAPACITY = 4096
 """Output rows per set between folds (the kernel stops and resumes when they fill)."""
 assert OUT_CAPACITY > MAX_OUT_PER_EVENT
-METRIC_KEYS = (
-    "trades", "win_rate", "avg_return", "realized_pnl_sol", "unrealized_pnl_sol",
-    "open_positions", "fees_sol", "slippage_sol", "max_drawdown", "sharpe", "avg_hold_s",
-    "decisions", "orders", "fills", "rejects", "final_equity_sol",
-)  # fmt: skip
+METRIC_KEYS = SWEEP_METRICS
+_COUNTS = {"trades", "open_positions", "decisions", "orders", "fills", "rejects"}
 """What a sweep reports per parameter set: the replay report's metrics of the same name."""
 
 
@@ -215,3 +216,137 @@ def _metrics(m: np.ndarray, unrealized: float, n_open: int, ticks: int) -> dict[
         "rejects": int(m[M_REJECTS]),
         "final_equity_sol": float(m[M_LAST_EQ]) if m[M_POINTS] > 0 else float(m[M_START_EQ]),
     }
+
+
+def sweep_id_for(
+    store: EventStore,
+    strategy: StrategyConfig,
+    param_sets: Sequence[dict[str, float]],
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: Sequence[int] | None,
+) -> str:
+    """A stable id for a sweep: the same command over the same data gets the same id.
+
+    It hashes the strategy (name, entry, parameters), every set, the range, the mints
+    and the store's tick and signal counts, so rerunning an interrupted sweep finds its
+    finished chunks, and a sweep over different data never mixes with it.
+    """
+    doc = {
+        "strategy": strategy.name,
+        "entry": str(strategy.conditions),
+        "params": sorted(strategy.params.items()),
+        "sets": [sorted(s.items()) for s in param_sets],
+        "range": [start_ts, end_ts],
+        "mints": list(mint_ids) if mint_ids is not None else None,
+        "data": [store.rows("ticks"), store.rows("signals")],
+    }
+    digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+    return f"sweep-{digest[:16]}"
+
+
+def finished_chunks(store: EventStore, sweep_id: str) -> set[int]:
+    """Chunks of this sweep already in the store (each was appended in one commit)."""
+    store.refresh()
+    rows = store.con.execute(
+        "SELECT DISTINCT chunk FROM sweeps WHERE sweep_id = ?", [sweep_id]
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: its id, how much this call ran, and every set's row."""
+
+    sweep_id: str
+    n_sets: int
+    chunks: int
+    chunks_run: int
+    rows: list[dict[str, Any]]
+
+
+def run_sweep(
+    store: EventStore,
+    strategy: StrategyConfig,
+    param_sets: Sequence[dict[str, float]],
+    *,
+    start_ts: int | None = None,
+    end_ts: int | None = None,
+    mint_ids: Sequence[int] | None = None,
+    chunk_size: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Run (or resume) a sweep, appending each chunk of sets' metrics as one commit.
+
+    `progress(done, total)` counts tick evaluations (ticks x sets) of this call.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk size must be at least 1")
+    sid = sweep_id_for(store, strategy, param_sets, start_ts, end_ts, mint_ids)
+    n = len(param_sets)
+    chunks = [list(range(i, min(i + chunk_size, n))) for i in range(0, n, chunk_size)]
+    todo = [c for c in range(len(chunks)) if c not in finished_chunks(store, sid)]
+    total_ticks = count_ticks(store, start_ts, end_ts, mint_ids)
+    total = total_ticks * sum(len(chunks[c]) for c in todo)
+    done = 0
+    for c in todo:
+        idx = chunks[c]
+
+        def step(ticks: int, base: int = done, width: int = len(idx)) -> None:
+            if progress:
+                progress(base + ticks * width, total)
+
+        rows = sweep_local(store, strategy, [param_sets[i] for i in idx], start_ts=start_ts,
+                           end_ts=end_ts, mint_ids=mint_ids, progress=step)  # fmt: skip
+        done += total_ticks * len(idx)
+        _append_chunk(store, sid, c, strategy, idx, param_sets, start_ts, end_ts, rows)
+    return SweepResult(sid, n, len(chunks), len(todo), sweep_rows(store, sid))
+
+
+def _append_chunk(
+    store: EventStore,
+    sweep_id: str,
+    chunk: int,
+    strategy: StrategyConfig,
+    idx: list[int],
+    param_sets: Sequence[dict[str, float]],
+    start_ts: int | None,
+    end_ts: int | None,
+    rows: list[dict[str, Any]],
+) -> None:
+    n = len(idx)
+    cols: dict[str, Any] = {
+        "ts_ns": np.full(n, time.time_ns(), np.int64),
+        "sweep_id": [sweep_id] * n,
+        "set_index": np.array(idx, np.int64),
+        "chunk": np.full(n, chunk, np.int64),
+        "strategy": [strategy.name] * n,
+        "set_json": [json.dumps(param_sets[i], sort_keys=True) for i in idx],
+        "start_ts": [start_ts] * n,
+        "end_ts": [end_ts] * n,
+        "ticks": np.array([r["ticks_processed"] for r in rows], np.int64),
+    }
+    for k in METRIC_KEYS:
+        cols[k] = np.array([np.nan if r[k] is None else float(r[k]) for r in rows])
+    store.append("sweeps", cols)
+
+
+def sweep_rows(store: EventStore, sweep_id: str) -> list[dict[str, Any]]:
+    """Every set of a sweep, by set index, with its overrides and metrics."""
+    store.refresh()
+    rel = store.con.execute(
+        "SELECT * EXCLUDE (seq, ts_ns) FROM sweeps WHERE sweep_id = ? ORDER BY set_index",
+        [sweep_id],
+    )
+    cols = [d[0] for d in rel.description]
+    out = []
+    for r in rel.fetchall():
+        row = dict(zip(cols, r, strict=True))
+        row["set"] = json.loads(row.pop("set_json"))
+        for k in METRIC_KEYS:
+            if isinstance(row[k], float) and math.isnan(row[k]):
+                row[k] = None
+            elif k in _COUNTS:
+                row[k] = int(row[k])
+        out.append(row)
+    return out

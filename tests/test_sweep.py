@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from data.store import EventStore
+from data.generator.market import MarketParams, generate_into
+from data.store import EventStore, open_store
 from replay.runner import run_replay
-from replay.sweep import METRIC_KEYS, grid_sets, parse_grid, sweep_local
+from replay.sweep import (
+    METRIC_KEYS,
+    grid_sets,
+    parse_grid,
+    sweep_id_for,
+    sweep_local,
+    sweep_rows,
+)
 from strategies.config import load_strategy
+from tests.conftest import REPO
 from tests.test_replay import pump_store, synth_store  # noqa: F401  (fixtures)
 
 
@@ -43,3 +58,60 @@ def test_grid_parsing() -> None:
     for bad in ["nope=1:2:1", "tp1=0.3:0.1:0.1", "tp1=a:b:c", "tp1"]:
         with pytest.raises(ValueError, match="--grid"):
             parse_grid([bad])
+
+
+def _clanka(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from replay.cli import main; main()", *args],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _rows(store_dir: Path, sweep_id: str) -> list[int]:
+    st = open_store(store_dir)
+    q = "SELECT set_index FROM sweeps WHERE sweep_id = ?"
+    return [int(r[0]) for r in st.con.execute(q, [sweep_id]).fetchall()]
+
+
+def test_kill_9_mid_sweep_then_rerun_resumes_without_gaps_or_repeats(tmp_path: Path) -> None:
+    """SIGKILL a `clanka sweep` after some chunks committed; the same command then runs
+    only the missing chunks, and the table has every set exactly once, with the same
+    metrics as an uninterrupted sweep."""
+    store_dir = tmp_path / "s"
+    s = open_store(store_dir, create=True)
+    generate_into(s, MarketParams(mints=120, hours=12, seed=3))
+    grid = ["stop_loss=0.04:0.15:0.01", "tp1=0.1,0.2"]
+    base = load_strategy("momentum_breakout")
+    for attempt in range(8):
+        trailing = 0.05 + attempt / 100  # a new sweep id per attempt
+        strat = base.model_copy(update={"params": {**base.params, "trailing_pct": trailing}})
+        sets = grid_sets(strat, parse_grid(grid))
+        sid = sweep_id_for(s, strat, sets, None, None, None)
+        args = ["sweep", "--store", str(store_dir), "--grid", grid[0], "--grid", grid[1],
+                "--chunk-size", "2", "--json", "--set", f"trailing_pct={trailing}"]  # fmt: skip
+        proc = _clanka(*args)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not _rows(store_dir, sid):
+            time.sleep(0.01)
+        killed = proc.poll() is None
+        if killed:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        partial = _rows(store_dir, sid)
+        if killed and 0 < len(partial) < len(sets):
+            break
+    else:
+        pytest.fail("the sweep always finished before the kill landed")
+    assert len(sets) == 24
+    assert len(partial) % 2 == 0  # whole chunks only
+    done = subprocess.run([sys.executable, "-c", "from replay.cli import main; main()", *args],
+                          cwd=REPO, capture_output=True, text=True, check=True)  # fmt: skip
+    doc = json.loads(done.stdout)
+    assert doc["sweep_id"] == sid
+    assert doc["chunks_run"] == doc["chunks"] - len(partial) // 2
+    assert sorted(_rows(store_dir, sid)) == list(range(24))  # each set once
+    st = open_store(store_dir)
+    fresh = sweep_local(st, strat, sets)
+    stored = sweep_rows(st, sid)
+    for want, got in zip(fresh, stored, strict=True):
+        assert all(_same(got[k], want[k]) for k in METRIC_KEYS), (got, want)
