@@ -333,8 +333,21 @@ def sweep(
     chunk_size: Annotated[
         int, typer.Option(help="Sets per pass over the data (and per commit).", min=1)
     ] = 16,
+    executor: Annotated[
+        str, typer.Option(help="local (threads here) or dask (a cluster of processes).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address, e.g. tcp://host:8786 [default: start a "
+            "LocalCluster]; its workers must see the store at the same path."
+        ),
+    ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Threads (default: every core).", min=1)
+        int | None,
+        typer.Option(
+            help="local: threads; dask LocalCluster: worker processes [default: every core].", min=1
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -351,8 +364,9 @@ def sweep(
     if sort not in METRIC_KEYS:
         raise ValueError(f"--sort {sort!r}: choose one of {', '.join(METRIC_KEYS)}")
     sets = grid_sets(strat, parse_grid(grid))
-    if workers is not None:
-        numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    cores = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    if executor == "local" and workers is not None:
+        numba.set_num_threads(min(workers, cores))
     start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
     st = open_store(_store_path(store))
     mint_ids = _mint_ids(st, mints)
@@ -360,7 +374,8 @@ def sweep(
         task = prog.add_task(f"sweeping {len(sets)} sets of {strat.name}", total=None)
         result = run_sweep(
             st, strat, sets, start_ts=start, end_ts=end, mint_ids=mint_ids,
-            chunk_size=chunk_size,
+            chunk_size=chunk_size, executor=executor, scheduler=scheduler,
+            workers=workers or cores,
             progress=lambda done, total: prog.update(task, completed=done, total=total),
         )  # fmt: skip
     ranked = sorted(result.rows, key=lambda r: (r[sort] is None, -(r[sort] or 0.0)))

@@ -274,14 +274,22 @@ def run_sweep(
     end_ts: int | None = None,
     mint_ids: Sequence[int] | None = None,
     chunk_size: int = 16,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
     """Run (or resume) a sweep, appending each chunk of sets' metrics as one commit.
 
-    `progress(done, total)` counts tick evaluations (ticks x sets) of this call.
+    `executor` "local" runs each chunk here, its sets in parallel threads; "dask" runs
+    chunks as tasks on `scheduler` or on a LocalCluster of `workers` processes (the
+    driver still does every append). `progress(done, total)` counts tick evaluations
+    (ticks x sets) of this call.
     """
     if chunk_size < 1:
         raise ValueError("chunk size must be at least 1")
+    if executor not in ("local", "dask"):
+        raise ValueError(f"unknown executor {executor!r}; use local or dask")
     sid = sweep_id_for(store, strategy, param_sets, start_ts, end_ts, mint_ids)
     n = len(param_sets)
     chunks = [list(range(i, min(i + chunk_size, n))) for i in range(0, n, chunk_size)]
@@ -289,17 +297,33 @@ def run_sweep(
     total_ticks = count_ticks(store, start_ts, end_ts, mint_ids)
     total = total_ticks * sum(len(chunks[c]) for c in todo)
     done = 0
-    for c in todo:
-        idx = chunks[c]
 
-        def step(ticks: int, base: int = done, width: int = len(idx)) -> None:
-            if progress:
-                progress(base + ticks * width, total)
+    def finish(c: int, rows: list[dict[str, Any]]) -> None:
+        nonlocal done
+        _append_chunk(store, sid, c, strategy, chunks[c], param_sets, start_ts, end_ts, rows)
+        done += total_ticks * len(chunks[c])
+        if progress:
+            progress(done, total)
 
-        rows = sweep_local(store, strategy, [param_sets[i] for i in idx], start_ts=start_ts,
-                           end_ts=end_ts, mint_ids=mint_ids, progress=step)  # fmt: skip
-        done += total_ticks * len(idx)
-        _append_chunk(store, sid, c, strategy, idx, param_sets, start_ts, end_ts, rows)
+    if executor == "dask" and todo:
+        from replay.sweep_dask import connect, run_chunks
+
+        with connect(scheduler, workers) as client:
+            run_chunks(client, store.root, strategy,
+                       [[param_sets[i] for i in chunks[c]] for c in todo], start_ts, end_ts,
+                       mint_ids, lambda pos, rows: finish(todo[pos], rows))  # fmt: skip
+    else:
+        for c in todo:
+            idx = chunks[c]
+
+            def step(ticks: int, base: int = done, width: int = len(idx)) -> None:
+                if progress:
+                    progress(base + ticks * width, total)
+
+            rows = sweep_local(store, strategy, [param_sets[i] for i in idx],
+                               start_ts=start_ts, end_ts=end_ts, mint_ids=mint_ids,
+                               progress=step)  # fmt: skip
+            finish(c, rows)
     return SweepResult(sid, n, len(chunks), len(todo), sweep_rows(store, sid))
 
 

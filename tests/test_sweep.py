@@ -115,3 +115,46 @@ def test_kill_9_mid_sweep_then_rerun_resumes_without_gaps_or_repeats(tmp_path: P
     stored = sweep_rows(st, sid)
     for want, got in zip(fresh, stored, strict=True):
         assert all(_same(got[k], want[k]) for k in METRIC_KEYS), (got, want)
+
+
+def test_dask_local_cluster_gives_the_local_executors_results(tmp_path: Path) -> None:
+    """The same small sweep on a 2-worker LocalCluster and on the local executor."""
+    from dask.distributed import Client, LocalCluster
+
+    from replay.sweep_dask import run_chunks
+
+    store_dir = tmp_path / "s"
+    s = open_store(store_dir, create=True)
+    generate_into(s, MarketParams(mints=30, hours=4, seed=11))
+    strat = load_strategy("momentum_breakout")
+    sets = grid_sets(strat, parse_grid(["stop_loss=0.05,0.1", "tp1=0.1,0.15,0.2"]))
+    chunks = [sets[0:2], sets[2:4], sets[4:6]]
+    got: dict[int, list[dict[str, object]]] = {}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        assert len(client.scheduler_info()["workers"]) == 2
+        run_chunks(client, store_dir, strat, chunks, None, None, None,
+                   lambda pos, rows: got.setdefault(pos, rows))  # fmt: skip
+    dask_rows = [r for pos in sorted(got) for r in got[pos]]
+    local_rows = sweep_local(s, strat, sets)
+    assert len(dask_rows) == 6
+    for d, loc in zip(dask_rows, local_rows, strict=True):
+        assert all(_same(d[k], loc[k]) for k in METRIC_KEYS), (d, loc)
+    assert len({r["realized_pnl_sol"] for r in local_rows}) > 1
+
+
+def test_cli_sweep_with_the_dask_executor_resumes_like_local(tmp_path: Path) -> None:
+    store_dir = tmp_path / "s"
+    generate_into(open_store(store_dir, create=True), MarketParams(mints=20, hours=3, seed=2))
+    cmd = [sys.executable, "-c", "from replay.cli import main; main()", "sweep", "--store",
+           str(store_dir), "--grid", "stop_loss=0.05,0.1,0.15", "--chunk-size", "1", "--json",
+           "--top", "3"]  # fmt: skip
+    a = json.loads(subprocess.run([*cmd, "--executor", "dask", "--workers", "2"], cwd=REPO,
+                                  capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    assert (a["sets"], a["chunks"], a["chunks_run"]) == (3, 3, 3)
+    b = json.loads(subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                                  check=True).stdout)  # fmt: skip
+    assert (b["sweep_id"], b["chunks_run"]) == (a["sweep_id"], 0)  # nothing left to run
+    assert b["top"] == a["top"]
+    pnl = [r["realized_pnl_sol"] for r in a["top"]]
+    assert pnl == sorted(pnl, reverse=True)

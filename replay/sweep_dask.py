@@ -1,0 +1,101 @@
+"""The distributed sweep executor: chunks of parameter sets as Dask tasks.
+
+The task is the local executor itself (`sweep_local`) on one chunk: a worker opens the
+store from its (shared) path, reads the data and runs the chunk's sets through the same
+compiled kernel. Workers only read; the driver appends each finished chunk to the store
+as one commit, so resume works exactly as with the local executor. Each worker loads
+the cached numba kernels once, before its first chunk (`warm_worker`).
+
+`clanka sweep --executor dask` starts a LocalCluster on this machine, or connects to a
+remote scheduler with `--scheduler tcp://host:port` (its workers must see the store at
+the same path, e.g. on a shared filesystem).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from dask.distributed import Client, LocalCluster, as_completed
+
+from strategies.config import StrategyConfig
+
+
+def evaluate_chunk(
+    store_path: str,
+    strategy: StrategyConfig,
+    param_sets: list[dict[str, float]],
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: list[int] | None,
+    threads: int,
+) -> list[dict[str, Any]]:
+    """One chunk's metrics, computed on a worker from the store at `store_path`."""
+    import numba
+
+    from data.store import open_store
+    from replay.sweep import sweep_local
+
+    numba.set_num_threads(max(1, min(threads, numba.get_num_threads())))
+    store = open_store(store_path)
+    try:
+        return sweep_local(store, strategy, param_sets, start_ts=start_ts, end_ts=end_ts,
+                           mint_ids=mint_ids)  # fmt: skip
+    finally:
+        store.close()
+
+
+def warm_worker() -> bool:
+    """Load (or compile once) the sweep kernels in this worker process."""
+    import replay.sweep_nb  # noqa: F401  (numba's on-disk cache loads on first call)
+    from engine.kernel_nb import step_nb
+
+    return step_nb is not None
+
+
+def connect(scheduler: str | None, workers: int) -> AbstractContextManager[Client]:
+    """A client on `scheduler`, or on a LocalCluster of `workers` processes."""
+    if scheduler:
+        return Client(scheduler)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None)  # fmt: skip
+    return _OwningClient(cluster)
+
+
+class _OwningClient(AbstractContextManager[Client]):
+    """A client that closes its LocalCluster with it."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self.client = Client(cluster)
+
+    def __enter__(self) -> Client:
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.cluster.close()
+
+
+def run_chunks(
+    client: Client,
+    store_path: Path,
+    strategy: StrategyConfig,
+    chunks: Sequence[list[dict[str, float]]],
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: Sequence[int] | None,
+    on_done: Callable[[int, list[dict[str, Any]]], None],
+) -> None:
+    """Run every chunk as a task; call `on_done(chunk position, rows)` as each finishes."""
+    client.run(warm_worker)
+    mints = list(mint_ids) if mint_ids is not None else None
+    futures = {
+        client.submit(evaluate_chunk, str(store_path), strategy, list(chunk), start_ts, end_ts,
+                      mints, 1, pure=False): pos
+        for pos, chunk in enumerate(chunks)
+    }  # fmt: skip
+    for fut in as_completed(futures):
+        on_done(futures[fut], fut.result())
