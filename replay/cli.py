@@ -48,11 +48,13 @@ from replay.console import (
     render_sql,
     render_summary,
     render_sweep,
+    render_walk_forward,
 )
 from replay.explain import explain as explain_target
 from replay.runner import count_ticks, run_replay
 from replay.settings import ClankaSettings
-from replay.sweep import METRIC_KEYS, grid_sets, parse_grid, run_sweep
+from replay.sweep import METRIC_KEYS, grid_sets, parse_grid, random_sets, run_sweep
+from replay.walkforward import parse_walk_forward, walk_forward
 from strategies.config import load_strategy, parse_overrides
 
 app = typer.Typer(
@@ -307,13 +309,32 @@ def _mint_ids(st: EventStore, mints: list[str] | None) -> list[int] | None:
 @user_errors
 def sweep(
     grid: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--grid",
             help="A swept parameter: name=lo:hi:step or name=v1,v2 "
             "(repeatable; every combination runs).",
         ),
-    ],
+    ] = None,
+    random_n: Annotated[
+        int | None,
+        typer.Option("--random", help="Draw this many sets from --space instead.", min=1),
+    ] = None,
+    space: Annotated[
+        Path | None,
+        typer.Option(
+            help="Search space TOML for --random: [name] with lo/hi (log, integer) or values."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the --random draws.")] = 0,
+    walk_forward_: Annotated[
+        str | None,
+        typer.Option(
+            "--walk-forward",
+            help="TRAIN_DAYS:TEST_DAYS: pick the best set on each "
+            "train window, score it on the days after (out of sample).",
+        ),
+    ] = None,
     store: StoreOpt = None,
     from_: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601, UTC).")] = None,
     to: Annotated[str | None, typer.Option("--to", help="End, exclusive (ISO 8601, UTC).")] = None,
@@ -327,6 +348,10 @@ def sweep(
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a parameter for every set: name=value."),
+    ] = None,
+    entry: Annotated[
+        str | None,
+        typer.Option(help="Replace the entry condition set, e.g. 'ret_5m >= 0.1'."),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows to print, best first.", min=1)] = 10,
     sort: Annotated[str, typer.Option(help="Metric to rank by.")] = "realized_pnl_sol",
@@ -351,25 +376,52 @@ def sweep(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run every combination of --grid through the replay kernel; rank the sets.
+    """Run every combination of --grid (or --random draws) through the kernel; rank them.
 
     One pass over the data evaluates a chunk of sets in parallel (one thread per core),
     each chunk's metrics are appended to the `sweeps` family under a sweep id, and the
     same command run again resumes an interrupted sweep at its first missing chunk.
     """
     strat = load_strategy(config if config is not None else strategy)
+    if entry is not None:
+        strat = strat.model_copy(update={"entry": str(ConditionSet.parse(entry))})
     if set_:
+        # Validated per set below, with the swept values in place.
         strat = strat.model_copy(update={"params": {**strat.params, **parse_overrides(set_)}})
-        strat.vector()
     if sort not in METRIC_KEYS:
         raise ValueError(f"--sort {sort!r}: choose one of {', '.join(METRIC_KEYS)}")
-    sets = grid_sets(strat, parse_grid(grid))
+    if bool(grid) == (random_n is not None):
+        raise ValueError("give either --grid ... or --random N --space FILE.toml")
+    if random_n is not None:
+        if space is None:
+            raise ValueError("--random needs --space FILE.toml")
+        sets = random_sets(strat, space, random_n, seed)
+    else:
+        sets = grid_sets(strat, parse_grid(grid or []))
     cores = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
     if executor == "local" and workers is not None:
         numba.set_num_threads(min(workers, cores))
     start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
     st = open_store(_store_path(store))
     mint_ids = _mint_ids(st, mints)
+    if walk_forward_ is not None:
+        train_days, test_days = parse_walk_forward(walk_forward_)
+        with _progress(sys.stderr.isatty()) as prog:
+            task = prog.add_task("walk-forward windows", total=None)
+            rows = walk_forward(
+                st, strat, sets, train_days, test_days, sort, start_ts=start, end_ts=end,
+                mint_ids=mint_ids,
+                run_kwargs={"chunk_size": chunk_size, "executor": executor,
+                            "scheduler": scheduler, "workers": workers or cores},
+                on_window=lambda k, n: prog.update(task, completed=k, total=n),
+            )  # fmt: skip
+        wf = {"train_days": train_days, "test_days": test_days, "sort": sort, "sets": len(sets),
+              "windows": rows}  # fmt: skip
+        if as_json:
+            _print_json(wf)
+        else:
+            render_walk_forward(out, wf)
+        return
     with _progress(sys.stderr.isatty(), eta=True) as prog:
         task = prog.add_task(f"sweeping {len(sets)} sets of {strat.name}", total=None)
         result = run_sweep(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pyarrow as pa
@@ -199,3 +200,26 @@ def render_sweep(out: Console, doc: dict[str, Any]) -> None:
         f"({doc['chunks'] - doc['chunks_run']} already in the store); "
         f"every row: the `sweeps` view, sweep_id {doc['sweep_id']}"
     )
+
+
+def render_walk_forward(out: Console, doc: dict[str, Any]) -> None:
+    """Walk-forward windows: the chosen set, its in-sample and out-of-sample metrics."""
+    sort = doc["sort"]
+    t = Table(title=f"walk-forward {doc['train_days']}:{doc['test_days']} days, "
+              f"{doc['sets']} sets, best by {sort}")  # fmt: skip
+    for c in ["window", "test from", "best set", f"{sort} in", f"{sort} out", "trades out",
+              "max dd out"]:  # fmt: skip
+        t.add_column(c, justify="right")
+    for w in doc["windows"]:
+        day = dt.datetime.fromtimestamp(w["test_start_ns"] / 1e9, tz=dt.UTC).date().isoformat()
+        chosen = ", ".join(f"{k}={v:g}" for k, v in sorted(w["best_set"].items()))
+        t.add_row(_fmt(w["window"]), day, chosen, _fmt(w["in_sample"][sort]),
+                  _fmt(w["out_of_sample"][sort]), _fmt(w["out_of_sample"]["trades"]),
+                  _fmt(w["out_of_sample"]["max_drawdown"]))  # fmt: skip
+    out.print(t)
+    ins = [w["in_sample"][sort] for w in doc["windows"] if w["in_sample"][sort] is not None]
+    oos = [w["out_of_sample"][sort] for w in doc["windows"]
+           if w["out_of_sample"][sort] is not None]  # fmt: skip
+    if ins and oos:
+        out.print(f"mean {sort}: in sample {sum(ins) / len(ins):,.6g}, "
+                  f"out of sample {sum(oos) / len(oos):,.6g}")  # fmt: skip

@@ -13,8 +13,10 @@ import itertools
 import json
 import math
 import time
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,6 +105,56 @@ def grid_sets(strategy: StrategyConfig, grid: dict[str, list[float]]) -> list[di
     for s in sets:
         strategy.vector(s)  # raises with the parameter's name and range when invalid
     return sets
+
+
+def random_sets(
+    strategy: StrategyConfig, space_file: Path, n: int, seed: int = 0
+) -> list[dict[str, float]]:
+    """`n` parameter sets drawn from a TOML search space (reproducible for a seed).
+
+    Each table names a parameter: `lo`/`hi` draw uniformly (`log = true`: uniformly in
+    log space; `integer = true`: whole numbers), `values = [...]` draws one of them.
+    Draws the strategy's rules refuse (e.g. tp1 >= tp2) are redrawn.
+    """
+    try:
+        doc = tomllib.loads(space_file.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"--space {space_file}: cannot read TOML ({exc})") from None
+    known = set(param_names())
+    if not doc:
+        raise ValueError(f"--space {space_file}: no parameters")
+    for name, spec in doc.items():
+        ok = isinstance(spec, dict) and (
+            ("values" in spec and isinstance(spec["values"], list) and spec["values"])
+            or ("lo" in spec and "hi" in spec and float(spec["lo"]) <= float(spec["hi"]))
+        )
+        if name not in known or not ok:
+            raise ValueError(f"--space {space_file}: [{name}] needs a known parameter with "
+                             "lo <= hi or a non-empty values list")  # fmt: skip
+    rng = np.random.default_rng(seed)
+    out: list[dict[str, float]] = []
+    tries = 0
+    while len(out) < n:
+        tries += 1
+        if tries > 100 * n + 100:
+            raise ValueError(f"--space {space_file}: most draws break the parameter rules")
+        draw: dict[str, float] = {}
+        for name, spec in doc.items():
+            if "values" in spec:
+                draw[name] = float(spec["values"][int(rng.integers(len(spec["values"])))])
+                continue
+            lo, hi = float(spec["lo"]), float(spec["hi"])
+            if spec.get("log"):
+                v = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+            else:
+                v = float(rng.uniform(lo, hi))
+            draw[name] = float(round(v)) if spec.get("integer") else round(v, 12)
+        try:
+            strategy.vector(draw)
+        except ValueError:
+            continue
+        out.append(draw)
+    return out
 
 
 @dataclass

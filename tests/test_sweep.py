@@ -20,10 +20,12 @@ from replay.sweep import (
     METRIC_KEYS,
     grid_sets,
     parse_grid,
+    random_sets,
     sweep_id_for,
     sweep_local,
     sweep_rows,
 )
+from replay.walkforward import parse_walk_forward, walk_forward, windows
 from strategies.config import load_strategy
 from tests.conftest import REPO
 from tests.test_replay import pump_store, synth_store  # noqa: F401  (fixtures)
@@ -158,3 +160,70 @@ def test_cli_sweep_with_the_dask_executor_resumes_like_local(tmp_path: Path) -> 
     assert b["top"] == a["top"]
     pnl = [r["realized_pnl_sol"] for r in a["top"]]
     assert pnl == sorted(pnl, reverse=True)
+
+
+def test_random_space_draws_are_reproducible_and_valid(tmp_path: Path) -> None:
+    space = tmp_path / "space.toml"
+    space.write_text(
+        "[stop_loss]\nlo = 0.03\nhi = 0.15\n[tp1]\nvalues = [0.1, 0.2, 0.25]\n"
+        "[max_positions]\nlo = 1\nhi = 5\ninteger = true\n"
+        "[liq_cap_pct]\nlo = 0.001\nhi = 0.1\nlog = true\n"
+    )
+    strat = load_strategy("momentum_breakout")
+    a = random_sets(strat, space, 20, seed=5)
+    assert a == random_sets(strat, space, 20, seed=5)
+    assert a != random_sets(strat, space, 20, seed=6)
+    for s in a:
+        assert 0.03 <= s["stop_loss"] <= 0.15
+        assert s["tp1"] in (0.1, 0.2, 0.25)
+        assert s["max_positions"] in (1.0, 2.0, 3.0, 4.0, 5.0)
+        assert 0.001 <= s["liq_cap_pct"] <= 0.1
+        strat.vector(s)  # every draw is a valid parameter set
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[moon]\nlo = 1\nhi = 2\n")
+    with pytest.raises(ValueError, match=r"\[moon\]"):
+        random_sets(strat, bad, 3)
+
+
+def test_walk_forward_windows() -> None:
+    day = 86_400 * 10**9
+    assert windows(10, 19, 5, 3) == [
+        (10 * day, 15 * day, 18 * day),
+    ]
+    assert [w[1] // day for w in windows(0, 20, 5, 3)] == [5, 8, 11, 14, 17]
+    assert windows(0, 6, 5, 3) == []
+    assert parse_walk_forward("5:3") == (5, 3)
+    with pytest.raises(ValueError, match="walk-forward"):
+        parse_walk_forward("5")
+
+
+def test_walk_forward_picks_on_train_and_scores_on_unseen_days(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """On 21 days of real BTC-PERP bars: each window's chosen set is the best of its
+    train sweep, and its out-of-sample figures are those of a plain replay of the test
+    days with that set."""
+    from data.importers import import_file
+
+    s = open_store(tmp_path / "s", create=True)
+    import_file(s, shared_data / "ftx_btcperp_1m_2021-12-31_to_2022-01-20.parquet")
+    base = load_strategy("momentum_breakout")
+    strat = base.model_copy(update={
+        "entry": "ret_5m >= 0.004",
+        "params": {**base.params, "min_liquidity": -1.0, "tp2": 0.05, "tp3": 0.1},
+    })  # fmt: skip
+    sets = grid_sets(strat, parse_grid(["stop_loss=0.01,0.02,0.04", "tp1=0.01,0.02"]))
+    rows = walk_forward(s, strat, sets, 5, 3, "realized_pnl_sol")
+    assert len(rows) == 5
+    for w in rows:
+        train = sweep_rows(s, w["sweep_id"])
+        best = max(r["realized_pnl_sol"] for r in train)
+        assert w["in_sample"]["realized_pnl_sol"] == best
+        chosen = next(r for r in train if r["set_index"] == w["best_set_index"])
+        assert chosen["set"] == w["best_set"]
+        oos = run_replay(s, strat, strat.vector(w["best_set"]), start_ts=w["test_start_ns"],
+                         end_ts=w["test_end_ns"], write=False).report  # fmt: skip
+        for k, v in w["out_of_sample"].items():
+            assert _same(v, oos[k]), (k, v, oos[k])
+        assert w["test_end_ns"] - w["test_start_ns"] == 3 * 86_400 * 10**9
+    assert sum(w["out_of_sample"]["trades"] for w in rows) > 0
