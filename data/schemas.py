@@ -353,7 +353,9 @@ SWEEPS = FamilySpec(
             pa.field("set_index", pa.int64(), nullable=False),
             pa.field("chunk", pa.int64(), nullable=False),
             pa.field("strategy", pa.string(), nullable=False),
+            pa.field("strategy_json", pa.string(), nullable=False),
             pa.field("set_json", pa.string(), nullable=False),
+            pa.field("mints_json", pa.string(), nullable=False),
             pa.field("start_ts", pa.int64(), nullable=True),
             pa.field("end_ts", pa.int64(), nullable=True),
             pa.field("ticks", pa.int64(), nullable=False),
@@ -363,9 +365,10 @@ SWEEPS = FamilySpec(
     partitioning=Partitioning.NONE,
     compression="zstd",
     row_group_rows=_ROW_GROUP,
-    doc="SweepSetEvaluated: one row per parameter set of a sweep (its overrides as JSON and "
-    "its metrics), appended a chunk of sets per transaction, so an interrupted sweep "
-    "resumes at the first missing chunk; ts_ns is when the chunk finished.",
+    doc="SweepSetEvaluated: one row per parameter set of a sweep (the strategy it ran on, "
+    "its overrides and its metrics, so any set can be replayed again), appended a chunk "
+    "of sets per transaction, so an interrupted sweep resumes at the first missing "
+    "chunk; ts_ns is when the chunk finished.",
 )
 
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,

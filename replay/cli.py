@@ -54,6 +54,7 @@ from replay.explain import explain as explain_target
 from replay.runner import count_ticks, run_replay
 from replay.settings import ClankaSettings
 from replay.sweep import METRIC_KEYS, grid_sets, parse_grid, random_sets, run_sweep
+from replay.sweep_report import build_report
 from replay.walkforward import parse_walk_forward, walk_forward
 from strategies.config import load_strategy, parse_overrides
 
@@ -66,6 +67,11 @@ app = typer.Typer(
 )
 store_app = typer.Typer(help="Inspect and maintain a store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
+sweep_app = typer.Typer(
+    help="Sweep parameter sets over the store (clanka sweep --grid ...), or report on one "
+    "(clanka sweep report SWEEP_ID --html OUT.html)."
+)
+app.add_typer(sweep_app, name="sweep")
 
 out = Console()
 if not out.is_terminal:
@@ -305,9 +311,10 @@ def _mint_ids(st: EventStore, mints: list[str] | None) -> list[int] | None:
     return ids
 
 
-@app.command()
+@sweep_app.callback(invoke_without_command=True)
 @user_errors
 def sweep(
+    ctx: typer.Context,
     grid: Annotated[
         list[str] | None,
         typer.Option(
@@ -382,6 +389,8 @@ def sweep(
     each chunk's metrics are appended to the `sweeps` family under a sweep id, and the
     same command run again resumes an interrupted sweep at its first missing chunk.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     strat = load_strategy(config if config is not None else strategy)
     if entry is not None:
         strat = strat.model_copy(update={"entry": str(ConditionSet.parse(entry))})
@@ -439,6 +448,36 @@ def sweep(
         _print_json(doc)
     else:
         render_sweep(out, doc)
+
+
+@sweep_app.command("report")
+@user_errors
+def sweep_report(
+    sweep_id: Annotated[str, typer.Argument(help="The sweep (its id is printed by clanka sweep).")],
+    html: Annotated[Path, typer.Option("--html", help="Where to write the HTML page.")],
+    store: StoreOpt = None,
+    top: Annotated[int, typer.Option(help="Best sets to re-run and chart.", min=1)] = 5,
+    sort: Annotated[str, typer.Option(help="Metric to rank by.")] = "realized_pnl_sol",
+    x: Annotated[
+        str | None, typer.Option(help="Heatmap x parameter [default: first swept].")
+    ] = None,
+    y: Annotated[
+        str | None, typer.Option(help="Heatmap y parameter [default: second swept].")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a self-contained HTML report: leaderboard, heatmap, best sets' equity.
+
+    The best sets are re-run through replay, so their events land in the store as
+    ordinary runs (their run ids are printed).
+    """
+    st = open_store(_store_path(store))
+    doc = build_report(st, sweep_id, html, top=top, sort=sort, x=x, y=y)
+    if as_json:
+        _print_json(doc)
+    else:
+        runs = ", ".join(f"set {r['set_index']}: {r['run_id']}" for r in doc["best_runs"])
+        out.print(f"wrote {doc['html']} ({doc['sets']} sets; re-ran {runs})")
 
 
 @app.command()

@@ -352,7 +352,8 @@ def run_sweep(
 
     def finish(c: int, rows: list[dict[str, Any]]) -> None:
         nonlocal done
-        _append_chunk(store, sid, c, strategy, chunks[c], param_sets, start_ts, end_ts, rows)
+        _append_chunk(store, sid, c, strategy, chunks[c], param_sets, start_ts, end_ts, mint_ids,
+                      rows)  # fmt: skip
         done += total_ticks * len(chunks[c])
         if progress:
             progress(done, total)
@@ -388,6 +389,7 @@ def _append_chunk(
     param_sets: Sequence[dict[str, float]],
     start_ts: int | None,
     end_ts: int | None,
+    mint_ids: Sequence[int] | None,
     rows: list[dict[str, Any]],
 ) -> None:
     n = len(idx)
@@ -397,7 +399,9 @@ def _append_chunk(
         "set_index": np.array(idx, np.int64),
         "chunk": np.full(n, chunk, np.int64),
         "strategy": [strategy.name] * n,
+        "strategy_json": [strategy.model_dump_json()] * n,
         "set_json": [json.dumps(param_sets[i], sort_keys=True) for i in idx],
+        "mints_json": [json.dumps(list(mint_ids) if mint_ids is not None else None)] * n,
         "start_ts": [start_ts] * n,
         "end_ts": [end_ts] * n,
         "ticks": np.array([r["ticks_processed"] for r in rows], np.int64),
@@ -419,6 +423,8 @@ def sweep_rows(store: EventStore, sweep_id: str) -> list[dict[str, Any]]:
     for r in rel.fetchall():
         row = dict(zip(cols, r, strict=True))
         row["set"] = json.loads(row.pop("set_json"))
+        row["mints"] = json.loads(row.pop("mints_json"))
+        row.pop("strategy_json")
         for k in METRIC_KEYS:
             if isinstance(row[k], float) and math.isnan(row[k]):
                 row[k] = None

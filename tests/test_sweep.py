@@ -227,3 +227,34 @@ def test_walk_forward_picks_on_train_and_scores_on_unseen_days(
             assert _same(v, oos[k]), (k, v, oos[k])
         assert w["test_end_ns"] - w["test_start_ns"] == 3 * 86_400 * 10**9
     assert sum(w["out_of_sample"]["trades"] for w in rows) > 0
+
+
+def test_sweep_report_is_self_contained_and_reruns_the_best(tmp_path: Path) -> None:
+    from replay.sweep import run_sweep
+    from replay.sweep_report import build_report
+
+    s = open_store(tmp_path / "s", create=True)
+    generate_into(s, MarketParams(mints=30, hours=4, seed=9))
+    strat = load_strategy("momentum_breakout")
+    sets = grid_sets(strat, parse_grid(["stop_loss=0.04,0.08,0.12", "tp1=0.1,0.2"]))
+    res = run_sweep(s, strat, sets, chunk_size=3)
+    page = tmp_path / "r.html"
+    doc = build_report(s, res.sweep_id, page, top=2)
+    text = page.read_text()
+    assert "<script src=" not in text  # plotly.js is embedded: no CDN
+    assert text.count("Plotly.newPlot") == 2  # heatmap + equity curves
+    assert doc["heatmap"] == ["stop_loss", "tp1"]
+    assert "Leaderboard (best 2 by realized_pnl_sol)" in text
+    ranked = sorted(res.rows, key=lambda r: -(r["realized_pnl_sol"] or 0.0))
+    assert [r["set_index"] for r in doc["best_runs"]] == [r["set_index"] for r in ranked[:2]]
+    s.refresh()
+    for run, row in zip(doc["best_runs"], ranked, strict=False):
+        (report_json,) = s.con.execute(
+            "SELECT report_json FROM runs WHERE run_id = ?", [run["run_id"]]
+        ).fetchone() or ("{}",)
+        rep = json.loads(report_json)
+        assert _same(rep["realized_pnl_sol"], row["realized_pnl_sol"])
+        n_eq = s.con.execute("SELECT count(*) FROM equity WHERE run_id = ?", [run["run_id"]])
+        assert n_eq.fetchall()[0][0] > 0
+    with pytest.raises(ValueError, match="no sweep"):
+        build_report(s, "sweep-nope", page)
