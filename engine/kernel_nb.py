@@ -1091,6 +1091,7 @@ def step_nb(
     keep_f = 1.0 - a_fast
     keep_s = 1.0 - a_slow
     min_liq = params[_MIN_LIQ]
+    score_exits = params[_SS_SOCIAL] >= 0.0 or params[_SS_TECH] >= 0.0
     need_trend = params[_REQ_TREND] >= 0.5
     n_bars = np.int64(params[_BARS_N])
     max_pos = np.int64(params[_MAX_POS])
@@ -1472,7 +1473,9 @@ def step_nb(
                     and mint_f[m, MF_VOL60] < params[_VOLDEATH] * pos_f[slot, PF_ENTRY_VOL60]
                 ):
                     why = R_VOLDEATH
-                else:
+                elif score_exits or sig[m, S_RISK] >= params[_SS_RISK]:
+                    # Scores lie in [0, 1]: with both score thresholds below 0 only an
+                    # external risk rating can flip a position, so skip scoring ticks.
                     _scores(m, t, params, mint_f, mint_i, bars, sig, dec)
                     scored = True
                     if _strong_sell(m, params, sig, dec):

@@ -42,7 +42,11 @@ PURE_SL_TP = {
     "volume_death_ratio": 0.0, "trailing_min_confidence": 1.0, "reentry_cooldown_s": 0,
     "entry_max_slippage_bps": 10_000, "exit_max_slippage_bps": 10_000,
 }  # fmt: skip
-GRID = ["stop_loss=0.005,0.01,0.02", "tp1=0.005,0.01,0.03"]
+GRID = ["stop_loss=0.00531,0.01073,0.02119", "tp1=0.00487,0.01139,0.02917"]
+"""Stops and targets with five decimals: a round price (BTC trades in whole dollars)
+times one of these is never another tradable price, so no close lands exactly on a
+level, where fractional sizes (vectorbt) and whole raw units (Clanka, rounding the
+entry price up by ~1e-15) would fall on different sides of it."""
 
 
 def entry_bars(n: int) -> np.ndarray:
