@@ -56,7 +56,7 @@ from replay.settings import ClankaSettings
 from replay.sweep import METRIC_KEYS, grid_sets, parse_grid, random_sets, run_sweep
 from replay.sweep_report import build_report
 from replay.walkforward import parse_walk_forward, walk_forward
-from strategies.config import load_strategy, parse_overrides
+from strategies.config import StrategyConfig, load_strategy, parse_overrides
 
 app = typer.Typer(
     name="clanka",
@@ -86,6 +86,20 @@ StoreOpt = Annotated[
     typer.Option("--store", help="Store directory [default: $CLANKA_STORE or ./store]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="Start (ISO 8601, UTC).")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="End, exclusive (ISO 8601, UTC).")]
+MintsOpt = Annotated[
+    list[str] | None, typer.Option("--mints", help="Mint address or symbol (repeatable).")
+]
+StrategyOpt = Annotated[str, typer.Option(help="Built-in strategy name.")]
+ConfigOpt = Annotated[Path | None, typer.Option(help="Strategy TOML file (instead of --strategy).")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a parameter: name=value.")
+]
+EntryOpt = Annotated[
+    str | None,
+    typer.Option(help="Replace the entry condition set, e.g. 'ret_5m >= 0.1 AND liquidity >= 40'."),
+]
 
 
 def _store_path(store: Path | None) -> Path:
@@ -250,24 +264,13 @@ def _iso_ns(text: str | None, flag: str) -> int | None:
 @user_errors
 def replay(
     store: StoreOpt = None,
-    from_: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601, UTC).")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="End, exclusive (ISO 8601, UTC).")] = None,
-    mints: Annotated[
-        list[str] | None, typer.Option("--mints", help="Mint address or symbol (repeatable).")
-    ] = None,
-    strategy: Annotated[str, typer.Option(help="Built-in strategy name.")] = "momentum_breakout",
-    config: Annotated[
-        Path | None, typer.Option(help="Strategy TOML file (instead of --strategy).")
-    ] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a parameter: name=value.")
-    ] = None,
-    entry: Annotated[
-        str | None,
-        typer.Option(
-            help="Replace the entry condition set, e.g. 'ret_5m >= 0.1 AND liquidity >= 40'."
-        ),
-    ] = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    mints: MintsOpt = None,
+    strategy: StrategyOpt = "momentum_breakout",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    entry: EntryOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay the store through the kernel, log every event under a new run id, report.
@@ -276,10 +279,8 @@ def replay(
     fees, slippage, max drawdown, Sharpe, hold time, exit reasons and the run's
     events_sha256 (same data and config, same hash).
     """
-    strat = load_strategy(config if config is not None else strategy)
-    if entry is not None:
-        strat = strat.model_copy(update={"entry": str(ConditionSet.parse(entry))})
-    params = strat.vector(parse_overrides(set_ or []))
+    strat = _strategy(strategy, config, entry, set_)
+    params = strat.vector()
     start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
     st = open_store(_store_path(store))
     mint_ids = _mint_ids(st, mints)
@@ -294,6 +295,28 @@ def replay(
         _print_json(result.report)
     else:
         render_report(out, strat.name, result.report)
+
+
+def _strategy(
+    name: str,
+    config: Path | None,
+    entry: str | None,
+    sets: list[str] | None,
+    *,
+    validate: bool = True,
+) -> StrategyConfig:
+    """The strategy a command runs: built-in or TOML, then --entry and --set applied.
+
+    With `validate` off, --set values are checked later, together with swept values.
+    """
+    strat = load_strategy(config if config is not None else name)
+    if entry is not None:
+        strat = strat.model_copy(update={"entry": str(ConditionSet.parse(entry))})
+    if sets:
+        strat = strat.model_copy(update={"params": {**strat.params, **parse_overrides(sets)}})
+        if validate:
+            strat.vector()
+    return strat
 
 
 def _mint_ids(st: EventStore, mints: list[str] | None) -> list[int] | None:
@@ -343,23 +366,13 @@ def sweep(
         ),
     ] = None,
     store: StoreOpt = None,
-    from_: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601, UTC).")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="End, exclusive (ISO 8601, UTC).")] = None,
-    mints: Annotated[
-        list[str] | None, typer.Option("--mints", help="Mint address or symbol (repeatable).")
-    ] = None,
-    strategy: Annotated[str, typer.Option(help="Built-in strategy name.")] = "momentum_breakout",
-    config: Annotated[
-        Path | None, typer.Option(help="Strategy TOML file (instead of --strategy).")
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a parameter for every set: name=value."),
-    ] = None,
-    entry: Annotated[
-        str | None,
-        typer.Option(help="Replace the entry condition set, e.g. 'ret_5m >= 0.1'."),
-    ] = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    mints: MintsOpt = None,
+    strategy: StrategyOpt = "momentum_breakout",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    entry: EntryOpt = None,
     top: Annotated[int, typer.Option(help="Rows to print, best first.", min=1)] = 10,
     sort: Annotated[str, typer.Option(help="Metric to rank by.")] = "realized_pnl_sol",
     chunk_size: Annotated[
@@ -391,12 +404,7 @@ def sweep(
     """
     if ctx.invoked_subcommand is not None:
         return
-    strat = load_strategy(config if config is not None else strategy)
-    if entry is not None:
-        strat = strat.model_copy(update={"entry": str(ConditionSet.parse(entry))})
-    if set_:
-        # Validated per set below, with the swept values in place.
-        strat = strat.model_copy(update={"params": {**strat.params, **parse_overrides(set_)}})
+    strat = _strategy(strategy, config, entry, set_, validate=False)  # per set, below
     if sort not in METRIC_KEYS:
         raise ValueError(f"--sort {sort!r}: choose one of {', '.join(METRIC_KEYS)}")
     if bool(grid) == (random_n is not None):
