@@ -47,12 +47,30 @@ def evaluate_chunk(
         store.close()
 
 
-def warm_worker() -> bool:
-    """Load (or compile once) the sweep kernels in this worker process."""
-    import replay.sweep_nb  # noqa: F401  (numba's on-disk cache loads on first call)
-    from engine.kernel_nb import step_nb
+def warm_worker() -> int:
+    """Compile (or load from numba's on-disk cache) the sweep kernels in this worker.
 
-    return step_nb is not None
+    numba loads a cached function on its first call, not on import, so this runs a
+    one-set sweep over a one-mint, three-minute synthetic market in a temporary store:
+    the same compiled signatures every chunk will use.
+    """
+    import shutil
+    import tempfile
+
+    from data.generator.market import MarketParams, generate_into
+    from data.store import open_store
+    from replay.sweep import sweep_local
+    from strategies.config import load_strategy
+
+    tmp = Path(tempfile.mkdtemp(prefix="clanka-warm-"))
+    try:
+        store = open_store(tmp / "s", create=True)
+        generate_into(store, MarketParams.model_validate({"mints": 1, "hours": 0.05, "seed": 1}))
+        rows = sweep_local(store, load_strategy("momentum_breakout"), [{}])
+        store.close()
+        return int(rows[0]["ticks_processed"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def connect(scheduler: str | None, workers: int) -> AbstractContextManager[Client]:
