@@ -471,14 +471,6 @@ def _place_order(
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
-def _close_at(mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray, m: int, k: int) -> float:
-    """Close of minute k: the bar ring if k is in the mint's history, else the first price."""
-    if k < mint_i[m, MI_FIRST_MIN]:
-        return mint_f[m, MF_FIRST_PRICE]
-    return bars[m, k % RING, B_CLOSE]
-
-
-@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def _close_hist(mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray, m: int, k: int) -> float:
     """Close of minute k, or NaN when k is before the mint's first tick or out of the ring."""
     if mint_i[m, MI_TICKS] == 0 or k < mint_i[m, MI_FIRST_MIN]:
