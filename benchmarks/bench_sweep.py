@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import RESULTS, peak_rss_mb, run_child
+from engine.params import P
+from strategies.config import StrategyConfig
 
 DATA = Path(os.environ.get("CLANKA_SHARED_DATA", Path(__file__).resolve().parents[2] /
                            "shared" / "data"))  # fmt: skip
@@ -55,64 +57,45 @@ def closes(repeat: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _sets() -> list[dict[str, float]]:
-    from replay.sweep import grid_sets, parse_grid
-    from replay.vbt_compare import strategy
-
-    return grid_sets(strategy(), parse_grid(GRID))
-
-
 def _digest(values: list[float]) -> str:
     return hashlib.sha256(np.round(np.array(values), 9).tobytes()).hexdigest()[:16]
-
-
-def phase_clanka(store_dir: Path, threads: int) -> dict[str, object]:
-    import numba
-
-    from data.store import open_store
-    from replay.sweep import sweep_local
-    from replay.vbt_compare import BAR, CASH_SOL, T0, strategy
-
-    numba.set_num_threads(threads)
-    store = open_store(store_dir)
-    strat = strategy()
-    sets = _sets()
-    sweep_local(store, strat, sets[:threads], end_ts=T0 + 10 * BAR)  # compile / load cache
-    t0 = time.perf_counter()
-    rows = sweep_local(store, strat, sets)
-    dt = time.perf_counter() - t0
-    ticks = int(rows[0]["ticks_processed"])
-    returns = [float(r["final_equity_sol"]) / CASH_SOL - 1.0 for r in rows]
-    return {"seconds": dt, "ticks": ticks, "sets": len(sets),
-            "tick_evals_per_s": ticks * len(sets) / dt, "returns": returns,
-            "returns_digest": _digest(returns), "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
 
 SYNTH_GRID = ["stop_loss=0.04,0.06,0.08,0.1", "tp1=0.1,0.15,0.2,0.25"]
 
 
-def phase_synthetic(store_dir: Path, threads: int) -> dict[str, object]:
-    """The default strategy (sniper, scanner, decision engine) on tick data: 16 sets."""
+def _setting(synthetic: bool) -> tuple[StrategyConfig, list[dict[str, float]]]:
+    """The strategy and sets of a phase: the cross-check's (bars) or the default (ticks)."""
+    from replay.sweep import grid_sets, parse_grid
+    from replay.vbt_compare import strategy
+    from strategies.config import load_strategy
+
+    strat = load_strategy("momentum_breakout") if synthetic else strategy()
+    return strat, grid_sets(strat, parse_grid(SYNTH_GRID if synthetic else GRID))
+
+
+def phase_clanka(store_dir: Path, threads: int, synthetic: bool) -> dict[str, object]:
+    """One sweep of every set over the store, on `threads` numba threads."""
     import numba
 
     from data.store import open_store
-    from replay.sweep import grid_sets, parse_grid, sweep_local
-    from strategies.config import load_strategy
+    from replay.sweep import sweep_local
 
     numba.set_num_threads(threads)
     store = open_store(store_dir)
-    strat = load_strategy("momentum_breakout")
-    sets = grid_sets(strat, parse_grid(SYNTH_GRID))
+    strat, sets = _setting(synthetic)
     first = min(s.min_ts for s in store.segments("ticks"))
     sweep_local(store, strat, sets[:threads], end_ts=first + 10**9)  # compile / load cache
     t0 = time.perf_counter()
     rows = sweep_local(store, strat, sets)
     dt = time.perf_counter() - t0
     ticks = int(rows[0]["ticks_processed"])
-    pnl = [float(r["realized_pnl_sol"]) for r in rows]
+    # Total return per set: final equity over the starting cash of the strategy.
+    cash = float(strat.vector()[P.INITIAL_CASH_SOL])
+    returns = [float(r["final_equity_sol"]) / cash - 1.0 for r in rows]
     return {"seconds": dt, "ticks": ticks, "sets": len(sets),
-            "tick_evals_per_s": ticks * len(sets) / dt, "returns_digest": _digest(pnl),
-            "peak_rss_mb": peak_rss_mb()}  # fmt: skip
+            "tick_evals_per_s": ticks * len(sets) / dt, "returns": returns,
+            "returns_digest": _digest(returns), "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
 
 def phase_vectorbt(repeat: int) -> dict[str, object]:
@@ -120,7 +103,7 @@ def phase_vectorbt(repeat: int) -> dict[str, object]:
 
     px = closes(repeat)
     entries = entry_bars(len(px))
-    sets = _sets()
+    _, sets = _setting(synthetic=False)
     vbt_portfolio(px[:500], entries[:500], sets).total_return()  # compile
     t0 = time.perf_counter()
     returns = [float(x) for x in vbt_portfolio(px, entries, sets).total_return()]
@@ -144,19 +127,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--phase", choices=["clanka", "vectorbt", "synthetic"])
+    ap.add_argument("--phase", choices=["clanka", "vectorbt"])
+    ap.add_argument("--synthetic", action="store_true", help="clanka phase on tick data")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--store", type=Path)
     ap.add_argument("--out", type=Path, default=RESULTS / "sweep.json")
     args = ap.parse_args()
     if args.phase == "clanka":
-        print(json.dumps(phase_clanka(args.store, args.threads)))
+        print(json.dumps(phase_clanka(args.store, args.threads, args.synthetic)))
         return
     if args.phase == "vectorbt":
         print(json.dumps(phase_vectorbt(args.repeat)))
-        return
-    if args.phase == "synthetic":
-        print(json.dumps(phase_synthetic(args.store, args.threads)))
         return
 
     from replay.vbt_compare import build_store, entry_bars
@@ -196,9 +177,10 @@ def main() -> None:
         synth: dict[str, list[dict[str, object]]] = {"1": [], "2": []}
         for i in range(args.runs):
             for threads in ("1", "2"):
-                synth[threads].append(run_child("benchmarks.bench_sweep", "--phase", "synthetic",
-                                                "--threads", threads, "--store",
-                                                str(synth_dir)))  # fmt: skip
+                synth[threads].append(
+                    run_child("benchmarks.bench_sweep", "--phase", "clanka", "--synthetic",
+                              "--threads", threads, "--store", str(synth_dir))
+                )  # fmt: skip
                 print(f"synthetic ticks, {threads} thread(s), run {i + 1}: "
                       f"{float(str(synth[threads][-1]['tick_evals_per_s'])) / 1e6:.1f} M "
                       "tick-evals/s", file=sys.stderr)  # fmt: skip

@@ -411,8 +411,14 @@ def _append_chunk(
     store.append("sweeps", cols)
 
 
-def sweep_rows(store: EventStore, sweep_id: str) -> list[dict[str, Any]]:
-    """Every set of a sweep, by set index, with its overrides and metrics."""
+def sweep_rows(
+    store: EventStore, sweep_id: str, *, keep_strategy: bool = False
+) -> list[dict[str, Any]]:
+    """Every set of a sweep, by set index, with its overrides and metrics.
+
+    `keep_strategy` keeps each row's `strategy_json` (the strategy the set ran on), for
+    re-running a set; it is left out otherwise, being long and the same on every row.
+    """
     store.refresh()
     rel = store.con.execute(
         "SELECT * EXCLUDE (seq, ts_ns) FROM sweeps WHERE sweep_id = ? ORDER BY set_index",
@@ -424,7 +430,8 @@ def sweep_rows(store: EventStore, sweep_id: str) -> list[dict[str, Any]]:
         row = dict(zip(cols, r, strict=True))
         row["set"] = json.loads(row.pop("set_json"))
         row["mints"] = json.loads(row.pop("mints_json"))
-        row.pop("strategy_json")
+        if not keep_strategy:
+            row.pop("strategy_json")
         for k in METRIC_KEYS:
             if isinstance(row[k], float) and math.isnan(row[k]):
                 row[k] = None

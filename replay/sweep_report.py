@@ -10,7 +10,6 @@ offline.
 from __future__ import annotations
 
 import html
-import json
 import statistics
 from pathlib import Path
 from typing import Any
@@ -19,29 +18,16 @@ import plotly.graph_objects as go
 
 from data.store import EventStore
 from replay.runner import run_replay
-from replay.sweep import METRIC_KEYS
+from replay.sweep import METRIC_KEYS, sweep_rows
 from strategies.config import StrategyConfig
 
 _TABLE_METRICS = ("trades", "win_rate", "realized_pnl_sol", "max_drawdown", "sharpe",
                   "fees_sol", "final_equity_sol")  # fmt: skip
 
 
-def _sweep(store: EventStore, sweep_id: str) -> list[dict[str, Any]]:
-    store.refresh()
-    rel = store.con.execute(
-        "SELECT * EXCLUDE (seq, ts_ns) FROM sweeps WHERE sweep_id = ? ORDER BY set_index",
-        [sweep_id],
-    )
-    cols = [d[0] for d in rel.description]
-    rows = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
-    if not rows:
-        raise ValueError(f"no sweep {sweep_id!r} in this store (see the sweeps view)")
-    return rows
-
-
 def _value(row: dict[str, Any], metric: str) -> float | None:
     v = row[metric]
-    return None if v is None or v != v else float(v)
+    return None if v is None else float(v)
 
 
 def build_report(
@@ -57,9 +43,9 @@ def build_report(
     """Write the report to `out`; return what it shows (ids of the re-run best sets)."""
     if sort not in METRIC_KEYS:
         raise ValueError(f"--sort {sort!r}: choose one of {', '.join(METRIC_KEYS)}")
-    rows = _sweep(store, sweep_id)
-    for r in rows:
-        r["set"] = json.loads(r["set_json"])
+    rows = sweep_rows(store, sweep_id, keep_strategy=True)
+    if not rows:
+        raise ValueError(f"no sweep {sweep_id!r} in this store (see the sweeps view)")
     keys = sorted({k for r in rows for k in r["set"]})
     ranked = sorted(rows, key=lambda r: (_value(r, sort) is None, -(_value(r, sort) or 0.0)))
     best = ranked[:top]
@@ -77,9 +63,8 @@ def build_report(
     runs = []
     curves = go.Figure()
     for r in best:
-        mints = json.loads(r["mints_json"])
         res = run_replay(store, strategy, strategy.vector(r["set"]), start_ts=r["start_ts"],
-                         end_ts=r["end_ts"], mint_ids=mints)  # fmt: skip
+                         end_ts=r["end_ts"], mint_ids=r["mints"])  # fmt: skip
         runs.append({"set_index": r["set_index"], "run_id": res.run_id})
         store.refresh()
         eq = store.con.execute(
