@@ -29,6 +29,9 @@ class OutKind(IntEnum):
     POSITION_CLOSED = 6
     BREAKER_TRIPPED = 7
     BREAKER_RESET = 8
+    EQUITY_MARKED = 9
+    """Cash (O_SOL, lamports) and open positions at their last price (OF_PRICE, SOL)
+    at the end (O_TS) of a minute that had a tick; the equity curve, not a log event."""
 
 
 class Reason(IntEnum):

@@ -2,7 +2,9 @@
 
 `STEP` is the one compiled decision function. Replay, sweeps, paper and live call it
 through `Kernel`, which checks dtypes once per batch (never per tick), owns the
-state, and drains the output buffer whenever the kernel says it is full.
+state, and drains the output buffer whenever the kernel says it is full. It also
+splits the kernel's per-minute equity marks (`OutKind.EQUITY_MARKED` rows) off the
+event rows into `equity_points`: the curve every mode's report reads.
 """
 
 from __future__ import annotations
@@ -13,11 +15,19 @@ from typing import NamedTuple
 import numpy as np
 
 from engine.conditions import ConditionSet
-from engine.kernel_nb import mints_in_range_nb, step_nb
+from engine.events import OutKind
+from engine.kernel_nb import held_sol_nb, mints_in_range_nb, step_nb
 from engine.layout import (
+    G_CASH,
+    G_MARK_END,
     MAX_OUT_PER_EVENT,
     N_OUT_F,
     N_OUT_I,
+    NO_DAY_YET,
+    O_KIND,
+    O_SOL,
+    O_TS,
+    OF_PRICE,
     STATUS_DONE,
     KernelState,
     new_state,
@@ -110,6 +120,9 @@ class Kernel:
         self.n_mints = len(scales)
         self.out_i = np.zeros((out_capacity, N_OUT_I), dtype=np.int64)
         self.out_f = np.zeros((out_capacity, N_OUT_F), dtype=np.float64)
+        self.equity_points: list[tuple[int, float, float]] = []
+        """(minute end ts, cash SOL, open positions SOL) for each minute that had a tick
+        and has ended; `curve()` adds the latest (partial) minute's."""
 
     def run(self, batch: KernelInput) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Process a whole batch; yield (out_i, out_f) copies each time the buffer fills."""
@@ -123,9 +136,37 @@ class Kernel:
                 self.out_f, 0,
             )  # fmt: skip
             if n:
-                yield self.out_i[:n].copy(), self.out_f[:n].copy()
+                rows_i = self.out_i[:n]
+                mark = rows_i[:, O_KIND] == OutKind.EQUITY_MARKED
+                if mark.any():
+                    self._keep_marks(rows_i[mark], self.out_f[:n][mark])
+                    keep = ~mark
+                    yield rows_i[keep], self.out_f[:n][keep]
+                else:
+                    yield rows_i.copy(), self.out_f[:n].copy()
             if status == STATUS_DONE:
                 return
+
+    def _keep_marks(self, rows_i: np.ndarray, rows_f: np.ndarray) -> None:
+        for ts, cash, held in zip(
+            rows_i[:, O_TS].tolist(),
+            rows_i[:, O_SOL].tolist(),
+            rows_f[:, OF_PRICE].tolist(),
+            strict=True,
+        ):
+            self.equity_points.append((ts, cash / LAMPORTS_PER_SOL, held))
+
+    def curve(self) -> list[tuple[int, float, float]]:
+        """The equity curve so far, ending with the latest minute's mark at its end."""
+        st = self.state
+        if st.glob[G_MARK_END] == NO_DAY_YET:
+            return list(self.equity_points)
+        last = (
+            int(st.glob[G_MARK_END]),
+            int(st.glob[G_CASH]) / LAMPORTS_PER_SOL,
+            float(held_sol_nb(st.pos_i, st.mint_f)),
+        )
+        return [*self.equity_points, last]
 
     def _check_mints(self, batch: KernelInput) -> None:
         """Ticks need a known mint; signals may carry -1 (controls, for no mint)."""

@@ -53,6 +53,7 @@ from engine.layout import (
     G_DAY_PNL,
     G_DAY_START_EQUITY,
     G_DAY_TRADES,
+    G_MARK_END,
     G_NEXT_DEC_ID,
     G_NEXT_ORDER_ID,
     G_NEXT_POS_ID,
@@ -184,7 +185,7 @@ NAN = np.nan
 # Input kinds, output kinds, reasons, actions (engine.events; plain ints for the compiler).
 TICK, SIGNAL, HEARTBEAT = 0, 1, 2
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
-BREAKER_TRIPPED, BREAKER_RESET = 7, 8
+BREAKER_TRIPPED, BREAKER_RESET, EQUITY_MARKED = 7, 8, 9
 R_ENTRY, R_STOP, R_TP1, R_TP2, R_TP3, R_TIME, R_TRAIL, R_VOLDEATH = 1, 2, 3, 4, 5, 6, 7, 8
 R_SENT_FLIP = 9
 R_LOW_CONF, R_HOLD_ZONE, R_TREND_NOT_UP, R_LOW_LIQ, R_STRONG_SELL = 30, 31, 32, 33, 34
@@ -823,6 +824,17 @@ def _equity(glob: np.ndarray, pos_i: np.ndarray, mint_f: np.ndarray) -> float:
     return eq
 
 
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def held_sol_nb(pos_i: np.ndarray, mint_f: np.ndarray) -> float:
+    """Open positions marked at their mint's last price, SOL (the equity curve's term)."""
+    held = 0.0
+    for s in range(pos_i.shape[0]):
+        if pos_i[s, PI_ACTIVE] == 1:
+            j = pos_i[s, PI_MINT]
+            held += pos_i[s, PI_QTY] / mint_f[j, MF_SCALE] * mint_f[j, MF_LAST_PRICE]
+    return held
+
+
 @njit(cache=True, error_model="numpy", _nrt=False)
 def _open_risk(pos_i: np.ndarray, pos_f: np.ndarray, mint_f: np.ndarray) -> float:
     """Open risk in SOL: what the portfolio loses if every stop fills at its price.
@@ -1098,7 +1110,15 @@ def step_nb(
         t = in_ts[i]
         seq = in_seq[i]
 
-        # ------------------------------------------------- 0. UTC day, controls, scan
+        # ----------------------------------------- 0. equity mark, UTC day, controls, scan
+        if kind == TICK and t >= glob[G_MARK_END]:
+            # The equity curve: a mark per minute that had a tick, taken before the first
+            # tick of a later minute changes anything (replay's report and sweeps fold it).
+            if glob[G_MARK_END] != NO_DAY_YET:
+                n_out = _emit(out_i, out_f, n_out, EQUITY_MARKED, glob[G_MARK_END], -1, 0, 0, 0,
+                              0, 0, glob[G_CASH], 0, 0, 0, seq, held_sol_nb(pos_i, mint_f),
+                              NAN, NAN, 0)  # fmt: skip
+            glob[G_MARK_END] = (t // NS_PER_MIN + 1) * NS_PER_MIN
         if t >= glob[G_DAY_END]:
             if glob[G_DAY_END] != NO_DAY_YET:
                 n_out = _reset_breakers(out_i, out_f, n_out, glob, t, seq, CAUSE_NEW_DAY, True)

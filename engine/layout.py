@@ -24,10 +24,10 @@ MAX_CANDIDATES = 16
 N_SIG = 16
 """Per-mint signal kinds kept (engine.codes.SignalKind values below this)."""
 N_BREAKERS = 6
-MAX_OUT_PER_EVENT = 2 * N_BREAKERS + 2 * MAX_SLOTS + 3 * MAX_CANDIDATES + 16
+MAX_OUT_PER_EVENT = 2 * N_BREAKERS + 2 * MAX_SLOTS + 3 * MAX_CANDIDATES + 17
 """Output rows one input event can produce at most: breaker resets and trips, a
 heartbeat time-stopping every slot, a scan buying every candidate (decision, order,
-trades-breaker trip), and one tick's fill, exit and entry rows."""
+trades-breaker trip), one tick's equity mark, fill, exit and entry rows."""
 
 # Per-mint floats. A tick reads and writes only columns 0-7 (one 64-byte cache line:
 # rows are 16 wide and 64-byte aligned); the rest change once a minute or less.
@@ -129,7 +129,8 @@ G_DAY_PNL = 9  # realized lamports of positions closed today
 G_DAY_TRADES = 10  # entries placed today
 G_CONSEC_LOSSES = 11
 G_NEXT_SCAN_TS = 12
-N_G = 13
+G_MARK_END = 13  # end (exclusive, ns) of the minute of the latest tick: the next equity mark
+N_G = 14
 NO_DAY_YET = -(2**63)
 """G_DAY_END before the first event: any event starts a day without resetting."""
 
@@ -234,6 +235,7 @@ def new_state(scales: np.ndarray, initial_cash_lamports: int) -> KernelState:
     glob = np.zeros(N_G, dtype=np.int64)
     glob[G_CASH] = initial_cash_lamports
     glob[G_DAY_END] = NO_DAY_YET
+    glob[G_MARK_END] = NO_DAY_YET
     glob[G_DAY_START_EQUITY] = initial_cash_lamports
     return KernelState(
         mint_f=mint_f,

@@ -394,6 +394,12 @@ def sweep(
             help="local: threads; dask LocalCluster: worker processes [default: every core].", min=1
         ),
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            help="local: chunks in this many processes, the cores shared out as threads.", min=1
+        ),
+    ] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Run every combination of --grid (or --random draws) through the kernel; rank them.
@@ -429,7 +435,8 @@ def sweep(
                 st, strat, sets, train_days, test_days, sort, start_ts=start, end_ts=end,
                 mint_ids=mint_ids,
                 run_kwargs={"chunk_size": chunk_size, "executor": executor,
-                            "scheduler": scheduler, "workers": workers or cores},
+                            "scheduler": scheduler, "workers": workers or cores,
+                            "processes": processes},
                 on_window=lambda k, n: prog.update(task, completed=k, total=n),
             )  # fmt: skip
         wf = {"train_days": train_days, "test_days": test_days, "sort": sort, "sets": len(sets),
@@ -444,7 +451,7 @@ def sweep(
         result = run_sweep(
             st, strat, sets, start_ts=start, end_ts=end, mint_ids=mint_ids,
             chunk_size=chunk_size, executor=executor, scheduler=scheduler,
-            workers=workers or cores,
+            workers=workers or cores, processes=processes,
             progress=lambda done, total: prog.update(task, completed=done, total=total),
         )  # fmt: skip
     ranked = sorted(result.rows, key=lambda r: (r[sort] is None, -(r[sort] or 0.0)))

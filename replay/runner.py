@@ -31,12 +31,6 @@ from engine.layout import (
     N_OUT_F,
     N_OUT_I,
     O_KIND,
-    O_MINT,
-    O_NETFEE,
-    O_QTY,
-    O_SIDE,
-    O_SOL,
-    O_TS,
     PI_ACTIVE,
     PI_COST,
     PI_MINT,
@@ -190,84 +184,6 @@ def _merge(ticks: dict[str, np.ndarray] | None, sig: dict[str, np.ndarray]) -> K
     return out
 
 
-class EquityCurve:
-    """Per-minute equity: cash plus open positions at their last trade price.
-
-    Built as the input streams past, from the same ticks the kernel sees.
-    """
-
-    def __init__(self, cash: int, scales: np.ndarray) -> None:
-        self.cash = cash
-        self.scales = scales
-        self.qty: dict[int, int] = {}
-        self.last: dict[int, float] = {}
-        self.minute: int | None = None
-        self.points: list[tuple[int, float, float]] = []
-        """(minute end ts, cash SOL, open positions SOL)."""
-
-    def _mark(self, ts: int) -> tuple[int, float, float]:
-        held = sum(
-            q / float(self.scales[m]) * self.last.get(m, 0.0) for m, q in self.qty.items() if q
-        )
-        return ts, self.cash / LAMPORTS_PER_SOL, float(held)
-
-    def feed(self, batch: KernelInput, out_i: np.ndarray) -> None:
-        """Advance through one input batch and the output rows it produced.
-
-        Only mints held at some point in the batch need prices, so only their ticks
-        are looked at: cost is per minute and per held mint, not per tick.
-        """
-        fills = out_i[out_i[:, O_KIND] == OutKind.ORDER_FILLED]
-        ticks = batch.kind == InputKind.TICK
-        ts_all = batch.ts[ticks]
-        if len(ts_all) == 0:
-            for row in fills:
-                self._apply(row)
-            return
-        watch = {m for m, q in self.qty.items() if q} | set(fills[:, O_MINT].tolist())
-        mint_all = batch.mint[ticks]
-        px_all = batch.price[ticks]
-        series = {}
-        for m in watch:
-            idx = np.flatnonzero(mint_all == m)
-            series[m] = (ts_all[idx], px_all[idx])
-        minutes = ts_all // 60_000_000_000
-        run_ends = [*(np.flatnonzero(np.diff(minutes)) + 1).tolist(), len(ts_all)]
-        fi = 0
-        for b in run_ends:
-            mnt = int(minutes[b - 1])
-            if self.minute is not None and mnt != self.minute:
-                self.points.append(self._mark((self.minute + 1) * 60_000_000_000))
-            self.minute = mnt
-            end_ts = int(ts_all[b - 1])
-            while fi < len(fills) and fills[fi, O_TS] <= end_ts:
-                self._apply(fills[fi])
-                fi += 1
-            for m, (ts_m, px_m) in series.items():
-                j = int(np.searchsorted(ts_m, end_ts, side="right")) - 1
-                if j >= 0:
-                    self.last[m] = float(px_m[j])
-        while fi < len(fills):
-            self._apply(fills[fi])
-            fi += 1
-
-    def _apply(self, row: np.ndarray) -> None:
-        m = int(row[O_MINT])
-        if row[O_SIDE] == 1:
-            self.cash -= int(row[O_SOL] + row[O_NETFEE])
-            self.qty[m] = self.qty.get(m, 0) + int(row[O_QTY])
-        else:
-            self.cash += int(row[O_SOL] - row[O_NETFEE])
-            self.qty[m] = self.qty.get(m, 0) - int(row[O_QTY])
-
-    def finish(self) -> list[tuple[int, float, float]]:
-        """All points, including the last (partial) minute."""
-        if self.minute is not None:
-            self.points.append(self._mark((self.minute + 1) * 60_000_000_000))
-            self.minute = None
-        return self.points
-
-
 def run_replay(
     store: EventStore,
     strategy: StrategyConfig,
@@ -284,7 +200,6 @@ def run_replay(
     scales = np.array([10.0**r.decimals for r in registry.records()], dtype=np.float64)
     kernel = Kernel(params, strategy.conditions, scales)
     cash0 = int(kernel.state.glob[G_CASH])
-    curve = EquityCurve(cash0, scales)
     outs_i: list[np.ndarray] = [np.zeros((0, N_OUT_I), np.int64)]
     outs_f: list[np.ndarray] = [np.zeros((0, N_OUT_F))]
     ticks = 0
@@ -292,7 +207,6 @@ def run_replay(
         bi, bf = kernel.run_all(batch)
         outs_i.append(bi)
         outs_f.append(bf)
-        curve.feed(batch, bi)
         ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
         if progress:
             progress(ticks)
@@ -305,7 +219,7 @@ def run_replay(
         m = int(st.pos_i[s, PI_MINT])
         value = st.pos_i[s, PI_QTY] / st.mint_f[m, MF_SCALE] * st.mint_f[m, MF_LAST_PRICE]
         open_pos.append(value * LAMPORTS_PER_SOL + st.pos_i[s, PI_PROCEEDS] - st.pos_i[s, PI_COST])
-    points = curve.finish()
+    points = kernel.curve()
     equity_curve = [(ts, cash + held) for ts, cash, held in points]
     report = build_report(out_i, out_f, ticks, equity_curve, open_pos, cash0)
     run_id = _new_run_id(digest)

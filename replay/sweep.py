@@ -12,9 +12,11 @@ import hashlib
 import itertools
 import json
 import math
+import multiprocessing
 import time
 import tomllib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from data.schemas import SWEEP_METRICS
-from data.store import EventStore
+from data.store import EventStore, open_store
 from engine.events import InputKind
 from engine.layout import (
     MAX_OUT_PER_EVENT,
@@ -61,7 +63,6 @@ from replay.sweep_nb import (
 )
 from strategies.config import StrategyConfig
 
-NS_PER_MIN = 60_000_000_000
 OUT_CAPACITY = 4096
 """Output rows per set between folds (the kernel stops and resumes when they fill)."""
 assert OUT_CAPACITY > MAX_OUT_PER_EVENT
@@ -177,29 +178,6 @@ def _stack(params: np.ndarray, scales: np.ndarray) -> _Stacked:
     )
 
 
-def _cuts(
-    kind: np.ndarray, ts: np.ndarray, prev_minute: int | None
-) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """Where the replay's equity curve marks: before each tick that opens a new minute.
-
-    Returns those ticks' indices, the end of the minute before each (the mark's time)
-    and the minute of the batch's last tick, carried into the next batch.
-    """
-    ticks = np.flatnonzero(kind == InputKind.TICK)
-    if len(ticks) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), prev_minute
-    minutes = ts[ticks] // NS_PER_MIN
-    before = np.concatenate(
-        [[prev_minute if prev_minute is not None else minutes[0]], minutes[:-1]]
-    )
-    new = minutes != before
-    return (
-        ticks[new].astype(np.int64),
-        ((before[new] + 1) * NS_PER_MIN).astype(np.int64),
-        int(minutes[-1]),
-    )
-
-
 def sweep_local(
     store: EventStore,
     strategy: StrategyConfig,
@@ -225,21 +203,18 @@ def sweep_local(
     met[:, M_PEAK] = cash0
     met[:, M_PREV_DAY_EQ] = cash0
     ring = np.zeros((n, RING, 2), np.int64)
-    prev_minute: int | None = None
     ticks = 0
     for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
-        cuts, cut_ts, prev_minute = _cuts(batch.kind, batch.ts, prev_minute)
         # numba's stubs type a parallel dispatcher's call with fewer arguments.
-        sweep_batch_nb(*batch, cuts, cut_ts, params, *cond, *st.arrays, st.out_i,  # type: ignore[call-arg]
+        sweep_batch_nb(*batch, params, *cond, *st.arrays, st.out_i,  # type: ignore[call-arg]
                        st.out_f, met, ring)  # fmt: skip
         ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
         if progress:
             progress(ticks)
-    last = (prev_minute + 1) * NS_PER_MIN if prev_minute is not None else -1
     unrealized = np.zeros(n)
     n_open = np.zeros(n, np.int64)
     state = KernelState(*st.arrays)
-    sweep_finish_nb(last, state.glob, state.pos_i, state.mint_f, met, unrealized, n_open)
+    sweep_finish_nb(state.glob, state.pos_i, state.mint_f, met, unrealized, n_open)
     return [_metrics(met[s], unrealized[s], int(n_open[s]), ticks) for s in range(n)]
 
 
@@ -306,6 +281,61 @@ def finished_chunks(store: EventStore, sweep_id: str) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
+def evaluate_chunk(
+    store_path: str,
+    strategy: StrategyConfig,
+    param_sets: list[dict[str, float]],
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: list[int] | None,
+    threads: int,
+) -> list[dict[str, Any]]:
+    """One chunk's metrics, computed in a worker process from the store at `store_path`.
+
+    The task of both process executors: local `--processes` and Dask workers.
+    """
+    import numba
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+    store = open_store(Path(store_path))
+    try:
+        return sweep_local(store, strategy, param_sets, start_ts=start_ts, end_ts=end_ts,
+                           mint_ids=mint_ids)  # fmt: skip
+    finally:
+        store.close()
+
+
+def _run_in_processes(
+    store_path: Path,
+    strategy: StrategyConfig,
+    chunks: Sequence[list[dict[str, float]]],
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: Sequence[int] | None,
+    processes: int,
+    on_done: Callable[[int, list[dict[str, Any]]], None],
+) -> None:
+    """Chunks over a pool of fresh processes, the cores shared out as numba threads.
+
+    Each process evaluates whole chunks (one pass over the data per chunk) and returns
+    rows; only this process appends, so resume works as in one process.
+    """
+    import numba
+
+    cores = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    threads = max(1, cores // processes)
+    mints = list(mint_ids) if mint_ids is not None else None
+    ctx = multiprocessing.get_context("spawn")  # no forked numba / DuckDB threads
+    with ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
+        futures = {
+            pool.submit(evaluate_chunk, str(store_path), strategy, list(chunk), start_ts,
+                        end_ts, mints, threads): pos
+            for pos, chunk in enumerate(chunks)
+        }  # fmt: skip
+        for fut in as_completed(futures):
+            on_done(futures[fut], fut.result())
+
+
 @dataclass
 class SweepResult:
     """A finished sweep: its id, how much this call ran, and every set's row."""
@@ -329,11 +359,13 @@ def run_sweep(
     executor: str = "local",
     scheduler: str | None = None,
     workers: int = 2,
+    processes: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
     """Run (or resume) a sweep, appending each chunk of sets' metrics as one commit.
 
-    `executor` "local" runs each chunk here, its sets in parallel threads; "dask" runs
+    `executor` "local" runs each chunk here, its sets in parallel threads, or with
+    `processes` > 1 chunks in that many fresh processes sharing the cores; "dask" runs
     chunks as tasks on `scheduler` or on a LocalCluster of `workers` processes (the
     driver still does every append). `progress(done, total)` counts tick evaluations
     (ticks x sets) of this call.
@@ -342,6 +374,8 @@ def run_sweep(
         raise ValueError("chunk size must be at least 1")
     if executor not in ("local", "dask"):
         raise ValueError(f"unknown executor {executor!r}; use local or dask")
+    if processes < 1:
+        raise ValueError("processes must be at least 1")
     sid = sweep_id_for(store, strategy, param_sets, start_ts, end_ts, mint_ids)
     n = len(param_sets)
     chunks = [list(range(i, min(i + chunk_size, n))) for i in range(0, n, chunk_size)]
@@ -365,6 +399,11 @@ def run_sweep(
             run_chunks(client, store.root, strategy,
                        [[param_sets[i] for i in chunks[c]] for c in todo], start_ts, end_ts,
                        mint_ids, lambda pos, rows: finish(todo[pos], rows))  # fmt: skip
+    elif processes > 1 and len(todo) > 1:
+        _run_in_processes(store.root, strategy,
+                          [[param_sets[i] for i in chunks[c]] for c in todo], start_ts, end_ts,
+                          mint_ids, min(processes, len(todo)),
+                          lambda pos, rows: finish(todo[pos], rows))  # fmt: skip
     else:
         for c in todo:
             idx = chunks[c]

@@ -1,10 +1,10 @@
 """The distributed sweep executor: chunks of parameter sets as Dask tasks.
 
-The task is the local executor itself (`sweep_local`) on one chunk: a worker opens the
-store from its (shared) path, reads the data and runs the chunk's sets through the same
-compiled kernel. Workers only read; the driver appends each finished chunk to the store
-as one commit, so resume works exactly as with the local executor. Each worker loads
-the cached numba kernels once, before its first chunk (`warm_worker`).
+The task is the local executor's own (`replay.sweep.evaluate_chunk`) on one chunk: a
+worker opens the store from its (shared) path, reads the data and runs the chunk's sets
+through the same compiled kernel. Workers only read; the driver appends each finished
+chunk to the store as one commit, so resume works exactly as with the local executor.
+Each worker loads the cached numba kernels once, before its first chunk (`warm_worker`).
 
 `clanka sweep --executor dask` starts a LocalCluster on this machine, or connects to a
 remote scheduler with `--scheduler tcp://host:port` (its workers must see the store at
@@ -20,31 +20,8 @@ from typing import Any
 
 from dask.distributed import Client, LocalCluster, as_completed
 
+from replay.sweep import evaluate_chunk
 from strategies.config import StrategyConfig
-
-
-def evaluate_chunk(
-    store_path: str,
-    strategy: StrategyConfig,
-    param_sets: list[dict[str, float]],
-    start_ts: int | None,
-    end_ts: int | None,
-    mint_ids: list[int] | None,
-    threads: int,
-) -> list[dict[str, Any]]:
-    """One chunk's metrics, computed on a worker from the store at `store_path`."""
-    import numba
-
-    from data.store import open_store
-    from replay.sweep import sweep_local
-
-    numba.set_num_threads(max(1, min(threads, numba.get_num_threads())))
-    store = open_store(store_path)
-    try:
-        return sweep_local(store, strategy, param_sets, start_ts=start_ts, end_ts=end_ts,
-                           mint_ids=mint_ids)  # fmt: skip
-    finally:
-        store.close()
 
 
 def warm_worker() -> int:

@@ -3,9 +3,9 @@
 `sweep_batch_nb` runs the same compiled `step_nb` that replay runs, once per parameter
 set, each with its own state, over one shared read-only input batch (numba `prange`
 over the sets). Instead of keeping every output event it folds them into per-set
-metrics as it goes, and marks each set's equity at the end of every minute that has a
-tick, exactly as the replay's equity curve does, so a sweep row's metrics equal the
-report of a plain replay with the same parameters (tests/test_sweep.py checks it).
+metrics as it goes, including the kernel's per-minute equity marks (the rows replay's
+report builds its curve from), so a sweep row's metrics equal the report of a plain
+replay with the same parameters (tests/test_sweep.py checks it).
 
 Per-set metric columns (float64) are the M_* constants below; per-set open positions'
 cost and opening time live in a small ring keyed by position id (at most MAX_SLOTS are
@@ -17,11 +17,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.kernel_nb import step_nb
+from engine.kernel_nb import held_sol_nb, step_nb
 from engine.layout import (
     G_CASH,
+    G_MARK_END,
     MF_LAST_PRICE,
     MF_SCALE,
+    NO_DAY_YET,
     O_FEE,
     O_KIND,
     O_NETFEE,
@@ -29,6 +31,7 @@ from engine.layout import (
     O_SLIP,
     O_SOL,
     O_TS,
+    OF_PRICE,
     PI_ACTIVE,
     PI_COST,
     PI_MINT,
@@ -39,6 +42,7 @@ from engine.layout import (
 
 NS_PER_DAY = 86_400_000_000_000
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
+EQUITY_MARKED = 9
 
 M_TRADES = 0
 M_WINS = 1
@@ -66,11 +70,13 @@ RING = 64
 
 
 @njit(cache=True, inline="always")
-def _fold(out_i: np.ndarray, n: int, met: np.ndarray, ring: np.ndarray) -> None:
+def _fold(out_i: np.ndarray, out_f: np.ndarray, n: int, met: np.ndarray, ring: np.ndarray) -> None:
     """Fold n output rows of one set into its metrics."""
     for r in range(n):
         kind = out_i[r, O_KIND]
-        if kind == DECIDED:
+        if kind == EQUITY_MARKED:
+            _mark(out_i[r, O_TS], out_i[r, O_SOL] / 1e9 + out_f[r, OF_PRICE], met)
+        elif kind == DECIDED:
             met[M_DECISIONS] += 1.0
         elif kind == ORDER_PLACED:
             met[M_ORDERS] += 1.0
@@ -96,20 +102,8 @@ def _fold(out_i: np.ndarray, n: int, met: np.ndarray, ring: np.ndarray) -> None:
 
 
 @njit(cache=True, inline="always")
-def _mark(
-    ts_mark: int,
-    met: np.ndarray,
-    glob: np.ndarray,
-    pos_i: np.ndarray,
-    mint_f: np.ndarray,
-) -> None:
-    """One equity mark: cash plus open positions at their last price (replay's curve)."""
-    held = 0.0
-    for s in range(pos_i.shape[0]):
-        if pos_i[s, PI_ACTIVE] == 1:
-            m = pos_i[s, PI_MINT]
-            held += pos_i[s, PI_QTY] / mint_f[m, MF_SCALE] * mint_f[m, MF_LAST_PRICE]
-    eq = glob[G_CASH] / 1e9 + held
+def _mark(ts_mark: int, eq: float, met: np.ndarray) -> None:
+    """One equity mark (SOL): peak, drawdown, and the day's return when a day closes."""
     met[M_PEAK] = max(met[M_PEAK], eq)
     if met[M_PEAK] > 0.0:
         met[M_MAX_DD] = max(met[M_MAX_DD], (met[M_PEAK] - eq) / met[M_PEAK])
@@ -145,8 +139,6 @@ def sweep_batch_nb(
     in_liq: np.ndarray,
     in_sig_kind: np.ndarray,
     in_sig_value: np.ndarray,
-    cuts: np.ndarray,
-    cut_ts: np.ndarray,
     params: np.ndarray,
     cond_feat: np.ndarray,
     cond_op: np.ndarray,
@@ -169,36 +161,26 @@ def sweep_batch_nb(
 ) -> None:
     """Run every parameter set (axis 0 of params and of each state array) over a batch.
 
-    Before input event `cuts[k]` each set marks its equity at `cut_ts[k]` (the end of
-    the minute of the tick before it). Sets run in parallel; each writes only its own
-    state, output buffer and metrics row, so the order of work never changes a result.
+    Sets run in parallel; each writes only its own state, output buffer and metrics
+    row, so the order of work never changes a result.
     """
-    n_in = in_ts.shape[0]
     n_sets = params.shape[0]
     for s in prange(n_sets):
-        pos = 0
-        for k in range(cuts.shape[0] + 1):
-            end = cuts[k] if k < cuts.shape[0] else n_in
-            i = pos
-            while i < end:
-                i, n, status = step_nb(
-                    in_kind[:end], in_ts[:end], in_seq[:end], in_mint[:end], in_price[:end],
-                    in_size[:end], in_liq[:end], in_sig_kind[:end], in_sig_value[:end], i,
-                    params[s], cond_feat[s], cond_op[s], cond_thr[s], mint_f[s], mint_i[s],
-                    bars[s], sig[s], pos_f[s], pos_i[s], ord_f[s], ord_i[s], glob[s], dec[s],
-                    top[s], out_i[s], out_f[s], 0,
-                )  # fmt: skip
-                _fold(out_i[s], n, met[s], ring[s])
-                if status == STATUS_DONE:
-                    break
-            if k < cuts.shape[0]:
-                _mark(cut_ts[k], met[s], glob[s], pos_i[s], mint_f[s])
-            pos = end
+        i = 0
+        while True:
+            i, n, status = step_nb(
+                in_kind, in_ts, in_seq, in_mint, in_price, in_size, in_liq, in_sig_kind,
+                in_sig_value, i, params[s], cond_feat[s], cond_op[s], cond_thr[s], mint_f[s],
+                mint_i[s], bars[s], sig[s], pos_f[s], pos_i[s], ord_f[s], ord_i[s], glob[s],
+                dec[s], top[s], out_i[s], out_f[s], 0,
+            )  # fmt: skip
+            _fold(out_i[s], out_f[s], n, met[s], ring[s])
+            if status == STATUS_DONE:
+                break
 
 
 @njit(cache=True)
 def sweep_finish_nb(
-    last_mark_ts: int,
     glob: np.ndarray,
     pos_i: np.ndarray,
     mint_f: np.ndarray,
@@ -206,14 +188,15 @@ def sweep_finish_nb(
     unrealized: np.ndarray,
     n_open: np.ndarray,
 ) -> None:
-    """Close every set: the last (partial) minute's mark and the last day's return.
+    """Close every set: the latest (partial) minute's mark and the last day's return.
 
     Also each set's open positions' unrealized PnL: marked at the last price, plus
     what their partial exits returned, minus their cost (as the replay report).
     """
     for s in range(met.shape[0]):
-        if last_mark_ts >= 0:
-            _mark(last_mark_ts, met[s], glob[s], pos_i[s], mint_f[s])
+        if glob[s, G_MARK_END] != NO_DAY_YET:
+            eq = glob[s, G_CASH] / 1e9 + held_sol_nb(pos_i[s], mint_f[s])
+            _mark(glob[s, G_MARK_END], eq, met[s])
         if met[s, M_POINTS] > 0.0:
             _daily_return(met[s])
         u = 0.0

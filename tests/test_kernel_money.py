@@ -317,3 +317,33 @@ def test_order_size_past_int64_is_refused_not_wrapped() -> None:
     (rej,) = of_kind(ev, OutKind.ORDER_REJECTED)
     assert rej.reason == Reason.REJECT_SIZE
     assert cash(k) == 10 * LAMPORTS
+
+
+def test_equity_marks_once_per_minute_with_a_tick_at_its_end() -> None:
+    # The curve the report's drawdown and Sharpe read: cash plus the position at the
+    # last price seen by each minute's end; a minute with only a signal has no mark.
+    tape = (
+        Tape()
+        .tick(T0, 0.001, liq=100.0)  # minute 0: entry placed
+        .tick(T0 + 500 * MS, 0.001, liq=100.0)  # entry fills
+        .tick(T0 + 30 * S, 0.00104, liq=100.0)  # same minute: no mark
+        .tick(T0 + 70 * S, 0.00097, liq=100.0)  # minute 1: marks minute 0 at 0.00104
+        .signal(T0 + 150 * S, 2, 40.0)  # minute 2 has no tick: no mark
+        .tick(T0 + 200 * S, 0.00099, liq=100.0)  # minute 3: marks minute 1 at 0.00097
+    )
+    ev, k = run(tape, position_sol=1.0)
+    tokens = buy_fill(LAMPORTS, Fr(1, 1000), Fr(100))["tokens"]
+    cash_sol = (10 * LAMPORTS - LAMPORTS - NETFEE) / LAMPORTS
+    want = [
+        (T0 + MIN, cash_sol, tokens / SCALE * 0.00104),
+        (T0 + 2 * MIN, cash_sol, tokens / SCALE * 0.00097),
+        (T0 + 4 * MIN, cash_sol, tokens / SCALE * 0.00099),  # the open minute, at its end
+    ]
+    got = k.curve()
+    assert [(ts, c) for ts, c, _ in got] == [(ts, c) for ts, c, _ in want]
+    assert [h for _, _, h in got] == pytest.approx([h for _, _, h in want], rel=1e-12)
+    assert len(of_kind(ev, OutKind.ORDER_FILLED)) == 1  # no exit: the marks are the point
+    assert OutKind.EQUITY_MARKED not in {e.kind for e in ev}  # marks are not log events
+    assert k.curve() == got  # reading the curve changes nothing
+    empty, k0 = run(Tape())
+    assert (empty, k0.curve()) == ([], [])

@@ -145,6 +145,23 @@ def test_dask_local_cluster_gives_the_local_executors_results(tmp_path: Path) ->
     assert len({r["realized_pnl_sol"] for r in local_rows}) > 1
 
 
+def test_local_processes_give_the_one_process_results(tmp_path: Path) -> None:
+    """Chunks spread over 2 fresh processes: the same rows, appended once each."""
+    from replay.sweep import run_sweep
+
+    s = open_store(tmp_path / "s", create=True)
+    generate_into(s, MarketParams(mints=30, hours=4, seed=11))
+    strat = load_strategy("momentum_breakout")
+    sets = grid_sets(strat, parse_grid(["stop_loss=0.05,0.1", "tp1=0.1,0.15,0.2"]))
+    res = run_sweep(s, strat, sets, chunk_size=2, processes=2)
+    assert (res.chunks, res.chunks_run, len(res.rows)) == (3, 3, 6)
+    assert [r["set_index"] for r in res.rows] == list(range(6))
+    for got, want in zip(res.rows, sweep_local(s, strat, sets), strict=True):
+        assert all(_same(got[k], want[k]) for k in METRIC_KEYS), (got, want)
+    again = run_sweep(s, strat, sets, chunk_size=2, processes=2)
+    assert (again.chunks_run, again.rows) == (0, res.rows)
+
+
 def test_cli_sweep_with_the_dask_executor_resumes_like_local(tmp_path: Path) -> None:
     store_dir = tmp_path / "s"
     generate_into(open_store(store_dir, create=True), MarketParams(mints=20, hours=3, seed=2))
