@@ -371,8 +371,93 @@ SWEEPS = FamilySpec(
     "chunk; ts_ns is when the chunk finished.",
 )
 
+FEED_INPUTS = FamilySpec(
+    name="feed_inputs",
+    schema=pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            _f("batch_no", _I64),
+            _f("in_seq", _I64),
+            _f("kind", pa.int8()),
+            _f("mint_id", pa.int32()),
+            _f("price", _F64),
+            _f("size", _I64),
+            _f("liquidity", _F64),
+            _f("sig_kind", pa.int16()),
+            _f("sig_value", _F64),
+            _f("chain_ts_ns", _I64),
+            _f("recv_ts_ns", _I64),
+            _f("uid", _I64),
+        ]
+    ),
+    partitioning=Partitioning.DATE_SOURCE,
+    compression="lz4",
+    row_group_rows=_ROW_GROUP,
+    doc="FeedInputProcessed: every input a live (paper) run's kernel processed, in order "
+    "(batch_no, in_seq): ticks from the feed with their chain time and receive time, and "
+    "the wall-clock heartbeats (kind 2, mint -1); ts_ns is the time the kernel saw. The "
+    "source is the run id. Replaying these reproduces the run (clanka verify parity).",
+)
+FEED_GAPS = FamilySpec(
+    name="feed_gaps",
+    schema=pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            _f("end_ns", _I64),
+            _f("attempts", _I64),
+            _f("reason", pa.string()),
+        ]
+    ),
+    partitioning=Partitioning.DATE_SOURCE,
+    compression="zstd",
+    row_group_rows=_ROW_GROUP,
+    doc="FeedGapped: the feed received nothing from ts_ns to end_ns (a dropped connection "
+    "and its reconnect attempts, or the engine down between a crash and its restart).",
+)
+FEED_FRAMES = FamilySpec(
+    name="feed_frames",
+    schema=pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            _f("frame", pa.string()),
+        ]
+    ),
+    partitioning=Partitioning.DATE_SOURCE,
+    compression="zstd",
+    row_group_rows=_ROW_GROUP,
+    doc="FrameReceived: a feed's raw websocket frames as they arrived (clanka feed record); "
+    "ts_ns is the receive time.",
+)
+LIVE_BATCHES = FamilySpec(
+    name="live_batches",
+    schema=pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            _f("batch_no", _I64),
+            _f("inputs", _I64),
+            _f("outputs", _I64),
+            _f("first_run_seq", _I64),
+            _f("n_mints", _I64),
+            _f("first_recv_ns", _I64),
+            _f("decided_ns", _I64),
+            pa.field("appended_ns", _I64, nullable=True),
+        ]
+    ),
+    partitioning=Partitioning.DATE_SOURCE,
+    compression="zstd",
+    row_group_rows=_ROW_GROUP,
+    doc="BatchProcessed: one row per kernel batch of a live run: its sizes, the earliest "
+    "frame receipt among its inputs (-1 for heartbeat-only batches), when the kernel had "
+    "decided and when the batch was appended to the write-ahead log (null when it was "
+    "recovered from the log after a crash). The highest batch_no is what Parquet holds.",
+)
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
-        RISK, EQUITY, RUNS, SWEEPS)  # fmt: skip
+        RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

@@ -30,6 +30,7 @@ from engine.layout import (
     OF_PRICE,
     STATUS_DONE,
     KernelState,
+    grow_state,
     new_state,
 )
 from engine.params import LAMPORTS_PER_SOL, P
@@ -124,8 +125,14 @@ class Kernel:
         """(minute end ts, cash SOL, open positions SOL) for each minute that had a tick
         and has ended; `curve()` adds the latest (partial) minute's."""
 
-    def run(self, batch: KernelInput) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Process a whole batch; yield (out_i, out_f) copies each time the buffer fills."""
+    def run(
+        self, batch: KernelInput, *, split_marks: bool = True
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Process a whole batch; yield (out_i, out_f) copies each time the buffer fills.
+
+        With `split_marks` (the default) equity marks go to `equity_points` and only
+        log events are yielded; without, mark rows stay in place among the events.
+        """
         self._check_mints(batch)
         i = 0
         st = self.state
@@ -138,7 +145,7 @@ class Kernel:
             if n:
                 rows_i = self.out_i[:n]
                 mark = rows_i[:, O_KIND] == OutKind.EQUITY_MARKED
-                if mark.any():
+                if split_marks and mark.any():
                     self._keep_marks(rows_i[mark], self.out_f[:n][mark])
                     keep = ~mark
                     yield rows_i[keep], self.out_f[:n][keep]
@@ -168,14 +175,21 @@ class Kernel:
         )
         return [*self.equity_points, last]
 
+    def add_mints(self, scales: np.ndarray) -> None:
+        """Make room for mints registered after the kernel was built (the next ids)."""
+        self.state = grow_state(self.state, scales)
+        self.n_mints = int(self.state.mint_f.shape[0])
+
     def _check_mints(self, batch: KernelInput) -> None:
         """Ticks need a known mint; signals may carry -1 (controls, for no mint)."""
         if not mints_in_range_nb(batch.kind, batch.mint, self.n_mints):
             raise ValueError(f"input mint ids must lie in [0, {self.n_mints}) (signals: -1 too)")
 
-    def run_all(self, batch: KernelInput) -> tuple[np.ndarray, np.ndarray]:
+    def run_all(
+        self, batch: KernelInput, *, split_marks: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Process a batch and return every output row (concatenated)."""
-        parts = list(self.run(batch))
+        parts = list(self.run(batch, split_marks=split_marks))
         if not parts:
             return np.zeros((0, N_OUT_I), np.int64), np.zeros((0, N_OUT_F))
         return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts])

@@ -250,3 +250,20 @@ def new_state(scales: np.ndarray, initial_cash_lamports: int) -> KernelState:
         dec=np.full(N_OUT_F, np.nan),
         top=np.zeros((MAX_CANDIDATES, 3)),
     )
+
+
+def grow_state(state: KernelState, more_scales: np.ndarray) -> KernelState:
+    """The same state with rows for more mints appended (fresh, as `new_state` makes them).
+
+    A live feed meets new mints as it goes; their ids are the next ones, so existing
+    rows keep their positions and values.
+    """
+    if len(more_scales) == 0:
+        return state
+    extra = new_state(np.asarray(more_scales, dtype=np.float64), 0)
+    return state._replace(
+        mint_f=np.concatenate([state.mint_f, extra.mint_f]),
+        mint_i=np.concatenate([state.mint_i, extra.mint_i]),
+        bars=np.concatenate([state.bars, extra.bars]),
+        sig=np.concatenate([state.sig, extra.sig]),
+    )

@@ -591,4 +591,6 @@ def store_vacuum(store: StoreOpt = None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    import replay.cli_live  # noqa: F401  (registers run, feed and verify on `app`)
+
     app()

@@ -39,9 +39,14 @@ from engine.layout import (
 )
 
 
-def split_families(out_i: np.ndarray, out_f: np.ndarray) -> dict[str, pa.Table]:
-    """Tables for each run family, with the columns data.schemas defines."""
-    run_seq = np.arange(len(out_i), dtype=np.int64)
+def split_families(
+    out_i: np.ndarray, out_f: np.ndarray, first_run_seq: int = 0
+) -> dict[str, pa.Table]:
+    """Tables for each run family, with the columns data.schemas defines.
+
+    `first_run_seq` is the run_seq of the first row (a paper run logs in batches).
+    """
+    run_seq = np.arange(first_run_seq, first_run_seq + len(out_i), dtype=np.int64)
 
     def rows(*kinds: OutKind) -> np.ndarray:
         return np.flatnonzero(np.isin(out_i[:, O_KIND], [int(k) for k in kinds]))

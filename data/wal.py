@@ -1,0 +1,154 @@
+"""The write-ahead log of a live run: every processed batch, durable before Parquet.
+
+A paper (or live) run appends one record per kernel batch: the inputs exactly as the
+kernel saw them, every output row, and the batch's side events (quarantined messages,
+feed gaps, timings). A record is acknowledged once `sync()` (fsync) returns; the run
+rolls acknowledged records into Parquet segments now and then, and a crash at any
+moment loses no acknowledged record: recovery reads the log back, rolls what Parquet
+lacks, and truncates a torn last record (one whose length or CRC does not check out).
+
+Record: magic "CKW1", payload length (u32), CRC-32 of the payload (u32), batch number
+(u64), then the payload: a fixed header, the input columns and output rows as raw
+little-endian arrays, and the side events as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAGIC = b"CKW1"
+_REC = struct.Struct("<4sIIQ")
+_HEAD = struct.Struct("<qqqqqI")  # first_run_seq, n_mints, n_in, n_out, n_of_cols, extras len
+INPUT_COLUMNS = (
+    ("kind", np.int64), ("ts", np.int64), ("seq", np.int64), ("mint", np.int64),
+    ("price", np.float64), ("size", np.int64), ("liq", np.float64), ("sig_kind", np.int64),
+    ("sig_value", np.float64), ("chain_ts", np.int64), ("recv_ns", np.int64), ("uid", np.int64),
+)  # fmt: skip
+"""The kernel's nine input columns, then the feed's chain time, receive time and uid."""
+
+
+@dataclass
+class WalBatch:
+    """One processed batch: inputs, outputs and side events."""
+
+    batch_no: int
+    first_run_seq: int
+    n_mints: int
+    """Mints the kernel had room for when it processed this batch (the registry size)."""
+    inputs: dict[str, np.ndarray]
+    out_i: np.ndarray
+    out_f: np.ndarray
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_in(self) -> int:
+        """Input events in the batch."""
+        return len(self.inputs["ts"])
+
+
+def encode(b: WalBatch) -> bytes:
+    """A batch as one log record."""
+    extras = json.dumps(b.extras, separators=(",", ":")).encode()
+    n_in, n_out = b.n_in, len(b.out_i)
+    parts = [_HEAD.pack(b.first_run_seq, b.n_mints, n_in, n_out, b.out_i.shape[1] if n_out else 0,
+                        len(extras))]  # fmt: skip
+    for name, dt in INPUT_COLUMNS:
+        parts.append(np.ascontiguousarray(b.inputs[name], dtype=dt).tobytes())
+    parts.append(np.ascontiguousarray(b.out_i, dtype=np.int64).tobytes())
+    parts.append(np.ascontiguousarray(b.out_f, dtype=np.float64).tobytes())
+    parts.append(extras)
+    payload = b"".join(parts)
+    return _REC.pack(MAGIC, len(payload), zlib.crc32(payload), b.batch_no) + payload
+
+
+def decode(batch_no: int, payload: bytes, n_out_f: int) -> WalBatch:
+    """A record's payload back into a batch (`n_out_f`: output float columns)."""
+    first_run_seq, n_mints, n_in, n_out, n_oi, n_ex = _HEAD.unpack_from(payload)
+    pos = _HEAD.size
+    inputs = {}
+    for name, dt in INPUT_COLUMNS:
+        inputs[name] = np.frombuffer(payload, dtype=dt, count=n_in, offset=pos).copy()
+        pos += 8 * n_in
+    out_i = np.frombuffer(payload, np.int64, n_out * n_oi, pos).reshape(n_out, n_oi).copy()
+    pos += 8 * n_out * n_oi
+    out_f = np.frombuffer(payload, np.float64, n_out * n_out_f, pos).reshape(n_out, n_out_f).copy()
+    pos += 8 * n_out * n_out_f
+    extras = json.loads(payload[pos : pos + n_ex])
+    return WalBatch(batch_no, first_run_seq, n_mints, inputs, out_i, out_f, extras)
+
+
+class WalWriter:
+    """Appends records to one log file; `sync` makes everything appended so far durable."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        _fsync_dir(path.parent)
+        self.unsynced = 0
+
+    def append(self, b: WalBatch) -> None:
+        """Write one record (in the OS's hands, not yet durable)."""
+        data = encode(b)
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        self.unsynced += 1
+
+    def sync(self) -> None:
+        """fsync: every record appended so far is acknowledged."""
+        if self.unsynced:
+            os.fsync(self._fd)
+            self.unsynced = 0
+
+    def close(self) -> None:
+        """Sync and close."""
+        self.sync()
+        os.close(self._fd)
+
+
+def read_log(path: Path, n_out_f: int) -> tuple[list[WalBatch], int, int]:
+    """Every whole record of a log file, the byte length they span, and the file size.
+
+    Reading stops at the first record that is short or fails its magic or CRC: a
+    crash can only tear the last one, which was never acknowledged.
+    """
+    data = path.read_bytes()
+    out: list[WalBatch] = []
+    pos = 0
+    while pos + _REC.size <= len(data):
+        magic, length, crc, batch_no = _REC.unpack_from(data, pos)
+        end = pos + _REC.size + length
+        if magic != MAGIC or end > len(data):
+            break
+        payload = data[pos + _REC.size : end]
+        if zlib.crc32(payload) != crc:
+            break
+        out.append(decode(batch_no, payload, n_out_f))
+        pos = end
+    return out, pos, len(data)
+
+
+def truncate_torn(path: Path, good: int) -> None:
+    """Cut a torn tail off a log so appends continue after the last whole record."""
+    with path.open("r+b") as f:
+        f.truncate(good)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(d: Path) -> None:
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

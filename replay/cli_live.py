@@ -1,0 +1,329 @@
+"""`clanka run`, `clanka feed serve|record` and `clanka verify parity`: the live half.
+
+Registered on the main app by `replay.cli.main`. Like every command, results go to
+stdout and progress / status to stderr; expected failures print one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import secrets
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from data.feed.client import FeedConfig, PumpFunFeed, WallClock
+from data.feed.server import serve_store
+from data.feed.wire import FeedGap, FeedItem, FeedProblem, FeedTick
+from data.mints import MintSpec
+from data.store import open_store
+from replay.cli import (
+    ConfigOpt,
+    EntryOpt,
+    FromOpt,
+    JsonOpt,
+    MintsOpt,
+    SetOpt,
+    StoreOpt,
+    StrategyOpt,
+    _iso_ns,
+    _mint_ids,
+    _print_json,
+    _store_path,
+    _strategy,
+    app,
+    err,
+    out,
+    user_errors,
+)
+from replay.console import render_report
+from replay.live import (
+    LiveRun,
+    first_difference,
+    logged_tables,
+    run_strategy,
+)
+from replay.paper import RunSettings, install_stop_signals, replay_inputs, run_paper_blocking
+from replay.runner import run_replay
+
+feed_app = typer.Typer(
+    help="Live feeds: serve a store as a Solana websocket feed, or record one.",
+    no_args_is_help=True,
+)
+app.add_typer(feed_app, name="feed")
+verify_app = typer.Typer(help="Check a run against a replay of its own log.", no_args_is_help=True)
+app.add_typer(verify_app, name="verify")
+
+API_KEY_ENV = "CLANKA_FEED_API_KEY"
+
+
+def _settings(path: Path | None, feed_url: str | None) -> RunSettings:
+    """`--settings FILE.toml` ([feed], [live]), then --feed, then the key from the env."""
+    doc: dict[str, Any] = {}
+    if path is not None:
+        try:
+            doc = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"--settings {path}: {exc}") from None
+    feed = dict(doc.get("feed", {}))
+    if feed_url is not None:
+        feed["url"] = feed_url
+    if os.environ.get(API_KEY_ENV) and "api_key" not in feed:
+        feed["api_key"] = os.environ[API_KEY_ENV]
+    return RunSettings.model_validate({**doc, "feed": feed})
+
+
+def _new_run_id(mode: str) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{mode}-{stamp}-{secrets.token_hex(3)}"
+
+
+@app.command("run")
+@user_errors
+def run_cmd(
+    mode: Annotated[
+        str, typer.Option(help="paper (live feed, simulated fills) or replay.")
+    ] = "paper",
+    feed: Annotated[
+        str | None, typer.Option(help="Feed websocket URL (paper) [default: settings file].")
+    ] = None,
+    store: StoreOpt = None,
+    strategy: StrategyOpt = "momentum_breakout",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    entry: EntryOpt = None,
+    settings: Annotated[
+        Path | None, typer.Option(help="TOML with [feed] and [live] tables (see README).")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds [default: at Ctrl-C].")
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(help="Run id; an existing one is recovered and continued [default: new]."),
+    ] = None,
+    inputs_of: Annotated[
+        str | None,
+        typer.Option(help="replay: process this live run's recorded inputs, in its batches."),
+    ] = None,
+    status: Annotated[
+        bool | None, typer.Option(help="Live status view on stderr [default: if a terminal].")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the kernel in a mode: paper on a live feed, or replay from the store.
+
+    Paper mode logs every batch through a write-ahead file, survives kill -9 (restart
+    with the same --run-id), stops cleanly on Ctrl-C / SIGTERM and prints the report
+    with the latency from frame receipt to the decision logged.
+    """
+    st = open_store(_store_path(store), create=mode == "paper")
+    if mode == "replay" and inputs_of is None:
+        strat = _strategy(strategy, config, entry, set_)
+        result = run_replay(st, strat, strat.vector())
+        report: dict[str, Any] = {**result.report, "mode": "replay"}
+    elif mode == "replay":
+        assert inputs_of is not None
+        strat = run_strategy(st, inputs_of) or _strategy(strategy, config, entry, set_)
+        rid = run_id or f"{inputs_of[:40]}-replay-{secrets.token_hex(3)}"
+        live = LiveRun(st, rid, strat, _settings(settings, None).live, mode="replay")
+        report = replay_inputs(live, st, inputs_of)
+    elif mode == "paper":
+        strat = _strategy(strategy, config, entry, set_)
+        cfg = _settings(settings, feed)
+        rid = run_id or _new_run_id("paper")
+        err.print(f"paper run {rid} on {cfg.feed.display_url}", highlight=False)
+        show = sys.stderr.isatty() if status is None else status
+        report = run_paper_blocking(st, rid, strat, cfg, duration_s=duration, status=show)
+    else:
+        raise ValueError(f"--mode {mode!r}: use paper or replay")
+    if as_json:
+        _print_json(report)
+    else:
+        render_report(out, strat.name, report)
+        lat = report.get("latency_us")
+        if lat and lat.get("p50") is not None:
+            out.print(f"frame receipt -> decision logged: p50 {lat['p50']} us, p99 {lat['p99']} us "
+                      f"over {lat['batches']} batches", highlight=False)  # fmt: skip
+
+
+@verify_app.command("parity")
+@user_errors
+def verify_parity(
+    run: Annotated[str, typer.Argument(help="A live (paper) run id.")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay a run's recorded inputs through --mode replay; compare events one by one.
+
+    Decisions, orders, fills, positions and breaker events must match field for field
+    in the same order; the first difference is printed and the exit code is 1.
+    """
+    st = open_store(_store_path(store))
+    strat = run_strategy(st, run)
+    if strat is None:
+        raise ValueError(f"no run {run!r} in this store")
+    rid = f"{run[:40]}-parity-{secrets.token_hex(3)}"
+    live = LiveRun(st, rid, strat, RunSettings().live, mode="replay")
+    replay_inputs(live, st, run)
+    a, b = logged_tables(st, run), logged_tables(st, rid)
+    n_a = sum(t.num_rows for t in a.values())
+    n_b = sum(t.num_rows for t in b.values())
+    diff = first_difference(a, b)
+    doc = {"run_id": run, "replay_run_id": rid, "events": n_a, "replay_events": n_b,
+           "differences": 0 if diff is None else 1, "first_difference": diff,
+           "by_family": {k: a[k].num_rows for k in a}}  # fmt: skip
+    if as_json:
+        _print_json(doc)
+    elif diff is None:
+        fams = ", ".join(f"{k} {v}" for k, v in doc["by_family"].items())
+        out.print(f"parity: 0 differences over {n_a} events ({fams}); replay run {rid}",
+                  highlight=False)  # fmt: skip
+    else:
+        out.print(f"parity: runs differ; first difference: {diff}", highlight=False)
+    if diff is not None:
+        raise typer.Exit(1)
+
+
+@feed_app.command("serve")
+@user_errors
+def feed_serve(
+    from_store: Annotated[Path, typer.Option("--from-store", help="Store whose ticks to play.")],
+    speed: Annotated[float, typer.Option(help="Times real time; 0 = as fast as possible.")] = 1.0,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free one).")] = 8900,
+    from_: FromOpt = None,
+    to: Annotated[str | None, typer.Option("--to", help="End, exclusive (ISO 8601, UTC).")] = None,
+    mints: MintsOpt = None,
+) -> None:
+    """Serve a store's ticks as Solana websocket notifications (pump.fun logs, curves).
+
+    Clients subscribe with logsSubscribe (mentions the pump.fun program) and
+    accountSubscribe (a mint's bonding curve), exactly as with a public RPC node.
+    Runs until the tape has played or Ctrl-C.
+    """
+    st = open_store(from_store)
+    start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
+    mint_ids = _mint_ids(st, mints)
+
+    def ready(bound: int, ticks: int, mints_n: int) -> None:
+        err.print(f"serving {ticks:,} ticks of {mints_n} mints on ws://127.0.0.1:{bound} "
+                  f"(speed {speed:g}x)", highlight=False)  # fmt: skip
+
+    async def main() -> Any:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        return await serve_store(st, speed=speed, port=port, start_ts=start, end_ts=end,
+                                 mint_ids=mint_ids, stop=stop, on_ready=ready)  # fmt: skip
+
+    srv = asyncio.run(main())
+    err.print(f"played {srv.played:,} ticks, sent {srv.sent:,} notifications", highlight=False)
+
+
+@feed_app.command("record")
+@user_errors
+def feed_record(
+    url: Annotated[str, typer.Argument(help="Feed websocket URL ({api_key} is filled in).")],
+    store: StoreOpt = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds [default: Ctrl-C].")
+    ] = None,
+    settings: Annotated[Path | None, typer.Option(help="TOML with a [feed] table.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a live feed into the store: raw frames, decoded ticks, problems and gaps.
+
+    Frames land in `feed_frames`, ticks in `ticks` (source `feed-record`, ts = receive
+    time), problems in `quarantine`, outages in `feed_gaps`, so a recording can be
+    replayed or served again.
+    """
+    cfg = _settings(settings, url).feed
+    st = open_store(_store_path(store), create=True)
+    counts = asyncio.run(_record(st, cfg, duration))
+    if as_json:
+        _print_json(counts)
+    else:
+        out.print(f"recorded {counts['frames']:,} frames, {counts['ticks']:,} ticks, "
+                  f"{counts['problems']:,} quarantined, {counts['gaps']} gaps from "
+                  f"{cfg.display_url}", highlight=False)  # fmt: skip
+
+
+async def _record(st: Any, cfg: FeedConfig, duration: float | None) -> dict[str, int]:
+    """Collect frames and feed items; append them every second in one transaction."""
+    clock = WallClock()
+    items: list[FeedItem] = []
+    frames: list[tuple[int, str]] = []
+    feed = PumpFunFeed(cfg.model_copy(update={"watch_curves": False}), clock, items.append,
+                       raw_sink=lambda ts, text: frames.append((ts, text)))  # fmt: skip
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    task = asyncio.create_task(feed.run(stop))
+    counts = {"frames": 0, "ticks": 0, "problems": 0, "gaps": 0}
+    t_end = time.monotonic() + duration if duration is not None else None
+    while not stop.is_set():
+        wait = 1.0 if t_end is None else max(0.0, min(1.0, t_end - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+        _append_recorded(st, _take(frames), _take(items), counts)
+        if t_end is not None and time.monotonic() >= t_end:
+            stop.set()
+    await task
+    _append_recorded(st, _take(frames), _take(items), counts)
+    return counts
+
+
+def _take(xs: list[Any]) -> list[Any]:
+    out = list(xs)
+    xs.clear()
+    return out
+
+
+def _append_recorded(
+    st: Any, frames: list[tuple[int, str]], batch: list[FeedItem], counts: dict[str, int]
+) -> None:
+    ticks = [b for b in batch if isinstance(b, FeedTick)]
+    problems = [b for b in batch if isinstance(b, FeedProblem)]
+    gaps = [b for b in batch if isinstance(b, FeedGap)]
+    if not batch and not frames:
+        return
+    with st.transaction() as tx:
+        if frames:
+            tx.append("feed_frames", {"ts_ns": [f[0] for f in frames],
+                                      "frame": [f[1] for f in frames]},
+                      source="feed-record")  # fmt: skip
+        if ticks:
+            recs = tx.register_mints(
+                [MintSpec(m, None, 6, "SOL") for m in sorted({t.mint for t in ticks})],
+                source="feed-record", ts_ns=ticks[0].recv_ns,
+            )  # fmt: skip
+            tx.append("ticks", {
+                "ts_ns": [t.recv_ns for t in ticks],
+                "mint_id": [recs[t.mint].mint_id for t in ticks],
+                "price": [t.price for t in ticks], "size": [t.size for t in ticks],
+                "side": [t.side for t in ticks], "liquidity": [t.liquidity for t in ticks],
+                "uid": [t.uid for t in ticks],
+            }, source="feed-record")  # fmt: skip
+        if problems:
+            tx.append("quarantine", {
+                "ts_ns": [p.recv_ns for p in problems],
+                "recorded_ts_ns": [p.recv_ns for p in problems],
+                "target_family": ["ticks"] * len(problems),
+                "reason": [p.reason for p in problems],
+                "detail": [p.detail for p in problems], "file": ["feed-record"] * len(problems),
+                "row_no": [-1] * len(problems), "raw": [p.raw for p in problems],
+            }, source="feed-record")  # fmt: skip
+        if gaps:
+            tx.append("feed_gaps", {
+                "ts_ns": [g.start_ns for g in gaps], "end_ns": [g.end_ns for g in gaps],
+                "attempts": [g.attempts for g in gaps], "reason": [g.reason for g in gaps],
+            }, source="feed-record")  # fmt: skip
+    counts["frames"] += len(frames)
+    counts["ticks"] += len(ticks)
+    counts["problems"] += len(problems)
+    counts["gaps"] += len(gaps)

@@ -1,0 +1,679 @@
+"""A live run: micro-batches through the kernel, a write-ahead log, Parquet, recovery.
+
+`LiveRun` owns one run's kernel and log. Each call to `process` hands the kernel one
+batch of inputs (feed ticks and wall-clock heartbeats), appends the batch with all its
+outputs to the write-ahead log, fsyncs the log every `flush_ms` or `flush_events`
+outputs (that is when a batch is acknowledged), and every `roll_s` rolls acknowledged
+batches into Parquet in one store transaction (`feed_inputs`, the run families,
+`equity`, `quarantine`, `feed_gaps`, `live_batches`), then starts a fresh log file.
+
+Opening a run id that already has a log or Parquet rows recovers it: batches the log
+holds but Parquet lacks are rolled, a torn last record is cut off, and the kernel state
+(positions, cash, pending orders, breaker counters, features) is rebuilt by running the
+run's own inputs through a fresh kernel, whose outputs must equal the logged ones event
+for event, or the run refuses to continue. Paper mode is this plus the live feed
+(replay/paper.py); `--mode replay --inputs-of RUN` is this plus the recorded inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel, Field
+
+from data.feed.pumpfun import TOKEN_DECIMALS
+from data.feed.wire import FeedGap, FeedProblem, FeedTick
+from data.mints import MintSpec
+from data.store import EventStore
+from data.wal import WalBatch, WalWriter, read_log, truncate_torn
+from engine.events import InputKind, OutKind
+from engine.kernel import Kernel, as_input
+from engine.layout import (
+    MF_LAST_PRICE,
+    MF_SCALE,
+    N_OUT_F,
+    N_OUT_I,
+    O_KIND,
+    O_SOL,
+    O_TS,
+    OF_PRICE,
+    PI_ACTIVE,
+    PI_COST,
+    PI_MINT,
+    PI_PROCEEDS,
+    PI_QTY,
+)
+from engine.params import LAMPORTS_PER_SOL, P
+from replay.report import build_report
+from replay.run_events import split_families
+from replay.runner import events_sha256
+from strategies.config import StrategyConfig
+
+COMPARED_FAMILIES = ("decisions", "orders", "fills", "positions", "risk")
+"""The run families parity and recovery compare event by event."""
+
+
+class LiveSettings(BaseModel):
+    """How a live run batches, logs and rolls (the `[live]` table of a config file)."""
+
+    model_config = {"extra": "forbid"}
+
+    heartbeat_ms: int = Field(default=1000, gt=0)
+    """A heartbeat input carries wall time this often, so time stops fire without ticks."""
+    flush_ms: float = Field(default=5.0, ge=0)
+    """Longest time an appended batch waits for its fsync (its acknowledgement)."""
+    flush_events: int = Field(default=256, gt=0)
+    """Outputs after which the log is fsynced at once."""
+    roll_s: float = Field(default=2.0, gt=0)
+    """How often acknowledged batches move from the log into Parquet."""
+    max_batch: int = Field(default=4096, gt=0)
+    """Most feed items one kernel call takes."""
+
+
+class ParityError(RuntimeError):
+    """A run's log and a re-run of its inputs disagree (see `first_difference`)."""
+
+
+@dataclass
+class _Pending:
+    rec: WalBatch
+    decided_ns: int
+    appended_ns: int | None
+
+
+@dataclass
+class LiveStats:
+    """Counters and timings the status view and the shutdown report show."""
+
+    batches: int = 0
+    inputs: int = 0
+    ticks: int = 0
+    heartbeats: int = 0
+    problems: int = 0
+    gaps: int = 0
+    latencies_ns: list[int] = field(default_factory=list)
+    """Frame receipt (earliest in the batch) to the batch appended to the log."""
+    durable_ns: list[int] = field(default_factory=list)
+    """Frame receipt to the batch's fsync."""
+    recent: list[str] = field(default_factory=list)
+
+
+def _empty_inputs() -> dict[str, np.ndarray]:
+    cols: dict[str, np.ndarray] = {}
+    for name, dt in (("kind", np.int64), ("ts", np.int64), ("seq", np.int64),
+                     ("mint", np.int64), ("price", np.float64), ("size", np.int64),
+                     ("liq", np.float64), ("sig_kind", np.int64), ("sig_value", np.float64),
+                     ("chain_ts", np.int64), ("recv_ns", np.int64), ("uid", np.int64)):  # fmt: skip
+        cols[name] = np.zeros(0, dt)
+    return cols
+
+
+class LiveRun:
+    """One live run's kernel, write-ahead log and rolls into the store."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        run_id: str,
+        strategy: StrategyConfig,
+        settings: LiveSettings,
+        *,
+        mode: str,
+        now_ns: Any = time.time_ns,
+        write: bool = True,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.strategy = strategy
+        self.params = strategy.vector()
+        self.settings = settings
+        self.mode = mode
+        self.now_ns = now_ns
+        self.write = write
+        self.stats = LiveStats()
+        reg = store.mints()
+        self.addresses = {r.mint: r.mint_id for r in reg.records()}
+        self.by_id = {r.mint_id: r.mint for r in reg.records()}
+        self.n_known = len(reg)
+        scales = np.array([10.0**r.decimals for r in reg.records()], dtype=np.float64)
+        self.kernel = Kernel(self.params, strategy.conditions, scales)
+        self.cash0 = round(self.params[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL)
+        self.batch_no = 0
+        self.in_seq = 0
+        self.run_seq = 0
+        self.last_ts = 0
+        self.outs_i: list[np.ndarray] = []
+        self.outs_f: list[np.ndarray] = []
+        self.pending: list[_Pending] = []
+        self.unsynced_outputs = 0
+        self.last_sync_ns = 0
+        self.last_roll_ns: int = int(now_ns())
+        self.wal_dir = store.root / "wal" / run_id
+        self.wal: WalWriter | None = None
+        self.recovered_batches = 0
+        self.last_recv_ns = -1
+        if write:
+            self._recover()
+            self.wal = WalWriter(self.wal_dir / f"wal-{self.batch_no:012d}.log")
+
+    # ---------------------------------------------------------------- recovery
+    def _recover(self) -> None:
+        """Roll what the log has and Parquet lacks, then rebuild the kernel's state."""
+        rolled = self._rolled_through()
+        logs = sorted(self.wal_dir.glob("wal-*.log")) if self.wal_dir.exists() else []
+        unrolled: list[WalBatch] = []
+        for path in logs:
+            recs, good, size = read_log(path, N_OUT_F)
+            if good < size:
+                truncate_torn(path, good)
+            unrolled.extend(r for r in recs if r.batch_no > rolled)
+        unrolled.sort(key=lambda r: r.batch_no)
+        started = run_strategy(self.store, self.run_id)
+        if started is None:
+            if rolled >= 0 or unrolled:
+                raise ParityError(f"run {self.run_id} has a log but no start record")
+            self._write_runs_row({"status": "started", "mode": self.mode})
+        elif not np.array_equal(started.vector(), self.params):
+            raise ValueError(
+                f"run {self.run_id} was started with other parameters; resume it with the "
+                "same strategy and --set values, or start a new run id"
+            )
+        if unrolled:
+            self._roll([_Pending(r, -1, None) for r in unrolled])
+        for path in logs:
+            path.unlink()
+        self._rebuild()
+
+    def _rolled_through(self) -> int:
+        self.store.refresh()
+        row = self.store.con.execute(
+            "SELECT max(batch_no) FROM live_batches WHERE source = ?", [self.run_id]
+        ).fetchone()
+        return -1 if row is None or row[0] is None else int(row[0])
+
+    def _rebuild(self) -> None:
+        """Run this run's logged inputs through the fresh kernel; check every output."""
+        n = 0
+        for rec in recorded_batches(self.store, self.run_id):
+            self._apply(rec.inputs, rec.n_mints)
+            self.batch_no = rec.batch_no + 1
+            n += 1
+        self.recovered_batches = n
+        if n == 0:
+            return
+        out_i, out_f = self.outputs()
+        diff = first_difference(logged_tables(self.store, self.run_id),
+                                event_tables(out_i, out_f))  # fmt: skip
+        if diff is not None:
+            raise ParityError(
+                f"run {self.run_id}: its log and a re-run of its inputs disagree at {diff}; "
+                "refusing to continue on a state that is not the log's"
+            )
+
+    # ------------------------------------------------------------- processing
+    def mint_id(self, address: str, ts_ns: int) -> int:
+        """The id of a feed mint, registering it (6 decimals, SOL quote) on first sight."""
+        mid = self.addresses.get(address)
+        if mid is not None:
+            return mid
+        if not self.write:
+            raise KeyError(address)
+        with self.store.transaction() as tx:
+            rec = tx.register_mints([MintSpec(address, None, TOKEN_DECIMALS, "SOL")],
+                                    source=self.run_id, ts_ns=ts_ns)[address]  # fmt: skip
+        self.addresses[address] = rec.mint_id
+        self.by_id[rec.mint_id] = address
+        self.n_known = max(self.n_known, rec.mint_id + 1)
+        return rec.mint_id
+
+    def _grow(self, n_mints: int) -> None:
+        have = self.kernel.n_mints
+        if n_mints > have:
+            reg = self.store.mints()
+            if len(reg) < n_mints:
+                self.store.refresh()
+                reg = self.store.mints()
+            recs = reg.records()[have:n_mints]
+            self.kernel.add_mints(np.array([10.0**r.decimals for r in recs], dtype=np.float64))
+
+    def _apply(self, cols: dict[str, np.ndarray], n_mints: int) -> tuple[np.ndarray, np.ndarray]:
+        """One batch through the kernel (no logging): its output rows, marks included."""
+        self._grow(n_mints)
+        batch = as_input(kind=cols["kind"], ts=cols["ts"], seq=cols["seq"], mint=cols["mint"],
+                         price=cols["price"], size=cols["size"], liq=cols["liq"],
+                         sig_kind=cols["sig_kind"], sig_value=cols["sig_value"])  # fmt: skip
+        out_i, out_f = self.kernel.run_all(batch, split_marks=False)
+        self.outs_i.append(out_i)
+        self.outs_f.append(out_f)
+        n = len(cols["ts"])
+        self.in_seq += n
+        self.run_seq += len(out_i)
+        if n:
+            self.last_ts = max(self.last_ts, int(cols["ts"][-1]))
+            recv = cols["recv_ns"][cols["recv_ns"] > 0]
+            if len(recv):
+                self.last_recv_ns = int(recv[-1])
+        self.stats.inputs += n
+        self.stats.ticks += int(np.count_nonzero(cols["kind"] == InputKind.TICK))
+        self.stats.heartbeats += int(np.count_nonzero(cols["kind"] == InputKind.HEARTBEAT))
+        return out_i, out_f
+
+    def process_items(
+        self, items: Sequence[FeedTick | FeedProblem | FeedGap], heartbeat_ts: int | None
+    ) -> int:
+        """Feed items (and a heartbeat) as one batch; returns the number of outputs."""
+        ticks = [it for it in items if isinstance(it, FeedTick)]
+        extras: dict[str, Any] = {}
+        problems = [it for it in items if isinstance(it, FeedProblem)]
+        gaps = [it for it in items if isinstance(it, FeedGap)]
+        if problems:
+            extras["problems"] = [p.__dict__ for p in problems]
+            self.stats.problems += len(problems)
+        if gaps:
+            extras["gaps"] = [g.__dict__ for g in gaps]
+            self.stats.gaps += len(gaps)
+        n = len(ticks) + (heartbeat_ts is not None)
+        cols = _empty_inputs()
+        if n:
+            ts = np.array([t.recv_ns for t in ticks] + ([heartbeat_ts] if heartbeat_ts else []),
+                          dtype=np.int64)  # fmt: skip
+            # The kernel needs time order; the wall clock is monotone, this only guards.
+            ts = np.maximum.accumulate(np.maximum(ts, self.last_ts))
+            hb = [heartbeat_ts] if heartbeat_ts is not None else []
+            cols = {
+                "kind": np.array([InputKind.TICK] * len(ticks) + [InputKind.HEARTBEAT] * len(hb),
+                                 dtype=np.int64),
+                "ts": ts,
+                "seq": np.arange(self.in_seq, self.in_seq + n, dtype=np.int64),
+                "mint": np.array([self.mint_id(t.mint, t.recv_ns) for t in ticks] + [-1] * len(hb),
+                                 dtype=np.int64),
+                "price": np.array([t.price for t in ticks] + [0.0] * len(hb)),
+                "size": np.array([t.size for t in ticks] + [0] * len(hb), dtype=np.int64),
+                "liq": np.array([t.liquidity for t in ticks] + [np.nan] * len(hb)),
+                "sig_kind": np.zeros(n, np.int64),
+                "sig_value": np.zeros(n),
+                "chain_ts": np.array([t.chain_ts_ns for t in ticks] + [0] * len(hb), np.int64),
+                "recv_ns": np.array([t.recv_ns for t in ticks] + [-1] * len(hb), np.int64),
+                "uid": np.array([t.uid for t in ticks] + [0] * len(hb), np.int64),
+            }  # fmt: skip
+        first_recv = min((t.recv_ns for t in ticks), default=-1)
+        return self.process(cols, extras, first_recv)
+
+    def process(
+        self,
+        cols: dict[str, np.ndarray],
+        extras: dict[str, Any],
+        first_recv: int,
+        n_mints: int | None = None,
+    ) -> int:
+        """One batch: kernel, log append, and the fsync / roll when they are due.
+
+        `n_mints` (the registry size to grow the kernel to first) defaults to every mint
+        known so far; a replay of recorded inputs passes the size the run had.
+        """
+        if n_mints is None:
+            n_mints = max(self.n_known, self.kernel.n_mints)
+        first_run_seq = self.run_seq
+        out_i, out_f = self._apply(cols, n_mints)
+        decided = self.now_ns()
+        extras = {**extras, "first_recv_ns": first_recv, "decided_ns": decided}
+        rec = WalBatch(self.batch_no, first_run_seq, n_mints, cols, out_i, out_f, extras)
+        self.batch_no += 1
+        self.stats.batches += 1
+        appended: int | None = None
+        if self.wal is not None:
+            self.wal.append(rec)
+            appended = self.now_ns()
+            if first_recv > 0:
+                self.stats.latencies_ns.append(appended - first_recv)
+        self.pending.append(_Pending(rec, decided, appended))
+        self.unsynced_outputs += len(out_i)
+        self._note(out_i)
+        if self.unsynced_outputs >= self.settings.flush_events or self.settings.flush_ms == 0:
+            self.sync()
+        return len(out_i)
+
+    def _note(self, out_i: np.ndarray) -> None:
+        for r in out_i[out_i[:, O_KIND] == OutKind.DECIDED][-3:]:
+            self.stats.recent.append(f"decision t={int(r[O_TS])} mint={int(r[2])}")
+        del self.stats.recent[:-8]
+
+    def due(self, now: int) -> int:
+        """The next time (ns) something must happen without new input: fsync or roll."""
+        t = self.last_roll_ns + int(self.settings.roll_s * 1e9)
+        if self.wal is not None and self.wal.unsynced:
+            t = min(t, self.last_sync_ns + int(self.settings.flush_ms * 1e6))
+        return t
+
+    def tick(self, now: int) -> None:
+        """Timed work: fsync after `flush_ms`, roll after `roll_s`."""
+        wal = self.wal
+        if (
+            wal is not None
+            and wal.unsynced
+            and now - self.last_sync_ns >= self.settings.flush_ms * 1e6
+        ):
+            self.sync()
+        if now - self.last_roll_ns >= self.settings.roll_s * 1e9:
+            self.roll()
+
+    def sync(self) -> None:
+        """Fsync the log: every batch appended so far is acknowledged."""
+        if self.wal is None:
+            return
+        unsynced = self.wal.unsynced
+        self.wal.sync()
+        now = self.now_ns()
+        self.last_sync_ns = now
+        self.unsynced_outputs = 0
+        if unsynced:
+            for p in self.pending[-unsynced:]:
+                first = p.rec.extras.get("first_recv_ns", -1)
+                if first > 0:
+                    self.stats.durable_ns.append(now - first)
+
+    def roll(self) -> None:
+        """Move acknowledged batches into Parquet (one transaction), start a new log."""
+        self.last_roll_ns = self.now_ns()
+        if not self.write or not self.pending:
+            return
+        self.sync()
+        self._roll(self.pending)
+        self.pending = []
+        assert self.wal is not None
+        old = self.wal.path
+        self.wal.close()
+        self.wal = WalWriter(self.wal_dir / f"wal-{self.batch_no:012d}.log")
+        old.unlink()
+
+    def _roll(self, pend: list[_Pending]) -> None:
+        recs = [p.rec for p in pend]
+        out_i = np.concatenate([r.out_i for r in recs]) if recs else np.zeros((0, N_OUT_I))
+        out_f = np.concatenate([r.out_f for r in recs]) if recs else np.zeros((0, N_OUT_F))
+        out_i = out_i.astype(np.int64)
+        with self.store.transaction() as tx:
+            tx.append("feed_inputs", _inputs_table(recs), source=self.run_id)
+            for fam, table in split_families(out_i, out_f, recs[0].first_run_seq).items():
+                if table.num_rows:
+                    tx.append(fam, table, source=self.run_id)
+            marks = np.flatnonzero(out_i[:, O_KIND] == OutKind.EQUITY_MARKED)
+            if len(marks):
+                cash = out_i[marks, O_SOL] / LAMPORTS_PER_SOL
+                held = out_f[marks, OF_PRICE]
+                tx.append("equity", {
+                    "ts_ns": out_i[marks, O_TS], "run_seq": recs[0].first_run_seq + marks,
+                    "mint_id": np.full(len(marks), -1, np.int32), "cash_sol": cash,
+                    "positions_sol": held, "equity_sol": cash + held,
+                }, source=self.run_id)  # fmt: skip
+            problems = [p for r in recs for p in r.extras.get("problems", [])]
+            if problems:
+                tx.append("quarantine", {
+                    "ts_ns": [p["recv_ns"] for p in problems],
+                    "recorded_ts_ns": [p["recv_ns"] for p in problems],
+                    "target_family": ["feed"] * len(problems),
+                    "reason": [p["reason"] for p in problems],
+                    "detail": [p["detail"] for p in problems],
+                    "file": [self.run_id] * len(problems),
+                    "row_no": np.full(len(problems), -1, np.int64),
+                    "raw": [p["raw"] for p in problems],
+                }, source=self.run_id)  # fmt: skip
+            gaps = [g for r in recs for g in r.extras.get("gaps", [])]
+            if gaps:
+                tx.append("feed_gaps", {
+                    "ts_ns": [g["start_ns"] for g in gaps], "end_ns": [g["end_ns"] for g in gaps],
+                    "attempts": [g["attempts"] for g in gaps],
+                    "reason": [g["reason"] for g in gaps],
+                }, source=self.run_id)  # fmt: skip
+            tx.append("live_batches", {
+                "ts_ns": [int(r.inputs["ts"][0]) if r.n_in else r.extras.get("decided_ns", 0)
+                          for r in recs],
+                "batch_no": [r.batch_no for r in recs],
+                "inputs": [r.n_in for r in recs],
+                "outputs": [len(r.out_i) for r in recs],
+                "first_run_seq": [r.first_run_seq for r in recs],
+                "n_mints": [r.n_mints for r in recs],
+                "first_recv_ns": [int(r.extras.get("first_recv_ns", -1)) for r in recs],
+                "decided_ns": [int(r.extras.get("decided_ns", -1)) for r in recs],
+                "appended_ns": pa.array([p.appended_ns for p in pend], pa.int64()),
+            }, source=self.run_id)  # fmt: skip
+
+    def record_gap(self, start_ns: int, end_ns: int, reason: str) -> None:
+        """A feed gap with no other input (the engine was down), logged as its own batch."""
+        gap = {"start_ns": start_ns, "end_ns": end_ns, "attempts": 0, "reason": reason}
+        self.process(_empty_inputs(), {"gaps": [gap]}, -1)
+        self.stats.gaps += 1
+
+    # ---------------------------------------------------------------- results
+    def outputs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every output row of the run so far (marks included), in order."""
+        if not self.outs_i:
+            return np.zeros((0, N_OUT_I), np.int64), np.zeros((0, N_OUT_F))
+        return np.concatenate(self.outs_i), np.concatenate(self.outs_f)
+
+    def close(self) -> dict[str, Any]:
+        """Flush, roll, close the log; return the run's report."""
+        if self.write:
+            self.roll()
+            if self.wal is not None:
+                path = self.wal.path
+                self.wal.close()
+                self.wal = None
+                if path.exists() and path.stat().st_size == 0:
+                    path.unlink()
+        report = self.report()
+        if self.write:
+            self._write_runs_row(report)
+        return report
+
+    def _write_runs_row(self, report: dict[str, Any]) -> None:
+        """A `runs` row: at start and at each clean stop (with the report).
+
+        The start row records the strategy, so a run that never stops cleanly can
+        still be resumed and verified.
+        """
+        self.store.append("runs", {
+            "ts_ns": [time.time_ns()], "run_id": [self.run_id],
+            "strategy": [self.strategy.name], "conditions": [str(self.strategy.conditions)],
+            "params_json": [json.dumps({p.name.lower(): float(self.params[p]) for p in P})],
+            "start_ts": [None], "end_ts": [None], "mints_json": [json.dumps(None)],
+            "initial_cash": [self.cash0], "ticks": [self.stats.ticks],
+            "events_sha256": [str(report.get("events_sha256", ""))],
+            "report_json": [json.dumps(report, default=str)],
+        })  # fmt: skip
+
+    def report(self) -> dict[str, Any]:
+        """The replay report of this run, plus mode, latencies and feed counters."""
+        out_i, out_f = self.outputs()
+        marks = out_i[:, O_KIND] == OutKind.EQUITY_MARKED
+        curve = [(int(r[O_TS]), r[O_SOL] / LAMPORTS_PER_SOL + f[OF_PRICE])
+                 for r, f in zip(out_i[marks], out_f[marks], strict=True)]  # fmt: skip
+        curve += [(ts, c + h) for ts, c, h in self.kernel.curve()[-1:]]
+        ev_i, ev_f = out_i[~marks], out_f[~marks]
+        st = self.kernel.state
+        open_pos = []
+        for s in np.flatnonzero(st.pos_i[:, PI_ACTIVE] == 1):
+            m = int(st.pos_i[s, PI_MINT])
+            value = st.pos_i[s, PI_QTY] / st.mint_f[m, MF_SCALE] * st.mint_f[m, MF_LAST_PRICE]
+            open_pos.append(value * LAMPORTS_PER_SOL + st.pos_i[s, PI_PROCEEDS]
+                            - st.pos_i[s, PI_COST])  # fmt: skip
+        rep = build_report(ev_i, ev_f, self.stats.ticks, curve, open_pos, self.cash0)
+        rep["run_id"] = self.run_id
+        rep["mode"] = self.mode
+        rep["events_sha256"] = events_sha256(ev_i, ev_f)
+        rep["batches"] = self.batch_no
+        rep["heartbeats"] = self.stats.heartbeats
+        rep["feed_problems"] = self.stats.problems
+        rep["feed_gaps"] = self.stats.gaps
+        rep["recovered_batches"] = self.recovered_batches
+        rep["state"] = state_summary(self.kernel)
+        rep["latency_us"] = _percentiles(self.stats.latencies_ns)
+        rep["durable_latency_us"] = _percentiles(self.stats.durable_ns)
+        return rep
+
+
+def _percentiles(ns: list[int]) -> dict[str, float | int | None]:
+    if not ns:
+        return {"batches": 0, "p50": None, "p99": None, "max": None}
+    a = np.array(ns, dtype=np.float64) / 1e3
+    return {
+        "batches": len(ns),
+        "p50": round(float(np.percentile(a, 50)), 1),
+        "p99": round(float(np.percentile(a, 99)), 1),
+        "max": round(float(a.max()), 1),
+    }
+
+
+def _inputs_table(recs: list[WalBatch]) -> dict[str, Any]:
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([r.inputs[name] for r in recs])
+
+    return {
+        "ts_ns": cat("ts"),
+        "batch_no": np.concatenate([np.full(r.n_in, r.batch_no, np.int64) for r in recs]),
+        "in_seq": cat("seq"), "kind": cat("kind").astype(np.int8),
+        "mint_id": cat("mint").astype(np.int32), "price": cat("price"), "size": cat("size"),
+        "liquidity": cat("liq"), "sig_kind": cat("sig_kind").astype(np.int16),
+        "sig_value": cat("sig_value"), "chain_ts_ns": cat("chain_ts"),
+        "recv_ts_ns": cat("recv_ns"), "uid": cat("uid"),
+    }  # fmt: skip
+
+
+def recorded_batches(store: EventStore, run_id: str) -> Iterator[WalBatch]:
+    """A run's processed inputs, batch by batch, as it processed them (no outputs)."""
+    store.refresh()
+    sizes = store.con.execute(
+        "SELECT batch_no, n_mints FROM live_batches WHERE source = ? ORDER BY batch_no", [run_id]
+    ).fetchall()
+    rows = store.con.execute(
+        "SELECT batch_no, in_seq, kind, ts_ns, mint_id, price, size, liquidity, sig_kind, "
+        "sig_value, chain_ts_ns, recv_ts_ns, uid FROM feed_inputs WHERE source = ? "
+        "ORDER BY batch_no, in_seq",
+        [run_id],
+    ).fetchnumpy()
+    bn = np.asarray(rows["batch_no"], dtype=np.int64)
+    names = {"kind": "kind", "ts": "ts_ns", "seq": "in_seq", "mint": "mint_id", "price": "price",
+             "size": "size", "liq": "liquidity", "sig_kind": "sig_kind",
+             "sig_value": "sig_value", "chain_ts": "chain_ts_ns", "recv_ns": "recv_ts_ns",
+             "uid": "uid"}  # fmt: skip
+    cols = {k: np.asarray(rows[v]) for k, v in names.items()}
+    for batch_no, n_mints in sizes:
+        lo, hi = np.searchsorted(bn, batch_no, "left"), np.searchsorted(bn, batch_no, "right")
+        inputs = {k: v[lo:hi].astype(np.float64 if k in ("price", "liq", "sig_value")
+                                     else np.int64) for k, v in cols.items()}  # fmt: skip
+        yield WalBatch(int(batch_no), 0, int(n_mints), inputs, np.zeros((0, N_OUT_I), np.int64),
+                       np.zeros((0, N_OUT_F)))  # fmt: skip
+
+
+def event_tables(out_i: np.ndarray, out_f: np.ndarray) -> dict[str, pa.Table]:
+    """The compared families of a run's output rows, as they would be stored."""
+    tables = split_families(out_i.astype(np.int64), out_f)
+    return {k: tables[k] for k in COMPARED_FAMILIES}
+
+
+def logged_tables(store: EventStore, run_id: str) -> dict[str, pa.Table]:
+    """The compared families of a stored run, in run_seq order, store columns dropped."""
+    store.refresh()
+    out = {}
+    for fam in COMPARED_FAMILIES:
+        cols = [f.name for f in store_schema(fam) if f.name not in ("seq",)]
+        sql = (f"SELECT {', '.join(cols)} FROM {fam} WHERE source = ? "  # noqa: S608
+               "ORDER BY run_seq")  # fmt: skip
+        out[fam] = store.con.sql(sql, params=[run_id]).to_arrow_table()
+    return out
+
+
+def store_schema(family: str) -> pa.Schema:
+    """A family's stored columns."""
+    from data.schemas import FAMILIES
+
+    return FAMILIES[family].schema
+
+
+def first_difference(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> str | None:
+    """The first event (by run_seq, across families) where two runs differ, or None.
+
+    Events are compared field by field, run_seq included; NaN equals NaN.
+    """
+    rows_a = _events(a)
+    rows_b = _events(b)
+    for k in range(max(len(rows_a), len(rows_b))):
+        if k >= len(rows_a):
+            return f"event {k}: only the second run has {rows_b[k]}"
+        if k >= len(rows_b):
+            return f"event {k}: only the first run has {rows_a[k]}"
+        if not _same_event(rows_a[k], rows_b[k]):
+            x, y = rows_a[k], rows_b[k]
+            fields = [f"{f}={x[f]!r} vs {y.get(f)!r}" for f in x if not _same_value(x[f], y.get(f))]
+            return f"event {k} ({x['family']}, run_seq {x['run_seq']}): {', '.join(fields)}"
+    return None
+
+
+def count_events(tables: dict[str, pa.Table]) -> int:
+    """How many events the compared families hold."""
+    return sum(t.num_rows for t in tables.values())
+
+
+def _events(tables: dict[str, pa.Table]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for fam in COMPARED_FAMILIES:
+        t = tables.get(fam)
+        if t is None:
+            continue
+        keep = [c for c in t.column_names if c not in ("seq", "source")]
+        for r in t.select(keep).to_pylist():
+            r["family"] = fam
+            rows.append(r)
+    rows.sort(key=lambda r: (r["run_seq"], r["family"]))
+    return rows
+
+
+def _same_value(x: Any, y: Any) -> bool:
+    if isinstance(x, float) and isinstance(y, float):
+        return (x != x and y != y) or x == y
+    return bool(x == y)
+
+
+def _same_event(x: dict[str, Any], y: dict[str, Any]) -> bool:
+    return x.keys() == y.keys() and all(_same_value(x[k], y[k]) for k in x)
+
+
+def wal_files(store_root: Path, run_id: str) -> list[Path]:
+    """A run's write-ahead log files (empty once it closed cleanly and rolled)."""
+    d = store_root / "wal" / run_id
+    return sorted(d.glob("wal-*.log")) if d.exists() else []
+
+
+def run_strategy(store: EventStore, run_id: str) -> StrategyConfig | None:
+    """The strategy a run started with (its first `runs` row), or None if unknown."""
+    store.refresh()
+    row = store.con.execute(
+        "SELECT strategy, conditions, params_json FROM runs WHERE run_id = ? ORDER BY seq LIMIT 1",
+        [run_id],
+    ).fetchone()
+    if row is None:
+        return None
+    return StrategyConfig(name=row[0], entry=row[1], params=json.loads(row[2]))
+
+
+def state_summary(kernel: Kernel) -> dict[str, Any]:
+    """The kernel state a restart must restore, in plain numbers (for reports and tests).
+
+    Cash, reservations, the portfolio counters (ids, slots, breakers, the day's PnL,
+    trades and losing streak), every open position and every pending order.
+    """
+    st = kernel.state
+    pos = st.pos_i[st.pos_i[:, PI_ACTIVE] == 1]
+    orders = st.ord_i[st.ord_i[:, 0] == 1]
+    return {
+        "glob": [int(x) for x in st.glob],
+        "positions": sorted(tuple(int(x) for x in r) for r in pos),
+        "orders": sorted(tuple(int(x) for x in r) for r in orders),
+        "mints": kernel.n_mints,
+    }

@@ -1,0 +1,167 @@
+"""The composition root of `clanka run`: the one place that reads the mode.
+
+- paper  = the live pump.fun feed + the simulated venue (inside the kernel) + the wall
+  clock (heartbeats), logged through a `LiveRun`;
+- replay = the store's ticks and signals (`replay.runner.run_replay`), or with
+  `inputs_of` the exact inputs a live run recorded, batch by batch, through a
+  `LiveRun` of its own: what `clanka verify parity` compares against the original.
+
+Every mode calls the same compiled kernel function (`engine.kernel.STEP`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from data.feed.client import FeedConfig, PumpFunFeed, WallClock
+from data.feed.wire import FeedItem, FeedTick
+from data.store import EventStore
+from engine.layout import PI_ACTIVE, PI_MINT
+from replay.live import LiveRun, LiveSettings, recorded_batches
+from strategies.config import StrategyConfig
+
+
+class RunSettings(BaseModel):
+    """`clanka run --settings FILE.toml`: the `[feed]` and `[live]` tables."""
+
+    model_config = {"extra": "forbid"}
+
+    feed: FeedConfig = Field(default_factory=lambda: FeedConfig())
+    live: LiveSettings = Field(default_factory=lambda: LiveSettings())
+
+
+async def run_paper(
+    run: LiveRun,
+    feed_cfg: FeedConfig,
+    clock: WallClock,
+    *,
+    duration_s: float | None,
+    stop: asyncio.Event,
+    on_batch: Callable[[LiveRun, PumpFunFeed], None] | None = None,
+) -> dict[str, Any]:
+    """Feed -> kernel -> log until `stop` is set or `duration_s` has passed; the report.
+
+    Items the feed delivers are queued by its sink; each turn of the loop takes what is
+    queued (up to `max_batch`) as one kernel batch, adding a heartbeat when one is due,
+    so the kernel always sees micro-batches, never single ticks through Python.
+    """
+    items: deque[FeedItem] = deque()
+    wake = asyncio.Event()
+
+    def sink(it: FeedItem) -> None:
+        items.append(it)
+        wake.set()
+
+    feed = PumpFunFeed(feed_cfg, clock, sink)
+    for m in _held_addresses(run):
+        feed.watch(m)
+    feed_stop = asyncio.Event()
+    feed_task = asyncio.create_task(feed.run(feed_stop))
+    hb_ns = run.settings.heartbeat_ms * 1_000_000
+    start = clock.now_ns()
+    if run.last_recv_ns > 0:  # a restart: the engine was down since its last input
+        run.record_gap(run.last_recv_ns, start, "engine restart")
+    deadline = start + int(duration_s * 1e9) if duration_s is not None else None
+    next_hb = start + hb_ns
+    max_batch = run.settings.max_batch
+    held = _held_addresses(run)
+    try:
+        while not stop.is_set():
+            now = clock.now_ns()
+            if not items:
+                wait_until = min(next_hb, run.due(now))
+                if deadline is not None:
+                    wait_until = min(wait_until, deadline)
+                wake.clear()
+                if not items:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), max(0.0, (wait_until - now) / 1e9))
+                now = clock.now_ns()
+            take = [items.popleft() for _ in range(min(len(items), max_batch))]
+            beat = now if now >= next_hb else None
+            if take or beat is not None:
+                run.process_items(take, beat)
+                if beat is not None:
+                    next_hb = now + hb_ns
+                if feed_cfg.watch_curves:
+                    for t in take:
+                        if isinstance(t, FeedTick):
+                            feed.watch(t.mint)
+                now_held = _held_addresses(run)
+                for m in now_held - held:
+                    feed.watch(m)
+                held = now_held
+                if on_batch:
+                    on_batch(run, feed)
+            run.tick(clock.now_ns())
+            if deadline is not None and clock.now_ns() >= deadline:
+                break
+    finally:
+        feed_stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(feed_task, 10)
+        # What arrived but was not processed is not acknowledged: it is dropped, and a
+        # restart records the outage from the last processed input as a feed gap.
+    report = run.close()
+    report["feed"] = {"url": feed_cfg.display_url, "frames": feed.health.frames,
+                      "reconnects": feed.health.reconnects,
+                      "last_error": feed.health.last_error}  # fmt: skip
+    return report
+
+
+def _held_addresses(run: LiveRun) -> set[str]:
+    """Mint addresses of the open positions (their curves are watched)."""
+    st = run.kernel.state
+    ids = st.pos_i[st.pos_i[:, PI_ACTIVE] == 1, PI_MINT].tolist()
+    return {run.by_id[m] for m in ids if m in run.by_id}
+
+
+def replay_inputs(run: LiveRun, source: EventStore, inputs_of: str) -> dict[str, Any]:
+    """Run another run's recorded inputs, batch by batch, through `run`; its report."""
+    for rec in recorded_batches(source, inputs_of):
+        run.process(rec.inputs, {}, -1, n_mints=rec.n_mints)
+        run.tick(run.now_ns())
+    return run.close()
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGINT / SIGTERM set `stop`: the loop flushes, rolls and reports, then exits."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on every platform
+            loop.add_signal_handler(sig, stop.set)
+
+
+def run_paper_blocking(
+    store: EventStore,
+    run_id: str,
+    strategy: StrategyConfig,
+    settings: RunSettings,
+    *,
+    duration_s: float | None,
+    status: bool,
+) -> dict[str, Any]:
+    """`clanka run --mode paper`: build the run, run the loop, return the report."""
+    clock = WallClock()
+    run = LiveRun(store, run_id, strategy, settings.live, mode="paper", now_ns=clock.now_ns)
+
+    async def main() -> dict[str, Any]:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        if not status:
+            return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop)
+        from replay.status import StatusView
+
+        with StatusView(sys.stderr) as view:
+            return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop,
+                                   on_batch=view.update)  # fmt: skip
+
+    return asyncio.run(main())

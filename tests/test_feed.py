@@ -1,0 +1,288 @@
+"""The pump.fun feed: decoding by hand-built bytes, fuzzing, and the real websocket path.
+
+Expected field values come from bytes packed here by hand (struct, hashlib), not from
+the module's own encoders; the websocket tests run solana-py's client against a real
+server on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import math
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
+from solders.pubkey import Pubkey
+from websockets.asyncio.server import ServerConnection, serve
+
+from data.feed.client import FeedConfig, PumpFunFeed, WallClock, parse_frame
+from data.feed.pumpfun import (
+    PROGRAM_ID,
+    DecodeError,
+    decode_curve,
+    decode_trade_event,
+    trades_in_logs,
+)
+from data.feed.server import RecordedFeedServer, load_tape
+from data.feed.wire import FeedGap, FeedProblem, FeedTick
+from data.generator.market import MarketParams, generate_into
+from data.store import open_store
+
+MINT = bytes(range(1, 33))
+USER = bytes(range(33, 65))
+TRADE_DISC = hashlib.sha256(b"event:TradeEvent").digest()[:8]
+CURVE_DISC = hashlib.sha256(b"account:BondingCurve").digest()[:8]
+
+
+def trade_bytes(sol: int = 1_500_000_000, tok: int = 42_000_000_000, buy: bool = True,
+                ts: int = 1_749_227_711, v_sol: int = 31_500_000_000,
+                v_tok: int = 1_021_904_761_904_762, tail: bytes = b"") -> bytes:  # fmt: skip
+    return (TRADE_DISC + MINT + struct.pack("<QQ?", sol, tok, buy) + USER
+            + struct.pack("<qQQ", ts, v_sol, v_tok) + tail)  # fmt: skip
+
+
+def logs_frame(logs: list[str], sub: int = 7, err: object = None) -> str:
+    sig = "5h6xBEauJ3PK6SWCZ1PGjBvj8vDdWG3KpwATGy1ARAXFSDwt8GFXM7W5Ncn16wmqokgpiKRLuS83KUxyZyv2sUYv"
+    return json.dumps({"jsonrpc": "2.0", "method": "logsNotification",
+                       "params": {"result": {"context": {"slot": 5},
+                                             "value": {"signature": sig, "err": err,
+                                                       "logs": logs}},
+                                  "subscription": sub}})  # fmt: skip
+
+
+def pump_logs(*data_lines: str) -> list[str]:
+    return [f"Program {PROGRAM_ID} invoke [1]", "Program log: Instruction: Buy",
+            *[f"Program data: {d}" for d in data_lines], f"Program {PROGRAM_ID} success"]  # fmt: skip
+
+
+def test_trade_event_fields_and_price_by_hand() -> None:
+    ev = decode_trade_event(trade_bytes(tail=b"\x00" * 96))  # newer versions append fields
+    assert ev.mint == str(Pubkey(MINT)) and ev.user == str(Pubkey(USER))
+    assert (ev.sol_amount, ev.token_amount, ev.is_buy, ev.timestamp) == (
+        1_500_000_000, 42_000_000_000, True, 1_749_227_711)
+    # 31.5 SOL over 1,021,904,761.904762 tokens (6 decimals): 3.0825e-8 SOL per token.
+    assert ev.price == pytest.approx(31.5 / 1_021_904_761.904762, rel=1e-12)
+    assert ev.liquidity_sol == 31.5
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"\x01" * 8 + trade_bytes()[8:], "wrong_discriminator"),
+    (trade_bytes()[:100], "truncated"),
+    (trade_bytes(tok=0), "zero_amount"),
+    (trade_bytes(ts=-5), "bad_timestamp"),
+    (trade_bytes(v_sol=0), "zero_reserves"),
+])  # fmt: skip
+def test_trade_event_refusals(raw: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError) as e:
+        decode_trade_event(raw)
+    assert e.value.reason == reason
+
+
+def test_curve_account_by_hand() -> None:
+    data = CURVE_DISC + struct.pack("<QQQQQ?", 1_000_000_000_000_000, 32_000_000_000,
+                                    790_000_000_000_000, 2_000_000_000, 10**15, False)  # fmt: skip
+    c = decode_curve(data + b"\x00" * 32)
+    assert (c.virtual_sol_reserves, c.real_sol_reserves, c.complete) == (32 * 10**9, 2 * 10**9,
+                                                                         False)  # fmt: skip
+    assert c.price == pytest.approx(32 / 1e9, rel=1e-12)  # 32 SOL / 1e9 tokens
+    with pytest.raises(DecodeError, match="truncated"):
+        decode_curve(data[:30])
+
+
+def test_only_pump_fun_data_lines_count() -> None:
+    b64 = base64.b64encode(trade_bytes()).decode()
+    create = base64.b64encode(hashlib.sha256(b"event:CreateEvent").digest()[:8] + b"x" * 40)
+    other = "JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4"
+    logs = [
+        f"Program {PROGRAM_ID} invoke [1]",
+        f"Program {other} invoke [2]",
+        f"Program data: {b64}",  # another program's event: not a pump.fun trade
+        f"Program {other} success",
+        f"Program data: {create.decode()}",  # pump.fun, but no trade: skipped silently
+        f"Program data: {b64}",
+        f"Program data: {base64.b64encode(b'garbage!').decode()}",  # pump.fun, unknown
+        f"Program {PROGRAM_ID} success",
+        f"Program data: {b64}",  # after pump.fun returned
+    ]
+    trades, errors = trades_in_logs(logs)
+    assert len(trades) == 1
+    assert [e.reason for e in errors] == ["wrong_discriminator"]
+
+
+def _feed(items: list[object]) -> PumpFunFeed:
+    return PumpFunFeed(FeedConfig(), WallClock(), items.append)
+
+
+def _through_feed(frame: str | bytes) -> list[object]:
+    """One frame through the client's own parse and decode path."""
+    items: list[object] = []
+    feed = _feed(items)
+    for n in parse_frame(frame):
+        if hasattr(n, "subscription"):
+            feed._deliver(n, 123)
+    return items
+
+
+_B64 = hs.binary(min_size=0, max_size=160).map(lambda b: base64.b64encode(b).decode())
+_BAD_DATA = hs.one_of(
+    _B64,  # random bytes: wrong discriminator, or truncated
+    hs.binary(min_size=0, max_size=160).map(lambda b: base64.b64encode(TRADE_DISC + b).decode()),
+    hs.text(max_size=40),  # not base64 at all
+    _B64.map(lambda s: s[: max(0, len(s) - 3)]),  # truncated base64
+    hs.tuples(hs.integers(0, 2**64 - 1), hs.integers(0, 2**64 - 1), hs.integers(-2**63, 2**63 - 1),
+              hs.integers(0, 2**64 - 1), hs.integers(0, 2**64 - 1)).map(
+        lambda t: base64.b64encode(trade_bytes(t[0], t[1], True, t[2], t[3], t[4])).decode()),
+)  # fmt: skip
+_BAD_FRAME = hs.one_of(
+    hs.text(max_size=80),  # not JSON
+    hs.binary(max_size=40),  # not even UTF-8
+    hs.just('{"jsonrpc":"2.0","method":"logsNotification","params":{"result":{"context":'
+            '{"slot":NaN}}}}'),
+    hs.just('{"jsonrpc":"2.0","method":"logsNotification","params":{"result":{"context":'
+            '{"slot":1e999},"value":{}},"subscription":1}}'),
+    hs.just('{"jsonrpc":"2.0","error":{"code":-32700,"message":"x"},"id":null}'),
+    hs.recursive(hs.none() | hs.booleans() | hs.floats(allow_nan=True) | hs.text(max_size=5),
+                 lambda c: hs.lists(c, max_size=3) | hs.dictionaries(hs.text(max_size=5), c,
+                                                                    max_size=3),
+                 max_leaves=8).map(json.dumps),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=_BAD_DATA)
+def test_fuzz_data_lines_never_crash_and_are_quarantined_or_valid(data: str) -> None:
+    items = _through_feed(logs_frame(pump_logs(data)))
+    assert len(items) == 1
+    (it,) = items
+    if isinstance(it, FeedTick):  # the draw happened to be a valid trade
+        assert math.isfinite(it.price) and it.price > 0 and it.size > 0
+    else:
+        assert isinstance(it, FeedProblem) and it.reason and it.raw
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=_BAD_FRAME)
+def test_fuzz_frames_never_crash_and_bad_ones_are_quarantined(frame: str | bytes) -> None:
+    items = _through_feed(frame)
+    parsed = parse_frame(frame)
+    if not any(hasattr(n, "subscription") for n in parsed):
+        return  # a reply or an error with an id: not a notification, nothing to decode
+    assert items, frame
+    assert all(isinstance(i, FeedProblem | FeedTick) for i in items)
+
+
+def test_failed_transactions_trade_nothing() -> None:
+    b64 = base64.b64encode(trade_bytes()).decode()
+    assert _through_feed(logs_frame(pump_logs(b64), err={"InstructionError": [0, {"Custom": 6001}]})) == []
+    (tick,) = _through_feed(logs_frame(pump_logs(b64)))
+    assert isinstance(tick, FeedTick)
+    assert (tick.size, tick.side, tick.chain_ts_ns, tick.recv_ns) == (
+        42_000_000_000, 1, 1_749_227_711 * 10**9, 123)
+
+
+# ------------------------------------------------------------- over a real socket
+async def _bad_then_good_server(port_box: list[int], frames: list[str | bytes]) -> object:
+    async def handler(ws: ServerConnection) -> None:
+        async for raw in ws:
+            req = json.loads(raw)
+            await ws.send(json.dumps({"jsonrpc": "2.0", "result": 7, "id": req["id"]}))
+            for f in frames:
+                await ws.send(f)
+
+    srv = await serve(handler, "127.0.0.1", 0)
+    port_box.append(srv.sockets[0].getsockname()[1])
+    return srv
+
+
+def test_malformed_frames_are_quarantined_and_the_connection_goes_on() -> None:
+    b64 = base64.b64encode(trade_bytes()).decode()
+    frames: list[str | bytes] = ["{not json", b"\xff\xfe", logs_frame(pump_logs("@@@")),
+                                 logs_frame(pump_logs(b64))]  # fmt: skip
+
+    async def main() -> tuple[list[object], PumpFunFeed]:
+        box: list[int] = []
+        srv = await _bad_then_good_server(box, frames)
+        items: list[object] = []
+        feed = PumpFunFeed(FeedConfig(url=f"ws://127.0.0.1:{box[0]}"), WallClock(),
+                           items.append)  # fmt: skip
+        stop = asyncio.Event()
+        task = asyncio.create_task(feed.run(stop))
+        for _ in range(200):
+            if any(isinstance(i, FeedTick) for i in items):
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await task
+        srv.close()  # type: ignore[attr-defined]
+        return items, feed
+
+    items, feed = asyncio.run(main())
+    kinds = [type(i).__name__ if not isinstance(i, FeedProblem) else i.reason for i in items]
+    assert kinds == ["unparseable_frame", "unparseable_frame", "bad_base64", "FeedTick"]
+    assert feed.health.reconnects == 0  # one connection took all four frames
+
+
+@pytest.fixture(scope="module")
+def small_market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("feedsrc") / "s"
+    generate_into(open_store(d, create=True), MarketParams(mints=8, hours=1, seed=3))
+    return d
+
+
+def test_dropped_connection_reconnects_with_backoff_and_records_a_gap(small_market: Path) -> None:
+    tape = load_tape(open_store(small_market))
+    assert len(tape) > 3000
+
+    async def main() -> tuple[list[object], PumpFunFeed, RecordedFeedServer]:
+        srv = RecordedFeedServer(tape, speed=0, drop_after=1000)
+        port = await srv.start()
+        items: list[object] = []
+        cfg = FeedConfig(url=f"ws://127.0.0.1:{port}", backoff_base_s=0.05, watch_curves=False)
+        feed = PumpFunFeed(cfg, WallClock(), items.append)
+        stop = asyncio.Event()
+        task = asyncio.create_task(feed.run(stop))
+        await asyncio.wait_for(srv.finished.wait(), 30)
+        await asyncio.sleep(0.2)
+        stop.set()
+        await task
+        await srv.close()
+        return items, feed, srv
+
+    items, feed, srv = asyncio.run(main())
+    gaps = [i for i in items if isinstance(i, FeedGap)]
+    assert len(gaps) == 1 and feed.health.reconnects == 1
+    (gap,) = gaps
+    assert gap.end_ns > gap.start_ns and gap.attempts >= 0
+    assert "ConnectionClosed" in gap.reason
+    ticks = [i for i in items if isinstance(i, FeedTick)]
+    before = [t for t in ticks if t.recv_ns <= gap.start_ns]
+    after = [t for t in ticks if t.recv_ns >= gap.end_ns]
+    assert len(before) == 1000  # everything up to the drop arrived
+    assert after, "the feed went on after reconnecting"
+    assert len(before) + len(after) == len(ticks)
+
+
+def test_api_key_is_a_secret(tmp_path: Path) -> None:
+    key = "sk-test-0123456789abcdef"
+    cfg = FeedConfig(url="ws://127.0.0.1:9/?api-key={api_key}", api_key=key,
+                     backoff_base_s=0.01)  # fmt: skip
+    assert key not in repr(cfg) and key not in cfg.display_url
+    assert key in cfg.connect_url()
+
+    async def main() -> PumpFunFeed:
+        feed = PumpFunFeed(cfg, WallClock(), lambda _: None)
+        stop = asyncio.Event()
+        task = asyncio.create_task(feed.run(stop))
+        await asyncio.sleep(0.3)  # port 9 refuses: a few failed attempts
+        stop.set()
+        await task
+        return feed
+
+    feed = asyncio.run(main())
+    assert feed.health.last_error and key not in feed.health.last_error
