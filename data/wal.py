@@ -58,8 +58,7 @@ def encode(b: WalBatch) -> bytes:
     """A batch as one log record."""
     extras = json.dumps(b.extras, separators=(",", ":")).encode()
     n_in, n_out = b.n_in, len(b.out_i)
-    parts = [_HEAD.pack(b.first_run_seq, b.n_mints, n_in, n_out, b.out_i.shape[1] if n_out else 0,
-                        len(extras))]  # fmt: skip
+    parts = [_HEAD.pack(b.first_run_seq, b.n_mints, n_in, n_out, b.out_i.shape[1], len(extras))]
     for name, dt in INPUT_COLUMNS:
         parts.append(np.ascontiguousarray(b.inputs[name], dtype=dt).tobytes())
     parts.append(np.ascontiguousarray(b.out_i, dtype=np.int64).tobytes())

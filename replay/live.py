@@ -155,7 +155,7 @@ class LiveRun:
         self.unsynced_outputs = 0
         self.last_sync_ns = 0
         self.last_roll_ns: int = int(now_ns())
-        self.wal_dir = store.root / "wal" / run_id
+        self.wal_dir = store.root / "_wal" / run_id
         self.wal: WalWriter | None = None
         self.recovered_batches = 0
         self.last_recv_ns = -1
@@ -197,6 +197,13 @@ class LiveRun:
             "SELECT max(batch_no) FROM live_batches WHERE source = ?", [self.run_id]
         ).fetchone()
         return -1 if row is None or row[0] is None else int(row[0])
+
+    def replay_log(self) -> None:
+        """Rebuild this (fresh) run's kernel from the run's log in the store, checked.
+
+        What recovery does; also how tests get a from-scratch replay's state.
+        """
+        self._rebuild()
 
     def _rebuild(self) -> None:
         """Run this run's logged inputs through the fresh kernel; check every output."""
@@ -646,7 +653,7 @@ def _same_event(x: dict[str, Any], y: dict[str, Any]) -> bool:
 
 def wal_files(store_root: Path, run_id: str) -> list[Path]:
     """A run's write-ahead log files (empty once it closed cleanly and rolled)."""
-    d = store_root / "wal" / run_id
+    d = store_root / "_wal" / run_id
     return sorted(d.glob("wal-*.log")) if d.exists() else []
 
 

@@ -57,15 +57,23 @@ def logs_frame(logs: list[str], sub: int = 7, err: object = None) -> str:
 
 
 def pump_logs(*data_lines: str) -> list[str]:
-    return [f"Program {PROGRAM_ID} invoke [1]", "Program log: Instruction: Buy",
-            *[f"Program data: {d}" for d in data_lines], f"Program {PROGRAM_ID} success"]  # fmt: skip
+    return [
+        f"Program {PROGRAM_ID} invoke [1]",
+        "Program log: Instruction: Buy",
+        *[f"Program data: {d}" for d in data_lines],
+        f"Program {PROGRAM_ID} success",
+    ]
 
 
 def test_trade_event_fields_and_price_by_hand() -> None:
     ev = decode_trade_event(trade_bytes(tail=b"\x00" * 96))  # newer versions append fields
     assert ev.mint == str(Pubkey(MINT)) and ev.user == str(Pubkey(USER))
     assert (ev.sol_amount, ev.token_amount, ev.is_buy, ev.timestamp) == (
-        1_500_000_000, 42_000_000_000, True, 1_749_227_711)
+        1_500_000_000,
+        42_000_000_000,
+        True,
+        1_749_227_711,
+    )
     # 31.5 SOL over 1,021,904,761.904762 tokens (6 decimals): 3.0825e-8 SOL per token.
     assert ev.price == pytest.approx(31.5 / 1_021_904_761.904762, rel=1e-12)
     assert ev.liquidity_sol == 31.5
@@ -179,11 +187,16 @@ def test_fuzz_frames_never_crash_and_bad_ones_are_quarantined(frame: str | bytes
 
 def test_failed_transactions_trade_nothing() -> None:
     b64 = base64.b64encode(trade_bytes()).decode()
-    assert _through_feed(logs_frame(pump_logs(b64), err={"InstructionError": [0, {"Custom": 6001}]})) == []
+    failed = {"InstructionError": [0, {"Custom": 6001}]}
+    assert _through_feed(logs_frame(pump_logs(b64), err=failed)) == []
     (tick,) = _through_feed(logs_frame(pump_logs(b64)))
     assert isinstance(tick, FeedTick)
     assert (tick.size, tick.side, tick.chain_ts_ns, tick.recv_ns) == (
-        42_000_000_000, 1, 1_749_227_711 * 10**9, 123)
+        42_000_000_000,
+        1,
+        1_749_227_711 * 10**9,
+        123,
+    )
 
 
 # ------------------------------------------------------------- over a real socket
@@ -254,7 +267,7 @@ def test_dropped_connection_reconnects_with_backoff_and_records_a_gap(small_mark
         await srv.close()
         return items, feed, srv
 
-    items, feed, srv = asyncio.run(main())
+    items, feed, _ = asyncio.run(main())
     gaps = [i for i in items if isinstance(i, FeedGap)]
     assert len(gaps) == 1 and feed.health.reconnects == 1
     (gap,) = gaps
