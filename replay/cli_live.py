@@ -201,6 +201,10 @@ def feed_serve(
     from_: FromOpt = None,
     to: Annotated[str | None, typer.Option("--to", help="End, exclusive (ISO 8601, UTC).")] = None,
     mints: MintsOpt = None,
+    drop_after: Annotated[
+        int | None,
+        typer.Option(help="Cut every connection once after N notifications (outage drills)."),
+    ] = None,
 ) -> None:
     """Serve a store's ticks as Solana websocket notifications (pump.fun logs, curves).
 
@@ -220,7 +224,8 @@ def feed_serve(
         stop = asyncio.Event()
         install_stop_signals(stop)
         return await serve_store(st, speed=speed, port=port, start_ts=start, end_ts=end,
-                                 mint_ids=mint_ids, stop=stop, on_ready=ready)  # fmt: skip
+                                 mint_ids=mint_ids, stop=stop, on_ready=ready,
+                                 drop_after=drop_after)  # fmt: skip
 
     srv = asyncio.run(main())
     err.print(f"played {srv.played:,} ticks, sent {srv.sent:,} notifications", highlight=False)

@@ -102,6 +102,10 @@ class LiveStats:
     """Frame receipt (earliest in the batch) to the batch appended to the log."""
     durable_ns: list[int] = field(default_factory=list)
     """Frame receipt to the batch's fsync."""
+    queued_ns: list[int] = field(default_factory=list)
+    """Frame receipt to the loop taking the batch (parse, decode, event-loop hops)."""
+    engine_ns: list[int] = field(default_factory=list)
+    """Batch taken to batch appended (arrays, kernel, log write)."""
     recent: list[str] = field(default_factory=list)
 
 
@@ -141,6 +145,7 @@ class LiveRun:
         reg = store.mints()
         self.addresses = {r.mint: r.mint_id for r in reg.records()}
         self.by_id = {r.mint_id: r.mint for r in reg.records()}
+        self.scales = {r.mint_id: 10.0**r.decimals for r in reg.records()}
         self.n_known = len(reg)
         scales = np.array([10.0**r.decimals for r in reg.records()], dtype=np.float64)
         self.kernel = Kernel(self.params, strategy.conditions, scales)
@@ -159,6 +164,7 @@ class LiveRun:
         self.wal: WalWriter | None = None
         self.recovered_batches = 0
         self.last_recv_ns = -1
+        self._taken_ns = 0
         if write:
             self._recover()
             self.wal = WalWriter(self.wal_dir / f"wal-{self.batch_no:012d}.log")
@@ -225,30 +231,33 @@ class LiveRun:
             )
 
     # ------------------------------------------------------------- processing
-    def mint_id(self, address: str, ts_ns: int) -> int:
-        """The id of a feed mint, registering it (6 decimals, SOL quote) on first sight."""
-        mid = self.addresses.get(address)
-        if mid is not None:
-            return mid
+    def register(self, addresses: Sequence[str], ts_ns: int) -> None:
+        """Register the feed mints not known yet (6 decimals, SOL quote), in one commit."""
+        new = sorted({a for a in addresses if a not in self.addresses})
+        if not new:
+            return
         if not self.write:
-            raise KeyError(address)
+            raise KeyError(new[0])
         with self.store.transaction() as tx:
-            rec = tx.register_mints([MintSpec(address, None, TOKEN_DECIMALS, "SOL")],
-                                    source=self.run_id, ts_ns=ts_ns)[address]  # fmt: skip
-        self.addresses[address] = rec.mint_id
-        self.by_id[rec.mint_id] = address
-        self.n_known = max(self.n_known, rec.mint_id + 1)
-        return rec.mint_id
+            recs = tx.register_mints([MintSpec(a, None, TOKEN_DECIMALS, "SOL") for a in new],
+                                     source=self.run_id, ts_ns=ts_ns)  # fmt: skip
+        for a, rec in recs.items():
+            self.addresses[a] = rec.mint_id
+            self.by_id[rec.mint_id] = a
+            self.scales[rec.mint_id] = 10.0**rec.decimals
+            self.n_known = max(self.n_known, rec.mint_id + 1)
 
     def _grow(self, n_mints: int) -> None:
         have = self.kernel.n_mints
-        if n_mints > have:
-            reg = self.store.mints()
-            if len(reg) < n_mints:
-                self.store.refresh()
-                reg = self.store.mints()
-            recs = reg.records()[have:n_mints]
-            self.kernel.add_mints(np.array([10.0**r.decimals for r in recs], dtype=np.float64))
+        if n_mints <= have:
+            return
+        if any(m not in self.scales for m in range(have, n_mints)):
+            # Mints another process registered meanwhile: read the registry once.
+            self.store.refresh()
+            for r in self.store.mints().records():
+                self.scales.setdefault(r.mint_id, 10.0**r.decimals)
+        more = [self.scales[m] for m in range(have, n_mints)]
+        self.kernel.add_mints(np.array(more, dtype=np.float64))
 
     def _apply(self, cols: dict[str, np.ndarray], n_mints: int) -> tuple[np.ndarray, np.ndarray]:
         """One batch through the kernel (no logging): its output rows, marks included."""
@@ -276,6 +285,7 @@ class LiveRun:
         self, items: Sequence[FeedTick | FeedProblem | FeedGap], heartbeat_ts: int | None
     ) -> int:
         """Feed items (and a heartbeat) as one batch; returns the number of outputs."""
+        self._taken_ns = self.now_ns()
         ticks = [it for it in items if isinstance(it, FeedTick)]
         extras: dict[str, Any] = {}
         problems = [it for it in items if isinstance(it, FeedProblem)]
@@ -287,6 +297,9 @@ class LiveRun:
             extras["gaps"] = [g.__dict__ for g in gaps]
             self.stats.gaps += len(gaps)
         n = len(ticks) + (heartbeat_ts is not None)
+        if ticks:
+            self.register([t.mint for t in ticks], ticks[0].recv_ns)
+        ids = self.addresses
         cols = _empty_inputs()
         if n:
             ts = np.array([t.recv_ns for t in ticks] + ([heartbeat_ts] if heartbeat_ts else []),
@@ -299,7 +312,7 @@ class LiveRun:
                                  dtype=np.int64),
                 "ts": ts,
                 "seq": np.arange(self.in_seq, self.in_seq + n, dtype=np.int64),
-                "mint": np.array([self.mint_id(t.mint, t.recv_ns) for t in ticks] + [-1] * len(hb),
+                "mint": np.array([ids[t.mint] for t in ticks] + [-1] * len(hb),
                                  dtype=np.int64),
                 "price": np.array([t.price for t in ticks] + [0.0] * len(hb)),
                 "size": np.array([t.size for t in ticks] + [0] * len(hb), dtype=np.int64),
@@ -340,6 +353,8 @@ class LiveRun:
             appended = self.now_ns()
             if first_recv > 0:
                 self.stats.latencies_ns.append(appended - first_recv)
+                self.stats.queued_ns.append(self._taken_ns - first_recv)
+                self.stats.engine_ns.append(appended - self._taken_ns)
         self.pending.append(_Pending(rec, decided, appended))
         self.unsynced_outputs += len(out_i)
         self._note(out_i)
@@ -522,6 +537,10 @@ class LiveRun:
         rep["state"] = state_summary(self.kernel)
         rep["latency_us"] = _percentiles(self.stats.latencies_ns)
         rep["durable_latency_us"] = _percentiles(self.stats.durable_ns)
+        rep["latency_parts_us"] = {
+            "receipt_to_taken": _percentiles(self.stats.queued_ns),
+            "taken_to_appended": _percentiles(self.stats.engine_ns),
+        }
         return rep
 
 

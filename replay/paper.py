@@ -62,7 +62,7 @@ async def run_paper(
 
     feed = PumpFunFeed(feed_cfg, clock, sink)
     for m in _held_addresses(run):
-        feed.watch(m)
+        feed.watch(m, held=True)
     feed_stop = asyncio.Event()
     feed_task = asyncio.create_task(feed.run(feed_stop))
     hb_ns = run.settings.heartbeat_ms * 1_000_000
@@ -97,7 +97,7 @@ async def run_paper(
                             feed.watch(t.mint)
                 now_held = _held_addresses(run)
                 for m in now_held - held:
-                    feed.watch(m)
+                    feed.watch(m, held=True)
                 held = now_held
                 if on_batch:
                     on_batch(run, feed)

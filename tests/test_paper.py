@@ -71,10 +71,10 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     return strat, settings
 
 
-def _serve(store_dir: Path, speed: float) -> tuple[subprocess.Popen[str], int]:
+def _serve(store_dir: Path, speed: float, *extra: str) -> tuple[subprocess.Popen[str], int]:
     port = _free_port()
     proc = subprocess.Popen([*CLI, "feed", "serve", "--from-store", str(store_dir), "--speed",
-                             str(speed), "--port", str(port)], cwd=REPO, text=True,
+                             str(speed), "--port", str(port), *extra], cwd=REPO, text=True,
                             stderr=subprocess.PIPE)  # fmt: skip
     assert proc.stderr is not None
     line = proc.stderr.readline()  # "serving N ticks ... on ws://127.0.0.1:P"
@@ -142,6 +142,43 @@ def test_verify_parity_prints_the_first_difference(
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert ver.returncode == 1
     assert "first difference" in ver.stdout and "fills" in ver.stdout and "qty=" in ver.stdout
+
+
+def test_a_cut_connection_is_a_feed_gap_and_sigterm_stops_cleanly(
+    pump_store: EventStore,  # noqa: F811
+    files: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    proc, port = _serve(pump_store.root, 300, "--drop-after", "800")
+    store = tmp_path / "paper"
+    try:
+        p = subprocess.Popen(_paper_cmd(port, store, files, "cut", 120), cwd=REPO, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            st = open_store(store) if (store / "_manifest.json").exists() else None
+            if st is not None and st.con.sql("SELECT count(*) FROM feed_gaps").fetchall()[0][0]:
+                break
+        p.send_signal(signal.SIGTERM)
+        out, errs = p.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert p.returncode == 0, errs  # SIGTERM: flush, roll, report
+    rep = json.loads(out)
+    assert rep["feed_gaps"] >= 1 and rep["feed"]["reconnects"] >= 1
+    st = open_store(store)
+    ((reason, dur),) = st.con.sql(
+        "SELECT reason, end_ns - ts_ns FROM feed_gaps WHERE source = 'cut' LIMIT 1"
+    ).fetchall()
+    assert "ConnectionClosed" in reason and dur > 0
+    ((after,),) = st.con.sql(
+        "SELECT count(*) FROM feed_inputs i, feed_gaps g WHERE i.source = 'cut' AND i.kind = 0 "
+        "AND i.recv_ts_ns > g.end_ns"
+    ).fetchall()
+    assert after > 0  # trades kept coming after the reconnect
+    assert wal_files(store, "cut") == []  # the SIGTERM stop rolled everything
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,10 @@ class FeedConfig(BaseModel):
     backoff_cap_s: float = Field(default=30.0, gt=0)
     queue_size: int = Field(default=200_000, gt=0)
     watch_curves: bool = True
-    """Subscribe to the bonding curve of each mint the engine holds (prices between trades)."""
+    """Subscribe to the bonding curves of mints seen trading (prices between trades)."""
+    max_watched: int = Field(default=200, ge=0)
+    """At most this many curve subscriptions (RPC providers limit them); held mints are
+    always watched."""
 
     @field_validator("url")
     @classmethod
@@ -214,9 +217,17 @@ class PumpFunFeed:
         self._attempt = 0
         self._reason = ""
 
-    def watch(self, mint: str) -> None:
-        """Follow `mint`'s bonding curve from now on (kept across reconnects)."""
-        if self.config.watch_curves and mint not in self.health.watched:
+    def watch(self, mint: str, *, held: bool = False) -> None:
+        """Follow `mint`'s bonding curve from now on (kept across reconnects).
+
+        Mints seen trading are watched up to `max_watched`; a `held` mint (an open
+        position) always is.
+        """
+        if mint in self.health.watched:
+            return
+        if held or (
+            self.config.watch_curves and len(self.health.watched) < self.config.max_watched
+        ):
             self.health.watched.add(mint)
             self._watch_queue.put_nowait(mint)
 

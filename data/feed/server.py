@@ -45,6 +45,8 @@ from data.feed.wire import (
 from data.store import EventStore
 
 DEFAULT_LIQUIDITY_SOL = 30.0
+_SUB_MARK = 999_999_937
+"""Subscription id written into prerendered frames, replaced per client when sent."""
 SLOT_NS = 400_000_000
 
 
@@ -131,7 +133,14 @@ def trade_for(tape: Tape, i: int) -> tuple[TradeEvent | None, CurveState] | None
 class RecordedFeedServer:
     """Serves a tape on loopback as Solana websocket notifications."""
 
-    def __init__(self, tape: Tape, *, speed: float = 1.0, drop_after: int | None = None) -> None:
+    def __init__(
+        self,
+        tape: Tape,
+        *,
+        speed: float = 1.0,
+        drop_after: int | None = None,
+        prerender: bool = False,
+    ) -> None:
         if speed < 0 or not math.isfinite(speed):
             raise ValueError("speed must be a finite number >= 0 (0: as fast as possible)")
         self.tape = tape
@@ -146,6 +155,15 @@ class RecordedFeedServer:
         self._player: asyncio.Task[None] | None = None
         self._server: Server | None = None
         self.port = 0
+        self._logs_text: list[str | None] | None = None
+        if prerender:  # render every trade's frame now, so playing is only sending
+            self._logs_text = []
+            for i in range(len(tape)):
+                made = trade_for(tape, i)
+                ev = made[0] if made else None
+                self._logs_text.append(None if ev is None else logs_notification(
+                    _SUB_MARK, int(tape.ts[i]) // SLOT_NS,
+                    signature_for(ev.mint, int(tape.uid[i]), i), ev))  # fmt: skip
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen; return the port (0 picks a free one)."""
@@ -223,6 +241,15 @@ class RecordedFeedServer:
         self.finished.set()
 
     async def _send_tick(self, i: int) -> None:
+        if self._logs_text is not None and not self._accounts:
+            text = self._logs_text[i]
+            if text is not None:
+                for ws, sub in list(self._logs.items()):
+                    with contextlib.suppress(Exception):
+                        await ws.send(text.replace(f'"subscription": {_SUB_MARK}}}',
+                                                   f'"subscription": {sub}}}'))  # fmt: skip
+                        self.sent += 1
+            return
         made = trade_for(self.tape, i)
         if made is None:
             return
@@ -264,10 +291,11 @@ async def serve_store(
     mint_ids: list[int] | None = None,
     stop: asyncio.Event | None = None,
     on_ready: Any = None,
+    drop_after: int | None = None,
 ) -> RecordedFeedServer:
     """Serve until `stop` is set or the tape has played (the CLI's loop)."""
     tape = load_tape(store, start_ts, end_ts, mint_ids)
-    srv = RecordedFeedServer(tape, speed=speed)
+    srv = RecordedFeedServer(tape, speed=speed, drop_after=drop_after)
     bound = await srv.start(host, port)
     if on_ready:
         on_ready(bound, len(tape), len(tape.curve_of))

@@ -1,0 +1,194 @@
+"""Paper-path benchmark: frame receipt -> decision appended, and sustained messages/s.
+
+Usage: `python -m benchmarks.bench_paper [--runs 3] [--seconds 6]`.
+
+A server process (`--phase serve`) plays a synthetic pump.fun tape of 200 mints as real
+Solana `logsNotification` frames on loopback (frames rendered before the clock starts,
+so the server only sends), at a paced rate of R messages per second. The paper process
+(`--phase paper`) runs the real path: solana-py's client (frame stamped on receipt,
+parsed), the TradeEvent decoder, the micro-batch loop, the kernel, the write-ahead log
+(append; fsync every 5 ms), with `momentum_breakout`. Per batch it records receipt ->
+appended to the log (the decision event acknowledged in the OS), its two parts
+(receipt -> the loop takes the batch; taken -> appended) and receipt -> fsynced.
+
+For each offered rate the paper process reports messages processed, their rate and the
+latency percentiles; "sustained" is the highest offered rate the paper process kept up
+with (processed >= 99% of what was sent and p99 receipt -> appended under 50 ms, i.e.
+no queue building up). Each rate runs `--runs` times (fresh processes); medians quoted.
+Writes benchmarks/results/paper.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import RESULTS, peak_rss_mb
+
+RATES = [1_000, 5_000, 10_000, 20_000, 35_000, 50_000]
+MINTS = 200
+
+
+def synthetic_tape(n: int, rate: float, seed: int = 1) -> Any:
+    """N trades over 200 mints, evenly spaced at `rate` per second, pump.fun-like prices."""
+    from data.feed.server import Tape, address_for
+
+    rng = np.random.default_rng(seed)
+    mint = rng.integers(0, MINTS, n)
+    walk = np.exp(np.cumsum(rng.normal(0, 0.01, (n,)))) * 3e-8
+    liq = 30.0 + 50.0 * rng.random(n)
+    ts = 1_750_000_000 * 10**9 + (np.arange(n) * (1e9 / rate)).astype(np.int64)
+    size = rng.integers(10**9, 10**12, n)
+    side = np.where(rng.random(n) < 0.6, 1, -1)
+    addresses = [address_for(f"bench-{m}") for m in range(MINTS)]
+    return Tape(ts, mint, walk, size, side, liq, np.arange(n, dtype=np.int64), addresses)
+
+
+def phase_serve(rate: float, n: int, port_file: Path) -> None:
+    """Serve the tape at `rate` messages/s to the first subscriber, then exit."""
+    from data.feed.server import RecordedFeedServer
+
+    async def main() -> None:
+        srv = RecordedFeedServer(synthetic_tape(n, rate), speed=1.0, prerender=True)
+        port = await srv.start()
+        port_file.write_text(str(port))
+        await srv.finished.wait()
+        await asyncio.sleep(1.0)
+        print(json.dumps({"sent": srv.sent}), flush=True)
+        await srv.close()
+
+    asyncio.run(main())
+
+
+def phase_paper(port: int, seconds: float, store_dir: Path) -> dict[str, Any]:
+    """The paper loop against the server for `seconds`; its report."""
+    from data.feed.client import FeedConfig, WallClock
+    from data.store import open_store
+    from replay.live import LiveRun, LiveSettings
+    from replay.paper import run_paper
+    from strategies.config import load_strategy
+
+    store = open_store(store_dir, create=True)
+    clock = WallClock()
+    run = LiveRun(store, "bench", load_strategy("momentum_breakout"), LiveSettings(),
+                  mode="paper", now_ns=clock.now_ns)  # fmt: skip
+    cfg = FeedConfig(url=f"ws://127.0.0.1:{port}", watch_curves=False)
+
+    async def main() -> dict[str, Any]:
+        return await run_paper(run, cfg, clock, duration_s=seconds, stop=asyncio.Event())
+
+    t0 = time.perf_counter()
+    rep = asyncio.run(main())
+    return {"report": rep, "wall_s": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb()}
+
+
+def one(rate: int, seconds: float) -> dict[str, Any]:
+    """One offered rate: a server process and a paper process, fresh."""
+    work = Path(tempfile.mkdtemp(prefix="clanka-pbench-"))
+    try:
+        port_file = work / "port"
+        n = int(rate * seconds)
+        srv = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_paper", "--phase", "serve",
+                                "--rate", str(rate), "--n", str(n), "--port-file", str(port_file)],
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+        while not port_file.exists() or not port_file.read_text():
+            time.sleep(0.05)
+        paper = subprocess.run([sys.executable, "-m", "benchmarks.bench_paper", "--phase", "paper",
+                                "--port", port_file.read_text(), "--seconds", str(seconds + 3),
+                                "--store", str(work / "store")], capture_output=True, text=True,
+                               check=True)  # fmt: skip
+        out, _ = srv.communicate(timeout=120)
+        sent = json.loads(out.strip().splitlines()[-1])["sent"]
+        doc = json.loads(paper.stdout.strip().splitlines()[-1])
+        rep = doc["report"]
+        got = int(rep["ticks_processed"])
+        return {
+            "offered_per_s": rate, "sent": sent, "processed": got,
+            "processed_per_s": got / seconds,
+            "receipt_to_appended_us": rep["latency_us"],
+            "receipt_to_taken_us": rep["latency_parts_us"]["receipt_to_taken"],
+            "taken_to_appended_us": rep["latency_parts_us"]["taken_to_appended"],
+            "receipt_to_fsynced_us": rep["durable_latency_us"],
+            "batches": rep["batches"], "decisions": rep["decisions"],
+            "peak_rss_mb": round(doc["peak_rss_mb"], 1),
+        }  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _median(xs: list[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return round(statistics.median(vals), 1) if vals else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--phase", choices=["serve", "paper"])
+    ap.add_argument("--rate", type=float, default=1000)
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--port-file", type=Path)
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--store", type=Path)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rates", type=str, default=",".join(map(str, RATES)))
+    ap.add_argument("--out", type=Path, default=RESULTS / "paper.json")
+    args = ap.parse_args()
+    if args.phase == "serve":
+        phase_serve(args.rate, args.n, args.port_file)
+        return
+    if args.phase == "paper":
+        print(json.dumps(phase_paper(args.port, args.seconds, args.store), default=str))
+        return
+    rows = []
+    for rate in [int(r) for r in args.rates.split(",")]:
+        runs = []
+        for i in range(args.runs):
+            r = one(rate, args.seconds)
+            runs.append(r)
+            print(f"{rate:>6}/s run {i + 1}: processed {r['processed_per_s']:,.0f}/s, "
+                  f"receipt->appended p50 {r['receipt_to_appended_us']['p50']} us "
+                  f"p99 {r['receipt_to_appended_us']['p99']} us", file=sys.stderr)  # fmt: skip
+        row: dict[str, Any] = {"offered_per_s": rate, "runs": runs}
+        for key in ("receipt_to_appended_us", "receipt_to_taken_us", "taken_to_appended_us",
+                    "receipt_to_fsynced_us"):  # fmt: skip
+            row[key] = {p: _median([r[key][p] for r in runs]) for p in ("p50", "p99")}
+        row["processed_per_s"] = _median([r["processed_per_s"] for r in runs])
+        row["kept_up"] = all(
+            r["processed"] >= 0.99 * r["sent"]
+            and (r["receipt_to_appended_us"]["p99"] or 0) < 50_000
+            for r in runs
+        )
+        rows.append(row)
+    kept = [r["offered_per_s"] for r in rows if r["kept_up"]]
+    doc = {
+        "benchmark": "paper",
+        "setting": f"synthetic pump.fun trades, {MINTS} mints, momentum_breakout, loopback, "
+                   f"{args.seconds:g} s per rate, server and paper in separate processes",
+        "rates": [{k: v for k, v in r.items() if k != "runs"} for r in rows],
+        "sustained_messages_per_s": max(kept) if kept else None,
+        "goal": "p99 <= 50 us receipt -> decision appended; >= 50,000 messages/s sustained",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "raw": rows,
+    }  # fmt: skip
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in doc.items() if k != "raw"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
