@@ -36,8 +36,6 @@ from data.wal import WalBatch, WalWriter, read_log, truncate_torn
 from engine.events import InputKind, OutKind
 from engine.kernel import Kernel, as_input
 from engine.layout import (
-    MF_LAST_PRICE,
-    MF_SCALE,
     N_OUT_F,
     N_OUT_I,
     O_KIND,
@@ -45,15 +43,11 @@ from engine.layout import (
     O_TS,
     OF_PRICE,
     PI_ACTIVE,
-    PI_COST,
-    PI_MINT,
-    PI_PROCEEDS,
-    PI_QTY,
 )
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.report import build_report
 from replay.run_events import split_families
-from replay.runner import events_sha256
+from replay.runner import events_sha256, open_unrealized_lamports
 from strategies.config import StrategyConfig
 
 COMPARED_FAMILIES = ("decisions", "orders", "fills", "positions", "risk")
@@ -518,13 +512,7 @@ class LiveRun:
                  for r, f in zip(out_i[marks], out_f[marks], strict=True)]  # fmt: skip
         curve += [(ts, c + h) for ts, c, h in self.kernel.curve()[-1:]]
         ev_i, ev_f = out_i[~marks], out_f[~marks]
-        st = self.kernel.state
-        open_pos = []
-        for s in np.flatnonzero(st.pos_i[:, PI_ACTIVE] == 1):
-            m = int(st.pos_i[s, PI_MINT])
-            value = st.pos_i[s, PI_QTY] / st.mint_f[m, MF_SCALE] * st.mint_f[m, MF_LAST_PRICE]
-            open_pos.append(value * LAMPORTS_PER_SOL + st.pos_i[s, PI_PROCEEDS]
-                            - st.pos_i[s, PI_COST])  # fmt: skip
+        open_pos = open_unrealized_lamports(self.kernel.state)
         rep = build_report(ev_i, ev_f, self.stats.ticks, curve, open_pos, self.cash0)
         rep["run_id"] = self.run_id
         rep["mode"] = self.mode

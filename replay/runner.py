@@ -36,6 +36,7 @@ from engine.layout import (
     PI_MINT,
     PI_PROCEEDS,
     PI_QTY,
+    KernelState,
 )
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.merge_nb import merge_streams_nb
@@ -213,12 +214,7 @@ def run_replay(
     out_i = np.concatenate(outs_i)
     out_f = np.concatenate(outs_f)
     digest = events_sha256(out_i, out_f)
-    st = kernel.state
-    open_pos = []
-    for s in np.flatnonzero(st.pos_i[:, PI_ACTIVE] == 1):
-        m = int(st.pos_i[s, PI_MINT])
-        value = st.pos_i[s, PI_QTY] / st.mint_f[m, MF_SCALE] * st.mint_f[m, MF_LAST_PRICE]
-        open_pos.append(value * LAMPORTS_PER_SOL + st.pos_i[s, PI_PROCEEDS] - st.pos_i[s, PI_COST])
+    open_pos = open_unrealized_lamports(kernel.state)
     points = kernel.curve()
     equity_curve = [(ts, cash + held) for ts, cash, held in points]
     report = build_report(out_i, out_f, ticks, equity_curve, open_pos, cash0)
@@ -229,6 +225,19 @@ def run_replay(
         _write_run(store, run_id, strategy, params, start_ts, end_ts, mint_ids, cash0, ticks,
                    digest, report, out_i, out_f, points)  # fmt: skip
     return RunResult(run_id, ticks, out_i, out_f, kernel, digest, report)
+
+
+def open_unrealized_lamports(st: KernelState) -> list[float]:
+    """Each open position's unrealized PnL in lamports.
+
+    Marked at the last price, plus what its partial exits returned, minus its cost.
+    """
+    out = []
+    for s in np.flatnonzero(st.pos_i[:, PI_ACTIVE] == 1):
+        m = int(st.pos_i[s, PI_MINT])
+        value = st.pos_i[s, PI_QTY] / st.mint_f[m, MF_SCALE] * st.mint_f[m, MF_LAST_PRICE]
+        out.append(value * LAMPORTS_PER_SOL + st.pos_i[s, PI_PROCEEDS] - st.pos_i[s, PI_COST])
+    return out
 
 
 def _new_run_id(digest: str) -> str:
