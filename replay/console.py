@@ -111,8 +111,8 @@ def _fmt(v: Any) -> str:
 
 
 def render_report(out: Console, strategy: str, r: dict[str, Any]) -> None:
-    """A replay report as a table, with the run id and events hash underneath."""
-    t = Table(title=f"replay report: {strategy}")
+    """A run report (replay or paper) as a table, with the run id and events hash underneath."""
+    t = Table(title=f"{r.get('mode', 'replay')} report: {strategy}")
     t.add_column("metric")
     t.add_column("value", justify="right")
     rows = [
