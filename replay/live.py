@@ -50,6 +50,8 @@ from replay.run_events import split_families
 from replay.runner import events_sha256, open_unrealized_lamports
 from strategies.config import StrategyConfig
 
+_TICK = int(InputKind.TICK)
+_HEARTBEAT = int(InputKind.HEARTBEAT)
 COMPARED_FAMILIES = ("decisions", "orders", "fills", "positions", "risk")
 """The run families parity and recovery compare event by event."""
 
@@ -271,8 +273,8 @@ class LiveRun:
             if len(recv):
                 self.last_recv_ns = int(recv[-1])
         self.stats.inputs += n
-        self.stats.ticks += int(np.count_nonzero(cols["kind"] == InputKind.TICK))
-        self.stats.heartbeats += int(np.count_nonzero(cols["kind"] == InputKind.HEARTBEAT))
+        self.stats.ticks += int(np.count_nonzero(cols["kind"] == _TICK))
+        self.stats.heartbeats += int(np.count_nonzero(cols["kind"] == _HEARTBEAT))
         return out_i, out_f
 
     def process_items(
@@ -294,29 +296,29 @@ class LiveRun:
         if ticks:
             self.register([t.mint for t in ticks], ticks[0].recv_ns)
         ids = self.addresses
-        cols = _empty_inputs()
         if n:
-            ts = np.array([t.recv_ns for t in ticks] + ([heartbeat_ts] if heartbeat_ts else []),
-                          dtype=np.int64)  # fmt: skip
+            # Two row-major blocks in one conversion each; the columns are views of them.
+            hb = [(heartbeat_ts, -1, 0, 0, 0)] if heartbeat_ts is not None else []
+            ints = np.array([(t.recv_ns, ids[t.mint], t.size, t.chain_ts_ns, t.uid) for t in ticks]
+                            + hb, dtype=np.int64).reshape(n, 5)  # fmt: skip
+            fl = np.array([(t.price, t.liquidity) for t in ticks]
+                          + [(0.0, np.nan)] * len(hb), dtype=np.float64).reshape(n, 2)  # fmt: skip
+            kind = np.zeros(n, np.int64)
+            recv = ints[:, 0].copy()
+            if hb:
+                kind[-1] = _HEARTBEAT
+                recv[-1] = -1
             # The kernel needs time order; the wall clock is monotone, this only guards.
-            ts = np.maximum.accumulate(np.maximum(ts, self.last_ts))
-            hb = [heartbeat_ts] if heartbeat_ts is not None else []
+            ts = np.maximum.accumulate(np.maximum(ints[:, 0], self.last_ts))
+            zeros = np.zeros(n, np.int64)
             cols = {
-                "kind": np.array([InputKind.TICK] * len(ticks) + [InputKind.HEARTBEAT] * len(hb),
-                                 dtype=np.int64),
-                "ts": ts,
-                "seq": np.arange(self.in_seq, self.in_seq + n, dtype=np.int64),
-                "mint": np.array([ids[t.mint] for t in ticks] + [-1] * len(hb),
-                                 dtype=np.int64),
-                "price": np.array([t.price for t in ticks] + [0.0] * len(hb)),
-                "size": np.array([t.size for t in ticks] + [0] * len(hb), dtype=np.int64),
-                "liq": np.array([t.liquidity for t in ticks] + [np.nan] * len(hb)),
-                "sig_kind": np.zeros(n, np.int64),
-                "sig_value": np.zeros(n),
-                "chain_ts": np.array([t.chain_ts_ns for t in ticks] + [0] * len(hb), np.int64),
-                "recv_ns": np.array([t.recv_ns for t in ticks] + [-1] * len(hb), np.int64),
-                "uid": np.array([t.uid for t in ticks] + [0] * len(hb), np.int64),
+                "kind": kind, "ts": ts, "seq": np.arange(self.in_seq, self.in_seq + n),
+                "mint": ints[:, 1], "price": fl[:, 0], "size": ints[:, 2], "liq": fl[:, 1],
+                "sig_kind": zeros, "sig_value": np.zeros(n), "chain_ts": ints[:, 3],
+                "recv_ns": recv, "uid": ints[:, 4],
             }  # fmt: skip
+        else:
+            cols = _empty_inputs()
         first_recv = min((t.recv_ns for t in ticks), default=-1)
         return self.process(cols, extras, first_recv)
 
@@ -357,6 +359,8 @@ class LiveRun:
         return len(out_i)
 
     def _note(self, out_i: np.ndarray) -> None:
+        if not len(out_i):
+            return
         for r in out_i[out_i[:, O_KIND] == OutKind.DECIDED][-3:]:
             self.stats.recent.append(f"decision t={int(r[O_TS])} mint={int(r[2])}")
         del self.stats.recent[:-8]

@@ -41,6 +41,7 @@ from solders.rpc.responses import (
     LogsNotification,
     SubscriptionResult,
     UnsubscribeResult,
+    parse_websocket_message,
 )
 
 from data.feed.pumpfun import PROGRAM, bonding_curve_address
@@ -80,6 +81,8 @@ class FeedConfig(BaseModel):
     queue_size: int = Field(default=200_000, gt=0)
     watch_curves: bool = True
     """Subscribe to the bonding curves of mints seen trading (prices between trades)."""
+    compression: bool = False
+    """Offer permessage-deflate: less bandwidth, but inflating every frame costs latency."""
     max_watched: int = Field(default=200, ge=0)
     """At most this many curve subscriptions (RPC providers limit them); held mints are
     always watched."""
@@ -123,6 +126,10 @@ def parse_frame(raw: str | bytes) -> list[Any]:
     """
     try:
         text = raw.decode() if isinstance(raw, bytes) else raw
+        if text.startswith('{"jsonrpc"') and '"method"' in text and '"error"' not in text:
+            # One notification (what a node sends): solders parses the text as it is;
+            # solana-py's general path would load and re-dump the JSON first.
+            return list(parse_websocket_message(text))
         return list(_parse_frame(text))
     except Exception as exc:  # any parse failure is quarantined
         shown = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
@@ -320,6 +327,7 @@ class PumpFunFeed:
                 self.raw_sink is not None,
                 notification_queue_size=self.config.queue_size,
                 overflow=OverflowPolicy.RAISE,
+                compression="deflate" if self.config.compression else None,
             )
             self._client = client
             try:
