@@ -31,14 +31,16 @@ from pydantic import BaseModel, Field
 from data.feed.pumpfun import TOKEN_DECIMALS
 from data.feed.wire import FeedGap, FeedProblem, FeedTick
 from data.mints import MintSpec
+from data.schemas import FAMILIES
 from data.store import EventStore
-from data.wal import WalBatch, WalWriter, read_log, truncate_torn
+from data.wal import INPUT_COLUMNS, WalBatch, WalWriter, read_log, truncate_torn
 from engine.events import InputKind, OutKind
 from engine.kernel import Kernel, as_input
 from engine.layout import (
     N_OUT_F,
     N_OUT_I,
     O_KIND,
+    O_MINT,
     O_SOL,
     O_TS,
     OF_PRICE,
@@ -106,13 +108,7 @@ class LiveStats:
 
 
 def _empty_inputs() -> dict[str, np.ndarray]:
-    cols: dict[str, np.ndarray] = {}
-    for name, dt in (("kind", np.int64), ("ts", np.int64), ("seq", np.int64),
-                     ("mint", np.int64), ("price", np.float64), ("size", np.int64),
-                     ("liq", np.float64), ("sig_kind", np.int64), ("sig_value", np.float64),
-                     ("chain_ts", np.int64), ("recv_ns", np.int64), ("uid", np.int64)):  # fmt: skip
-        cols[name] = np.zeros(0, dt)
-    return cols
+    return {name: np.zeros(0, dt) for name, dt in INPUT_COLUMNS}
 
 
 class LiveRun:
@@ -362,7 +358,7 @@ class LiveRun:
         if not len(out_i):
             return
         for r in out_i[out_i[:, O_KIND] == OutKind.DECIDED][-3:]:
-            self.stats.recent.append(f"decision t={int(r[O_TS])} mint={int(r[2])}")
+            self.stats.recent.append(f"decision t={int(r[O_TS])} mint={int(r[O_MINT])}")
         del self.stats.recent[:-8]
 
     def due(self, now: int) -> int:
@@ -580,11 +576,10 @@ def recorded_batches(store: EventStore, run_id: str) -> Iterator[WalBatch]:
              "size": "size", "liq": "liquidity", "sig_kind": "sig_kind",
              "sig_value": "sig_value", "chain_ts": "chain_ts_ns", "recv_ns": "recv_ts_ns",
              "uid": "uid"}  # fmt: skip
-    cols = {k: np.asarray(rows[v]) for k, v in names.items()}
+    cols = {k: np.asarray(rows[names[k]], dtype=dt) for k, dt in INPUT_COLUMNS}
     for batch_no, n_mints in sizes:
         lo, hi = np.searchsorted(bn, batch_no, "left"), np.searchsorted(bn, batch_no, "right")
-        inputs = {k: v[lo:hi].astype(np.float64 if k in ("price", "liq", "sig_value")
-                                     else np.int64) for k, v in cols.items()}  # fmt: skip
+        inputs = {k: v[lo:hi] for k, v in cols.items()}
         yield WalBatch(int(batch_no), 0, int(n_mints), inputs, np.zeros((0, N_OUT_I), np.int64),
                        np.zeros((0, N_OUT_F)))  # fmt: skip
 
@@ -600,18 +595,11 @@ def logged_tables(store: EventStore, run_id: str) -> dict[str, pa.Table]:
     store.refresh()
     out = {}
     for fam in COMPARED_FAMILIES:
-        cols = [f.name for f in store_schema(fam) if f.name not in ("seq",)]
+        cols = [f.name for f in FAMILIES[fam].schema if f.name != "seq"]
         sql = (f"SELECT {', '.join(cols)} FROM {fam} WHERE source = ? "  # noqa: S608
                "ORDER BY run_seq")  # fmt: skip
         out[fam] = store.con.sql(sql, params=[run_id]).to_arrow_table()
     return out
-
-
-def store_schema(family: str) -> pa.Schema:
-    """A family's stored columns."""
-    from data.schemas import FAMILIES
-
-    return FAMILIES[family].schema
 
 
 def first_difference(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> str | None:
@@ -631,11 +619,6 @@ def first_difference(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> str | No
             fields = [f"{f}={x[f]!r} vs {y.get(f)!r}" for f in x if not _same_value(x[f], y.get(f))]
             return f"event {k} ({x['family']}, run_seq {x['run_seq']}): {', '.join(fields)}"
     return None
-
-
-def count_events(tables: dict[str, pa.Table]) -> int:
-    """How many events the compared families hold."""
-    return sum(t.num_rows for t in tables.values())
 
 
 def _events(tables: dict[str, pa.Table]) -> list[dict[str, Any]]:

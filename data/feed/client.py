@@ -213,7 +213,6 @@ class PumpFunFeed:
         self.raw_sink = raw_sink
         """Called with (receive time, frame text) for every frame, before decoding."""
         self.health = FeedHealth()
-        self._client: _StampedClient | None = None
         self._curve_subs: dict[int, str] = {}
         self._inflight = 0
         self._early: dict[int, list[tuple[Any, int]]] = {}
@@ -329,7 +328,6 @@ class PumpFunFeed:
                 overflow=OverflowPolicy.RAISE,
                 compression="deflate" if self.config.compression else None,
             )
-            self._client = client
             try:
                 await client.connect()
                 self._opened_ns = self.clock.now_ns()

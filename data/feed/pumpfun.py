@@ -65,9 +65,26 @@ class DecodeError(ValueError):
         self.detail = detail
 
 
+class _VirtualReserves:
+    """Price and depth of a curve from its virtual reserves (trade events and accounts)."""
+
+    virtual_sol_reserves: int  # lamports
+    virtual_token_reserves: int  # raw units
+
+    @property
+    def price(self) -> float:
+        """SOL per whole token at these reserves."""
+        return curve_price(self.virtual_sol_reserves, self.virtual_token_reserves)
+
+    @property
+    def liquidity_sol(self) -> float:
+        """The virtual SOL reserve in SOL: the pool depth the venue's impact uses."""
+        return self.virtual_sol_reserves / LAMPORTS_PER_SOL
+
+
 @dataclass(frozen=True)
-class TradeEvent:
-    """One pump.fun trade as the program logged it."""
+class TradeEvent(_VirtualReserves):
+    """One pump.fun trade as the program logged it (reserves after the trade)."""
 
     mint: str
     sol_amount: int  # lamports
@@ -78,19 +95,9 @@ class TradeEvent:
     virtual_sol_reserves: int  # lamports
     virtual_token_reserves: int  # raw units
 
-    @property
-    def price(self) -> float:
-        """SOL per whole token on the curve after the trade (virtual reserves)."""
-        return curve_price(self.virtual_sol_reserves, self.virtual_token_reserves)
-
-    @property
-    def liquidity_sol(self) -> float:
-        """The curve's virtual SOL reserve, the pool depth the venue's impact uses."""
-        return self.virtual_sol_reserves / LAMPORTS_PER_SOL
-
 
 @dataclass(frozen=True)
-class CurveState:
+class CurveState(_VirtualReserves):
     """A bonding-curve account's reserves."""
 
     virtual_token_reserves: int
@@ -99,16 +106,6 @@ class CurveState:
     real_sol_reserves: int
     token_total_supply: int
     complete: bool
-
-    @property
-    def price(self) -> float:
-        """SOL per whole token at the curve's current reserves."""
-        return curve_price(self.virtual_sol_reserves, self.virtual_token_reserves)
-
-    @property
-    def liquidity_sol(self) -> float:
-        """Virtual SOL reserve, SOL."""
-        return self.virtual_sol_reserves / LAMPORTS_PER_SOL
 
 
 def curve_price(v_sol: int, v_tok: int) -> float:
