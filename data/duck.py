@@ -4,6 +4,11 @@ Views read exactly the files the manifest lists, so a query never sees a segment
 that is uncommitted, orphaned or retired. Plain DuckDB works too, with the glob
 `read_parquet('STORE/<family>/**/*.parquet', hive_partitioning = true)`, which is
 consistent whenever no writer is mid-commit (our temp files never match `*.parquet`).
+
+A family with a segment missing from disk gets a view that fails with one line naming
+the family and the segment, so every other family (and every projection that does not
+need the broken one) keeps answering. DuckDB does not verify Parquet page checksums:
+the store's own scans do, and `clanka store check` verifies every byte.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import pyarrow as pa
 
 from data.manifest import Manifest
 from data.schemas import FAMILIES, FamilySpec, Partitioning, signal_kind_case_sql
+from data.segment_files import locate, missing_error
 from engine.events import Action, Breaker, BreakerCause, Reason, Trigger
 
 _DUCK_TYPES = {
@@ -39,19 +45,40 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _empty_relation(spec: FamilySpec) -> str:
+def _null_columns(spec: FamilySpec) -> str:
     cols = [f"CAST(NULL AS {_DUCK_TYPES[f.type]}) AS {f.name}" for f in spec.schema]
     if spec.partitioning is Partitioning.DATE_SOURCE:
         cols += ["CAST(NULL AS DATE) AS date", "CAST(NULL AS VARCHAR) AS source"]
-    return f"(SELECT {', '.join(cols)} WHERE false)"
+    return ", ".join(cols)
+
+
+def _empty_relation(spec: FamilySpec) -> str:
+    return f"(SELECT {_null_columns(spec)} WHERE false)"
+
+
+def _broken_relation(spec: FamilySpec, message: str) -> str:
+    """A relation with the family's columns that fails, with `message`, when read."""
+    fail = f"CAST(error({_sql_str(message)}) AS BOOLEAN) IS NULL"
+    # Column names come from the schema and the message is quoted by _sql_str.
+    return f"(SELECT {_null_columns(spec)} FROM (SELECT 1) AS one(x) WHERE {fail})"  # noqa: S608
 
 
 def family_relation(root: Path, manifest: Manifest, spec: FamilySpec) -> str:
-    """SQL for a relation over exactly the committed segments of one family."""
+    """SQL for a relation over exactly the committed segments of one family.
+
+    A segment a compaction retired meanwhile is read from its retired copy; one that
+    is gone entirely makes the relation fail, naming it, when queried.
+    """
     segs = manifest.family(spec.name).segments
     if not segs:
         return _empty_relation(spec)
-    files = ", ".join(_sql_str(str(root / s.path)) for s in segs)
+    paths = []
+    for seg in segs:
+        path = locate(root, seg)
+        if path is None:
+            return _broken_relation(spec, str(missing_error(seg)))
+        paths.append(path)
+    files = ", ".join(_sql_str(str(p)) for p in paths)
     hive = _HIVE if spec.partitioning is Partitioning.DATE_SOURCE else "hive_partitioning = false"
     return f"read_parquet([{files}], {hive}, union_by_name = true)"
 
@@ -137,6 +164,22 @@ SELECT run_id, ts_ns, breaker_name AS breaker, cause_name AS cause, value, thres
 FROM risk
 """
 
+PROJECTIONS = {
+    "closed_trades": CLOSED_TRADES,
+    "open_positions": OPEN_POSITIONS,
+    "decision_audit": DECISION_AUDIT,
+    "breaker_history": BREAKER_HISTORY,
+}
+"""The SQL views built on the family views, in the order they depend on each other."""
+
+PROJECTION_FAMILIES = {
+    "closed_trades": ("positions", "fills", "mints"),
+    "open_positions": ("positions", "fills", "mints"),
+    "decision_audit": ("decisions", "orders", "fills", "rejects", "positions", "mints"),
+    "breaker_history": ("risk", "mints"),
+}
+"""The families each projection reads (what a query on it depends on)."""
+
 _MINT_NAME = "(SELECT mi.mint FROM mints mi WHERE mi.mint_id = f.mint_id) AS mint"
 
 
@@ -176,7 +219,5 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
         # Names come from FAMILIES and paths are quoted by _sql_str: no user text here.
         sql = f"CREATE OR REPLACE VIEW {spec.name} AS SELECT *{extra} FROM {rel} f"  # noqa: S608
         con.execute(sql)
-    con.execute(CLOSED_TRADES)
-    con.execute(OPEN_POSITIONS)
-    con.execute(DECISION_AUDIT)
-    con.execute(BREAKER_HISTORY)
+    for sql in PROJECTIONS.values():
+        con.execute(sql)

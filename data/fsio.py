@@ -7,12 +7,43 @@ leave a stray temp file but never a half-written file under a real name.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Tell whether a write failed because the disk, a quota or a file-size limit ran out.
+
+    pyarrow reports the failure as an OSError without errno, so its message counts too.
+    """
+    if not isinstance(exc, OSError):
+        return False
+    if exc.errno in _FULL_ERRNOS:
+        return True
+    text = str(exc)
+    return "No space left" in text or "Disk quota exceeded" in text or "File too large" in text
+
+
+def is_read_only(exc: BaseException) -> bool:
+    """Tell whether a write failed because the file system or the permissions forbid it."""
+    return isinstance(exc, OSError) and exc.errno in _READ_ONLY_ERRNOS
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (about 2 GB/s with SHA-NI)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
 
 
 def temp_path_for(final: Path) -> Path:

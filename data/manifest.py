@@ -32,6 +32,8 @@ class SegmentInfo:
     min_ts: int
     max_ts: int
     bytes: int
+    sha256: str = ""
+    """SHA-256 of the file's bytes ("" for segments written before hashes were kept)."""
 
     @property
     def partition_dir(self) -> str:

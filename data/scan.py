@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from data.errors import StoreError
+from data import interrupts
 from data.manifest import SegmentInfo
+from data.readers import reader_pin
+from data.segment_files import open_segment, read_row_groups
 
 Chunk = dict[str, np.ndarray]
 """A batch of rows: column name -> 1-D numpy array, all of one length."""
@@ -68,21 +70,18 @@ def _row_groups_in_range(pf: pq.ParquetFile, flt: ScanFilter, stats: ScanStats) 
 def _segment_chunks(
     root: Path, seg: SegmentInfo, columns: Sequence[str], flt: ScanFilter, stats: ScanStats
 ) -> Iterator[Chunk]:
-    """Yield the filtered rows of one segment, a row group at a time, in file order."""
-    # Buffered reads, not mmap: mapped pages count as resident and would grow with the
-    # file (538 MB peak vs 120 MB on 11.7 M ticks), for ~25% more scan speed.
-    try:
-        pf = pq.ParquetFile(root / seg.path, memory_map=False)
-    except FileNotFoundError as exc:
-        raise StoreError(
-            f"segment {seg.path} is gone: another process compacted the store after this "
-            "handle read its manifest; call store.refresh() (or reopen) and read again"
-        ) from exc
+    """Yield the filtered rows of one segment, a row group at a time, in file order.
+
+    Page checksums are verified as pages are decoded; a missing or damaged segment
+    raises `SegmentError` naming it.
+    """
+    pf = open_segment(root, seg)
     stats.segments_read += 1
     extra = ["ts_ns", "seq"] + (["mint_id"] if flt.mint_ids is not None else [])
     need = list(dict.fromkeys([*columns, *extra]))
     for rg in _row_groups_in_range(pf, flt, stats):
-        tbl = pf.read_row_group(rg, columns=need)
+        interrupts.check()
+        tbl = read_row_groups(pf, seg, [rg], need)
         chunk = {name: tbl.column(name).to_numpy() for name in need}
         stats.rows_decoded += tbl.num_rows
         ts = chunk["ts_ns"]
@@ -166,11 +165,16 @@ def scan_segments(
     st = stats if stats is not None else ScanStats()
     st.segments_total += len(segments)
     wanted = [s for s in segments if flt.keeps_segment(s)]
-    for cluster in _clusters(wanted):
-        if len(cluster) == 1:
-            chunks: Iterator[Chunk] = _segment_chunks(root, cluster[0], columns, flt, st)
-        else:
-            chunks = _merge_cluster([_segment_chunks(root, s, columns, flt, st) for s in cluster])
-        for c in chunks:
-            st.rows_returned += len(c["ts_ns"])
-            yield c
+    if not wanted:
+        return
+    with reader_pin(root):  # retired segments stay on disk until this scan ends
+        for cluster in _clusters(wanted):
+            if len(cluster) == 1:
+                chunks: Iterator[Chunk] = _segment_chunks(root, cluster[0], columns, flt, st)
+            else:
+                chunks = _merge_cluster(
+                    [_segment_chunks(root, s, columns, flt, st) for s in cluster]
+                )
+            for c in chunks:
+                st.rows_returned += len(c["ts_ns"])
+                yield c

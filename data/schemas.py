@@ -456,8 +456,30 @@ LIVE_BATCHES = FamilySpec(
     "recovered from the log after a crash). The highest batch_no is what Parquet holds.",
 )
 
+REPAIRS = FamilySpec(
+    name="repairs",
+    schema=pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            _f("family", pa.string()),
+            _f("path", pa.string()),
+            _f("rows", _I64),
+            _f("problem", pa.string()),
+            _f("detail", pa.string()),
+        ]
+    ),
+    partitioning=Partitioning.NONE,
+    compression="zstd",
+    row_group_rows=_ROW_GROUP,
+    doc="SegmentDropped: `clanka store repair --drop-missing` removed a missing or "
+    "unreadable segment from the manifest: its family, path, the rows lost and why "
+    "(missing, size, hash, unreadable, rows). Committed with the removal itself.",
+)
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
-        RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES)  # fmt: skip
+        RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES,
+        REPAIRS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

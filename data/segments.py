@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data.fsio import make_dirs_durable, write_durably
+from data.fsio import file_sha256, make_dirs_durable, write_durably
 from data.manifest import SegmentInfo
 from data.schemas import FamilySpec, Partitioning
 
@@ -42,7 +42,9 @@ def write_segment(
     """Durably write `table` (already sorted, `seq` assigned) as a new segment.
 
     `tag` distinguishes outputs of a compaction from the segments they replace, so a
-    new segment never shares a name with a committed one.
+    new segment never shares a name with a committed one. Every data page carries a
+    CRC-32 (readers verify it), and the file's SHA-256 goes into the manifest, so a
+    flipped bit anywhere in a committed segment is found (`clanka store check`).
     """
     seq = table.column("seq").to_numpy()
     ts = table.column("ts_ns").to_numpy()
@@ -51,6 +53,7 @@ def write_segment(
     final = root / rel_dir / name
     make_dirs_durable(final.parent, root)
     dict_cols = [f.name for f in spec.schema if pa.types.is_string(f.type)]
+    digest = [""]
 
     def _write(path: Path) -> None:
         pq.write_table(
@@ -60,7 +63,9 @@ def write_segment(
             row_group_size=spec.row_group_rows,
             use_dictionary=dict_cols,
             write_statistics=True,
+            write_page_checksum=True,
         )
+        digest[0] = file_sha256(path)  # hot in the page cache: read back, not re-encoded
 
     size = write_durably(final, _write, replace=False)
     return SegmentInfo(
@@ -71,4 +76,5 @@ def write_segment(
         min_ts=int(np.min(ts)),
         max_ts=int(np.max(ts)),
         bytes=size,
+        sha256=digest[0],
     )

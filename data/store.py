@@ -4,42 +4,65 @@ Writes happen in a `Transaction` under an exclusive writer lock: segments are wr
 durably under their final names but stay invisible until the transaction publishes a
 new manifest in one atomic rename. A crash therefore leaves either all of a
 transaction's rows visible or none, and never touches a committed segment. Readers
-take no lock; they read the manifest once and then only immutable files.
+take no writer lock; they read the manifest once and then only immutable files (a
+scan pins retired segments so a concurrent compaction cannot pull them away).
+
+Failures a user can act on are one-line errors: a read-only store refuses writes
+(`StoreReadOnlyError`) but reads normally; a full disk aborts the transaction and says
+nothing was committed (`StoreFullError`); a stop request (Ctrl-C, SIGTERM) is honoured
+just before the commit, never in the middle of it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import os
 import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from data.errors import StoreError, StoreLockedError
-from data.fsio import is_temp_name
+from data import interrupts
+from data.compaction import DEFAULT_COMPACT_TARGET_ROWS, CompactionResult, move_out
+from data.compaction import compact as compact_store
+from data.errors import StoreError, StoreFullError
+from data.fsio import is_disk_full, is_temp_name
+from data.integrity import DAMAGED_DIR, CheckReport, Problem, check_store, still_damaged
+from data.locks import LOCK_NAME, WriterLock, is_writable, read_only_error
 from data.manifest import MANIFEST_NAME, Manifest, SegmentInfo, load_manifest, save_manifest
 from data.mints import MintRecord, MintRegistry, MintSpec
+from data.readers import reader_pin, try_exclusive
 from data.scan import Chunk, ScanFilter, ScanStats, scan_segments
 from data.schemas import FAMILIES, FamilySpec, Partitioning, check_source_name
+from data.segment_files import RETIRED_DIR, open_segment, read_row_groups
 from data.segments import NS_PER_DAY, partition_dir, write_segment
 
 if TYPE_CHECKING:
     import duckdb
 
-LOCK_NAME = "_writer.lock"
-RETIRED_DIR = "_retired"
+__all__ = [
+    "DEFAULT_COMPACT_TARGET_ROWS",
+    "LOCK_NAME",
+    "RETIRED_DIR",
+    "CompactionResult",
+    "EventStore",
+    "SeqRange",
+    "Transaction",
+    "WriterLock",
+    "init_store",
+    "open_store",
+]
+
 ORPHANS_DIR = "_orphans"
 DEFAULT_MAX_SEGMENT_ROWS = 16_000_000
-DEFAULT_COMPACT_TARGET_ROWS = 4_000_000
 
 ColumnData: TypeAlias = "pa.Table | Mapping[str, Any]"
 """Rows to append: a pyarrow Table or a mapping of column name -> array-like."""
@@ -51,60 +74,6 @@ class SeqRange:
 
     first: int
     count: int
-
-
-@dataclass
-class CompactionResult:
-    """What one `compact` call merged."""
-
-    segments_before: int = 0
-    segments_after: int = 0
-    merged_groups: int = 0
-    rows_rewritten: int = 0
-    families: list[str] = field(default_factory=list)
-
-
-class WriterLock:
-    """Exclusive, process-wide lock on a store's writes (flock on `_writer.lock`).
-
-    The lock dies with its process, so a `kill -9` never leaves a store locked.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self._path = root / LOCK_NAME
-        self._fd: int | None = None
-
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free; return whether we now hold it."""
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return True
-
-    def acquire(self, timeout_s: float) -> None:
-        """Wait up to `timeout_s` for the lock, then fail with the holder's pid."""
-        deadline = time.monotonic() + timeout_s
-        while not self.try_acquire():
-            if time.monotonic() >= deadline:
-                holder = self._path.read_text().strip() or "unknown"
-                raise StoreLockedError(
-                    f"store {self._path.parent} is being written by another process "
-                    f"(pid {holder}); waited {timeout_s:.0f}s"
-                )
-            time.sleep(0.02)
-
-    def release(self) -> None:
-        """Release the lock (idempotent)."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
 
 
 def _coerce(spec: FamilySpec, data: ColumnData) -> pa.Table:
@@ -142,6 +111,7 @@ class Transaction:
         self._base = load_manifest(store.root)
         self._next_seq = {n: self._base.family(n).next_seq for n in FAMILIES}
         self._added: dict[str, list[SegmentInfo]] = {}
+        self._removed: dict[str, list[str]] = {}
         self._registry = store._registry_for(self._base)
         self._new_mints: dict[str, MintRecord] = {}
         self._open = True
@@ -247,16 +217,34 @@ class Transaction:
         """How many new mints this transaction registers."""
         return len(self._new_mints)
 
+    def drop_segments(self, family: str, paths: Sequence[str]) -> None:
+        """Remove committed segments from the manifest at commit (store repair only)."""
+        self._removed.setdefault(family, []).extend(paths)
+
     def commit(self) -> Manifest:
-        """Publish every segment written by this transaction in one atomic step."""
+        """Publish every segment written by this transaction in one atomic step.
+
+        A stop request pending at this point aborts the transaction instead; once the
+        manifest write starts, SIGINT and SIGTERM wait until it is done.
+        """
         if not self._open:
             raise StoreError("transaction is already closed")
-        self._open = False
-        if not self._added:
+        if not self._added and not self._removed:
+            self._open = False
             return self._base
-        new = self._base.with_changes(self._added, {}, self._next_seq)
-        save_manifest(self._store.root, new)
-        self._store._set_manifest(new)
+        interrupts.check()
+        self._open = False
+        new = self._base.with_changes(self._added, self._removed, self._next_seq)
+        with interrupts.deferred():
+            try:
+                save_manifest(self._store.root, new)
+            except BaseException:
+                # The rename may have happened before the failure (a directory fsync
+                # error after it): then the transaction is committed after all.
+                if load_manifest(self._store.root).generation != new.generation:
+                    self.abort()
+                    raise
+            self._store._set_manifest(new)
         return new
 
     def abort(self) -> None:
@@ -264,8 +252,10 @@ class Transaction:
         self._open = False
         for segs in self._added.values():
             for seg in segs:
-                (self._store.root / seg.path).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # recovery moves any leftover aside
+                    (self._store.root / seg.path).unlink(missing_ok=True)
         self._added.clear()
+        self._removed.clear()
 
 
 def _partition_runs(spec: FamilySpec, ts: np.ndarray) -> Iterator[tuple[int, int, int | None]]:
@@ -285,6 +275,8 @@ class EventStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.read_only = not is_writable(root)
+        """True when this process cannot write the store: reads work, writes refuse."""
         self._manifest = load_manifest(root)
         self._registry: tuple[int, MintRegistry] | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -338,17 +330,27 @@ class EventStore:
     # ---------------------------------------------------------------- writes
     @contextlib.contextmanager
     def transaction(self, timeout_s: float = 30.0) -> Iterator[Transaction]:
-        """Open a write transaction under the writer lock; commit on normal exit."""
+        """Open a write transaction under the writer lock; commit on normal exit.
+
+        Any failure inside the block, or in the commit, discards the transaction's
+        segments; a full disk becomes `StoreFullError` ("nothing was committed").
+        """
+        if self.read_only:
+            raise read_only_error(self.root)
         lock = WriterLock(self.root)
         lock.acquire(timeout_s)
         try:
             tx = Transaction(self, lock)
             try:
                 yield tx
-            except BaseException:
+                tx.commit()
+            except BaseException as exc:
                 tx.abort()
+                if is_disk_full(exc):
+                    raise StoreFullError(
+                        f"disk full writing to store {self.root}: nothing was committed"
+                    ) from exc
                 raise
-            tx.commit()
         finally:
             lock.release()
 
@@ -364,65 +366,53 @@ class EventStore:
         target_rows: int = DEFAULT_COMPACT_TARGET_ROWS,
         timeout_s: float = 30.0,
     ) -> CompactionResult:
-        """Merge small segments of each partition into fewer, larger ones.
+        """Merge small segments of each partition into fewer, larger ones (atomically).
 
-        New segments are written first; one manifest commit then swaps them in for
-        the old ones, which move to `_retired/` (out of the glob) afterwards. A crash
-        at any point leaves exactly the old set or exactly the new set visible.
+        See `data.compaction`: inputs are verified first, the old segments move to
+        `_retired/` after the commit, and a crash leaves the old or the new set.
         """
-        names = list(families) if families is not None else list(FAMILIES)
-        result = CompactionResult(families=names)
-        lock = WriterLock(self.root)
-        lock.acquire(timeout_s)
-        written: list[Path] = []
-        try:
-            base = load_manifest(self.root)
-            tag = f".c{base.generation + 1}"
-            added: dict[str, list[SegmentInfo]] = {}
-            removed: dict[str, list[str]] = {}
-            for name in names:
-                spec = FAMILIES[name]
-                segs = base.family(name).segments
-                result.segments_before += len(segs)
-                for group in _compaction_groups(segs, target_rows):
-                    tbl = self._read_segments(name, group, None, ScanFilter())
-                    new = write_segment(self.root, spec, group[0].partition_dir, tbl, tag)
-                    written.append(self.root / new.path)
-                    added.setdefault(name, []).append(new)
-                    removed.setdefault(name, []).extend(s.path for s in group)
-                    result.merged_groups += 1
-                    result.rows_rewritten += tbl.num_rows
-            if not added:
-                result.segments_after = result.segments_before
-                return result
-            new_manifest = base.with_changes(added, removed, {})
-            try:
-                save_manifest(self.root, new_manifest)
-            except BaseException:
-                # The rename may have happened before the failure: if the new manifest
-                # is the committed one, its segments must stay.
-                if load_manifest(self.root).generation == new_manifest.generation:
-                    written.clear()
-                raise
-            written.clear()
-            self._set_manifest(new_manifest)
-            result.segments_after = sum(len(new_manifest.family(n).segments) for n in names)
-            for paths in removed.values():
-                for rel in paths:
-                    _move_out(self.root, rel, Path(RETIRED_DIR) / f"g{new_manifest.generation}")
-            return result
-        finally:
-            for p in written:
-                p.unlink(missing_ok=True)
-            lock.release()
+        if self.read_only:
+            raise read_only_error(self.root)
+        result, manifest = compact_store(self.root, families, target_rows, timeout_s)
+        if manifest is not None:
+            self._set_manifest(manifest)
+        return result
+
+    def check(self) -> CheckReport:
+        """Verify every committed segment (exists, size, hash, pages, rows); see integrity."""
+        return check_store(self.root, self._manifest)
+
+    def repair(self, problems: list[Problem], timeout_s: float = 30.0) -> list[Problem]:
+        """Drop the damaged segments `problems` names, logged as `repairs` events.
+
+        Problems are re-checked under the writer lock, so only segments still damaged
+        are dropped; they leave the manifest and gain their `repairs` rows in one
+        commit, and files still on disk then move to `_damaged/`. Returns what it dropped.
+        """
+        from data.integrity import repairs_table
+
+        with self.transaction(timeout_s) as tx:
+            damaged = still_damaged(self.root, problems)
+            if not damaged:
+                return []
+            for fam in sorted({p.family for p in damaged}):
+                tx.drop_segments(fam, [p.path for p in damaged if p.family == fam])
+            tx.append("repairs", repairs_table(damaged))
+        for p in damaged:
+            if (self.root / p.path).exists():
+                move_out(self.root, p.path, Path(DAMAGED_DIR))
+        return damaged
 
     def recover(self) -> int:
         """Clear what a crashed writer left behind; return how many files were moved.
 
         Temp files are deleted; Parquet files the manifest does not list (segments of
         an uncommitted transaction, or compaction inputs not yet retired) move to
-        `_orphans/`. Runs only when no writer holds the lock.
+        `_orphans/`. Runs only when no writer holds the lock, and never on a store
+        this process cannot write (it is read as it stands).
         """
+        if self.read_only:
+            return 0
         lock = WriterLock(self.root)
         if not lock.try_acquire():
             return 0
@@ -443,24 +433,48 @@ class EventStore:
                     if is_temp_name(path.name):
                         path.unlink(missing_ok=True)
                     elif path.suffix == ".parquet" and rel not in live:
-                        _move_out(self.root, rel, Path(ORPHANS_DIR))
+                        move_out(self.root, rel, Path(ORPHANS_DIR))
                         moved += 1
         finally:
             lock.release()
         return moved
 
-    def vacuum(self) -> int:
-        """Delete retired and orphaned segments for good; return the bytes freed.
+    def vacuum(self, timeout_s: float = 30.0) -> int:
+        """Delete retired, orphaned and damaged segments for good; return the bytes freed.
 
-        Only files outside every manifest-listed path are touched.
+        Only files outside every manifest-listed path are touched. It holds the writer
+        lock (no compaction retires files meanwhile) and waits until no scan pins the
+        retired segments; a scan that started earlier can still need them.
         """
-        freed = 0
-        for d in (RETIRED_DIR, ORPHANS_DIR):
-            p = self.root / d
-            if p.exists():
-                freed += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
-                shutil.rmtree(p)
-        return freed
+        if self.read_only:
+            raise read_only_error(self.root)
+        lock = WriterLock(self.root)
+        lock.acquire(timeout_s)
+        try:
+            pin = try_exclusive(self.root)
+            waited = 0.0
+            while pin is None:
+                interrupts.check()
+                if waited >= timeout_s:
+                    raise StoreError(
+                        f"store {self.root}: scans in progress still use retired segments; "
+                        f"waited {timeout_s:.0f}s, nothing was deleted (try again later)"
+                    )
+                time.sleep(0.05)
+                waited += 0.05
+                pin = try_exclusive(self.root)
+            try:
+                freed = 0
+                for d in (RETIRED_DIR, ORPHANS_DIR, DAMAGED_DIR):
+                    p = self.root / d
+                    if p.exists():
+                        freed += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+                        shutil.rmtree(p)
+                return freed
+            finally:
+                os.close(pin)
+        finally:
+            lock.release()
 
     # ----------------------------------------------------------------- reads
     def scan(
@@ -503,19 +517,28 @@ class EventStore:
         columns: Sequence[str] | None,
         flt: ScanFilter,
     ) -> pa.Table:
+        """Selected rows as one Arrow table in (ts_ns, seq) order; nulls stay nulls."""
         spec = FAMILIES[family]
         cols = list(columns) if columns is not None else spec.schema.names
         schema = pa.schema([spec.schema.field(c) for c in cols])
-        chunks = list(scan_segments(self.root, segs, cols, flt))
-        if not chunks:
+        need = list(dict.fromkeys([*cols, "ts_ns", "seq", "mint_id"]))
+        need = [c for c in need if c in spec.schema.names]
+        tables = []
+        with reader_pin(self.root):
+            for seg in segs:
+                if not flt.keeps_segment(seg):
+                    continue
+                interrupts.check()
+                pf = open_segment(self.root, seg)
+                groups = list(range(pf.metadata.num_row_groups))
+                tbl = read_row_groups(pf, seg, groups, need)
+                tables.append(_filter_rows(tbl, flt))
+        if not tables:
             return schema.empty_table()
-        return pa.Table.from_arrays(
-            [
-                pa.array(np.concatenate([c[n] for c in chunks]), type=schema.field(n).type)
-                for n in cols
-            ],
-            schema=schema,
-        )
+        table = pa.concat_tables(tables)
+        if len(tables) > 1:
+            table = table.sort_by([("ts_ns", "ascending"), ("seq", "ascending")])
+        return table.select(cols).cast(schema)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -568,6 +591,18 @@ def _scan_manifest(
     return scan_segments(root, segs, cols, _make_filter(start_ts, end_ts, mint_ids), stats)
 
 
+def _filter_rows(table: pa.Table, flt: ScanFilter) -> pa.Table:
+    """Rows of `table` inside the filter's time range and mint set."""
+    mask = None
+    if flt.start_ts > ScanFilter.start_ts or flt.end_ts < ScanFilter.end_ts:
+        ts = table.column("ts_ns")
+        mask = pc.and_(pc.greater_equal(ts, flt.start_ts), pc.less(ts, flt.end_ts))
+    if flt.mint_ids is not None and "mint_id" in table.column_names:
+        keep = pc.is_in(table.column("mint_id"), value_set=pa.array(flt.mint_ids, pa.int32()))
+        mask = keep if mask is None else pc.and_(mask, keep)
+    return table if mask is None else table.filter(mask)
+
+
 def _make_filter(
     start_ts: int | None, end_ts: int | None, mint_ids: Sequence[int] | np.ndarray | None
 ) -> ScanFilter:
@@ -578,54 +613,33 @@ def _make_filter(
     )
 
 
-def _compaction_groups(segs: list[SegmentInfo], target_rows: int) -> list[list[SegmentInfo]]:
-    """Greedy groups of small segments, per partition in seq order, worth merging."""
-    by_dir: dict[str, list[SegmentInfo]] = {}
-    for s in segs:
-        if s.rows < target_rows:
-            by_dir.setdefault(s.partition_dir, []).append(s)
-    groups: list[list[SegmentInfo]] = []
-    for part in by_dir.values():
-        cur: list[SegmentInfo] = []
-        rows = 0
-        for s in sorted(part, key=lambda x: x.first_seq):
-            if cur and rows + s.rows > target_rows:
-                groups.append(cur)
-                cur, rows = [], 0
-            cur.append(s)
-            rows += s.rows
-        groups.append(cur)
-    return [g for g in groups if len(g) >= 2]
-
-
-def _move_out(root: Path, rel: str, into: Path) -> None:
-    """Move a segment out of the family tree (so globs stop seeing it), keeping it."""
-    src = root / rel
-    dst = root / into / rel
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
-        dst = dst.with_name(f"{dst.stem}.{time.time_ns()}{dst.suffix}")
-    with contextlib.suppress(FileNotFoundError):
-        os.replace(src, dst)
-
-
 def init_store(root: Path) -> None:
     """Create an empty store at `root` (a directory with a generation-0 manifest)."""
-    root.mkdir(parents=True, exist_ok=True)
-    if not (root / MANIFEST_NAME).exists():
-        if any(root.iterdir()):
-            raise StoreError(f"{root} exists, is not empty and is not a Clanka store")
-        save_manifest(root, Manifest())
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"{root} is a file, not a store directory")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not (root / MANIFEST_NAME).exists():
+            if any(root.iterdir()):
+                raise StoreError(f"{root} exists, is not empty and is not a Clanka store")
+            save_manifest(root, Manifest())
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise StoreFullError(f"disk full creating store {root}") from exc
+        raise StoreError(f"cannot create store {root}: {exc.strerror or exc}") from exc
 
 
 def open_store(path: str | os.PathLike[str], *, create: bool = False) -> EventStore:
     """Open the store at `path` (creating an empty one if `create`), recovering it.
 
     Recovery after a crash (removing temp files, moving uncommitted segments aside)
-    happens here when no other process is writing.
+    happens here when no other process is writing and the store is writable; a
+    read-only store opens for reading.
     """
     root = Path(path).resolve()
-    if create:
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"{root} is a file, not a store directory")
+    if create and not (root / MANIFEST_NAME).exists():
         init_store(root)
     elif not (root / MANIFEST_NAME).exists():
         raise StoreError(

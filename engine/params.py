@@ -7,6 +7,8 @@ a typo or an out-of-range value fails loudly before the kernel runs.
 
 from __future__ import annotations
 
+import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -118,18 +120,26 @@ class P(IntEnum):
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """Default, bounds and meaning of one parameter."""
+    """Default, bounds and meaning of one parameter.
+
+    `kind` says which values make sense: "real" any number in range, "int" a whole
+    number (a count, lamports: the kernel would otherwise truncate 2.5 to 2 without a
+    word), "flag" 0 or 1.
+    """
 
     default: float
     lo: float
     hi: float
     doc: str
+    kind: str = "real"
 
 
 SPECS: dict[P, ParamSpec] = {
     P.INITIAL_CASH_SOL: ParamSpec(10.0, 0.0, 1e9, "starting cash, SOL"),
     P.MIN_POSITION_SOL: ParamSpec(0.5, 1e-6, 1e6, "base entry size at the reference confidence"),
-    P.MAX_POSITIONS: ParamSpec(3, 1, 16, "max concurrent positions (open + pending entries)"),
+    P.MAX_POSITIONS: ParamSpec(
+        3, 1, 16, "max concurrent positions (open + pending entries)", "int"
+    ),
     P.STOP_LOSS: ParamSpec(0.08, 0.001, 0.99, "base stop distance, fraction of entry"),
     P.VOL_SCALE: ParamSpec(1.0, 0.0, 100.0, "stop widening per unit of 1-minute volatility"),
     P.STOP_CAP: ParamSpec(0.15, 0.001, 0.99, "stop distance never exceeds this"),
@@ -146,11 +156,11 @@ SPECS: dict[P, ParamSpec] = {
     P.LATENCY_MS: ParamSpec(400, 0, 600_000, "order to earliest fill, ms"),
     P.FIXED_SLIPPAGE_BPS: ParamSpec(50, 0, 10_000, "price impact when liquidity is unknown"),
     P.DEX_FEE_BPS: ParamSpec(100, 0, 10_000, "DEX fee on the SOL leg (pump.fun: 100)"),
-    P.NETWORK_FEE_LAMPORTS: ParamSpec(5000, 0, 1e9, "base network fee per transaction"),
-    P.PRIORITY_FEE_LAMPORTS: ParamSpec(10_000, 0, 1e9, "priority fee per transaction"),
+    P.NETWORK_FEE_LAMPORTS: ParamSpec(5000, 0, 1e9, "base network fee per transaction", "int"),
+    P.PRIORITY_FEE_LAMPORTS: ParamSpec(10_000, 0, 1e9, "priority fee per transaction", "int"),
     P.ENTRY_MAX_SLIPPAGE_BPS: ParamSpec(300, 0, 10_000, "reject entries with more impact"),
     P.EXIT_MAX_SLIPPAGE_BPS: ParamSpec(1500, 0, 10_000, "reject (and retry) exits above this"),
-    P.BAR_LOOKBACK: ParamSpec(20, 1, 60, "N for the N-bar high (1-minute bars)"),
+    P.BAR_LOOKBACK: ParamSpec(20, 1, 60, "N for the N-bar high (1-minute bars)", "int"),
     P.VOL_HALFLIFE_MIN: ParamSpec(30, 1, 10_000, "half-life of the EWMA volatility, minutes"),
     P.REENTRY_COOLDOWN_S: ParamSpec(900, 0, 86400 * 7, "no new entry in a mint this long"),
     # Sizing (seed "sizePosition")
@@ -162,7 +172,9 @@ SPECS: dict[P, ParamSpec] = {
     # Action (seed "determineAction")
     P.HOLD_CONFIDENCE: ParamSpec(0.50, 0.0, 1.0, "hold (watch) at or above this confidence"),
     P.MIN_LIQUIDITY: ParamSpec(30.0, -1.0, 1e12, "buy only when liquidity > this (SOL)"),
-    P.REQUIRE_TREND_UP: ParamSpec(1.0, 0.0, 1.0, "1: buy only when the fast EMA > slow EMA"),
+    P.REQUIRE_TREND_UP: ParamSpec(
+        1.0, 0.0, 1.0, "1: buy only when the fast EMA > slow EMA", "flag"
+    ),
     # Confidence weights (seed "calculateConfidence")
     P.W_TECHNICAL: ParamSpec(0.40, 0.0, 10.0, "weight of the technical score"),
     P.W_SOCIAL_MEME: ParamSpec(0.30, 0.0, 10.0, "weight of the social score, meme tokens"),
@@ -198,7 +210,9 @@ SPECS: dict[P, ParamSpec] = {
     P.MCAP_HIGH_SOL: ParamSpec(1e6, 1e-9, 1e15, "market cap at or above this scores 0.0"),
     P.VOLMCAP_FULL: ParamSpec(0.5, 1e-9, 1e6, "1h volume / market cap scoring 1.0"),
     P.ASSUMED_SUPPLY_TOKENS: ParamSpec(1e9, 0.0, 1e18, "market cap = price x this (0: unknown)"),
-    P.DEFAULT_MEME: ParamSpec(1.0, 0.0, 1.0, "1: a mint without a token_type signal is meme"),
+    P.DEFAULT_MEME: ParamSpec(
+        1.0, 0.0, 1.0, "1: a mint without a token_type signal is meme", "flag"
+    ),
     P.RISK_TOP3_FULL: ParamSpec(80.0, 1e-6, 100.0, "top-3 holder % counting as full risk"),
     P.STRONG_SELL_SOCIAL: ParamSpec(0.15, -1.0, 1.0, "strong sell when social score <= this"),
     P.STRONG_SELL_TECHNICAL: ParamSpec(0.15, -1.0, 1.0, "strong sell when technical <= this"),
@@ -206,17 +220,21 @@ SPECS: dict[P, ParamSpec] = {
     P.TIME_STOP_OTHER_S: ParamSpec(86400, 1, 365 * 86400, "close a non-meme token after this"),
     P.DECISION_LOG_INTERVAL_S: ParamSpec(300, 0, 86400 * 7, "log hold/skip per mint at most"),
     # Circuit breakers (seed "Circuit Breakers")
-    P.MAX_CONSECUTIVE_LOSSES: ParamSpec(3, 1, 1e9, "trip after this many losing trades in a row"),
+    P.MAX_CONSECUTIVE_LOSSES: ParamSpec(
+        3, 1, 1e9, "trip after this many losing trades in a row", "int"
+    ),
     P.MAX_DAILY_LOSS_SOL: ParamSpec(1.0, 0.0, 1e9, "trip when today's realized loss > this"),
     P.MAX_DAILY_LOSS_PCT: ParamSpec(0.10, 0.0, 1e3, "trip when it exceeds this x day-start equity"),
-    P.MAX_DAILY_TRADES: ParamSpec(20, 1, 1e9, "trip when entries today reach this"),
+    P.MAX_DAILY_TRADES: ParamSpec(20, 1, 1e9, "trip when entries today reach this", "int"),
     P.MAX_SLIPPAGE_PCT: ParamSpec(0.03, 0.0, 1.0, "trip when a fill's impact exceeds this"),
     P.MAX_CORRELATION: ParamSpec(0.7, -1.0, 1.0, "no entry correlated above this with a holding"),
-    P.CORR_WINDOW_MIN: ParamSpec(30, 3, 60, "minutes of 1-minute returns the guard compares"),
-    P.CORR_MIN_RETURNS: ParamSpec(10, 2, 60, "fewer shared returns than this: no verdict"),
+    P.CORR_WINDOW_MIN: ParamSpec(
+        30, 3, 60, "minutes of 1-minute returns the guard compares", "int"
+    ),
+    P.CORR_MIN_RETURNS: ParamSpec(10, 2, 60, "fewer shared returns than this: no verdict", "int"),
     # Scanner (seed "Multi-Source Discovery")
     P.SCAN_INTERVAL_S: ParamSpec(60, 1, 86400, "how often the scanner ranks mints"),
-    P.MAX_CANDIDATES: ParamSpec(5, 0, 16, "top candidates per scan (0: scanner off)"),
+    P.MAX_CANDIDATES: ParamSpec(5, 0, 16, "top candidates per scan (0: scanner off)", "int"),
     P.SCANNER_COOLDOWN_S: ParamSpec(1800, 0, 86400 * 7, "a surfaced mint rests this long"),
     P.FRESH_AGE_MIN: ParamSpec(60, 0, 1e6, "fresh listing: first seen within this"),
     P.FRESH_MIN_VOLUME: ParamSpec(1.0, 0.0, 1e12, "fresh listing: 1h volume above this"),
@@ -235,21 +253,42 @@ def param_names() -> list[str]:
     return [p.name.lower() for p in P]
 
 
+def unknown_param(name: str) -> ValueError:
+    """The error for a misspelt parameter name, suggesting the closest known ones."""
+    close = difflib.get_close_matches(name.lower(), param_names(), n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}?" if close else "see `clanka replay --help`"
+    return ValueError(f"unknown parameter {name!r}; {hint}")
+
+
+def check_name(name: str) -> str:
+    """`name` if it is a parameter's name, else the error with the closest names."""
+    if name.upper() not in P.__members__:
+        raise unknown_param(name)
+    return name
+
+
+def check_value(name: str, value: float) -> float:
+    """Validate one parameter value by name: known, finite, in range, of its kind."""
+    p = P[check_name(name).upper()]
+    v = float(value)
+    spec = SPECS[p]
+    if not math.isfinite(v):
+        raise ValueError(f"{name}={v} is not a finite number")
+    if not (spec.lo <= v <= spec.hi):
+        raise ValueError(f"{name}={v:g} is outside [{spec.lo:g}, {spec.hi:g}] ({spec.doc})")
+    if spec.kind == "int" and not v.is_integer():
+        raise ValueError(f"{name}={v:g} must be a whole number ({spec.doc})")
+    if spec.kind == "flag" and v not in (0.0, 1.0):
+        raise ValueError(f"{name}={v:g} must be 0 or 1 ({spec.doc})")
+    return v
+
+
 def make_params(overrides: Mapping[str, float] | None = None) -> np.ndarray:
     """Build a validated parameter vector from defaults plus `overrides` (by name)."""
     vec = np.array([SPECS[p].default for p in P], dtype=np.float64)
     for name, value in (overrides or {}).items():
-        try:
-            p = P[name.upper()]
-        except KeyError:
-            raise ValueError(
-                f"unknown parameter {name!r}; known: {', '.join(param_names())}"
-            ) from None
-        v = float(value)
-        spec = SPECS[p]
-        if not (spec.lo <= v <= spec.hi):
-            raise ValueError(f"{name}={v} is outside [{spec.lo}, {spec.hi}] ({spec.doc})")
-        vec[p] = v
+        v = check_value(name, value)  # raises for unknown names before indexing
+        vec[P[name.upper()]] = v
     if vec[P.TP1_FRAC] + vec[P.TP2_FRAC] > 1.0:
         raise ValueError("tp1_frac + tp2_frac must not exceed 1 (target 3 sells the rest)")
     if not vec[P.TP1] < vec[P.TP2] < vec[P.TP3]:

@@ -3,13 +3,15 @@
 Results go to stdout (a table, or one JSON document with `--json`); progress and
 errors go to stderr, so `--json` output can always be piped. Expected failures (a bad
 file, a missing store, invalid arguments) print one clear line and exit non-zero
-without a traceback.
+without a traceback: 1 for a failure, 2 for invalid input, 128 + the signal number
+when the user stopped the command (Ctrl-C: 130, SIGTERM: 143).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib.metadata
 import json
 import math
 import sys
@@ -27,18 +29,23 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
+from data import interrupts
 from data.controls import append_control
-from data.errors import ClankaDataError
+from data.errors import ClankaDataError, ImportFileError, StopRequestedError, StoreError
 from data.generator.market import MarketParams, generate_into
-from data.importers import import_file
+from data.importers import ImportReport, import_file
+from data.schemas import check_source_name
+from data.sql_guard import VIEWS, read_only_query, verify_query_families
 from data.store import EventStore, open_store
-from data.summary import store_summary
 from engine.conditions import ConditionSet
 from replay.console import (
     render_explain,
@@ -46,32 +53,62 @@ from replay.console import (
     render_import,
     render_report,
     render_sql,
-    render_summary,
     render_sweep,
     render_walk_forward,
 )
 from replay.explain import explain as explain_target
 from replay.runner import count_ticks, run_replay
 from replay.settings import ClankaSettings
-from replay.sweep import METRIC_KEYS, grid_sets, parse_grid, random_sets, run_sweep
+from replay.sweep import (
+    MAX_SETS,
+    METRIC_KEYS,
+    finished_chunks,
+    grid_sets,
+    parse_grid,
+    random_sets,
+    run_sweep,
+    sweep_id_for,
+)
 from replay.sweep_report import build_report
 from replay.walkforward import parse_walk_forward, walk_forward
 from strategies.config import StrategyConfig, load_strategy, parse_overrides
 
+# Help text is plain (no rich markup), so "[default: ...]" and "[feed]" print as written.
 app = typer.Typer(
     name="clanka",
     help="Clanka: event-sourced, backtest-first trading engine for Solana tokens.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-store_app = typer.Typer(help="Inspect and maintain a store.", no_args_is_help=True)
+store_app = typer.Typer(
+    help="Inspect and maintain a store.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(store_app, name="store")
 sweep_app = typer.Typer(
     help="Sweep parameter sets over the store (clanka sweep --grid ...), or report on one "
-    "(clanka sweep report SWEEP_ID --html OUT.html)."
+    "(clanka sweep report SWEEP_ID --html OUT.html).",
+    rich_markup_mode=None,
 )
 app.add_typer(sweep_app, name="sweep")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"clanka {importlib.metadata.version('clanka')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Clanka: event-sourced, backtest-first trading engine for Solana tokens."""
+
 
 out = Console()
 if not out.is_terminal:
@@ -121,6 +158,12 @@ def _print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(_json_safe(doc), default=str, indent=None, allow_nan=False) + "\n")
 
 
+def _one_line(text: object) -> str:
+    """The first line of a message (DuckDB and pyarrow errors run to several)."""
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else str(type(text).__name__)
+
+
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn expected failures into one red line on stderr and a non-zero exit."""
 
@@ -128,22 +171,46 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except StopRequestedError as exc:
+            err.print(str(exc), highlight=False, markup=False)
+            raise typer.Exit(128 + exc.signum) from None
+        except KeyboardInterrupt:
+            signum = interrupts.requested() or 2
+            err.print("interrupted; nothing was committed", highlight=False)
+            raise typer.Exit(128 + signum) from None
         except ClankaDataError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            err.print(f"[red]error:[/red] {_escape(exc)}", highlight=False)
             raise typer.Exit(1) from None
         except ValidationError as exc:
             for e in exc.errors():
                 where = ".".join(str(x) for x in e["loc"]) or "input"
-                err.print(f"[red]invalid {where}:[/red] {e['msg']}", highlight=False)
+                err.print(f"[red]invalid {_escape(where)}:[/red] {_escape(e['msg'])}",
+                          highlight=False)  # fmt: skip
             raise typer.Exit(2) from None
         except ValueError as exc:
-            err.print(f"[red]invalid input:[/red] {exc}", highlight=False)
+            err.print(f"[red]invalid input:[/red] {_escape(exc)}", highlight=False)
             raise typer.Exit(2) from None
         except duckdb.Error as exc:
-            err.print(f"[red]query failed:[/red] {exc}", highlight=False)
+            err.print(f"[red]query failed:[/red] {_escape(_one_line(exc))}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _escape(text: object) -> str:
+    """User text in a rich message: brackets print as written, never as markup."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+class CountColumn(ProgressColumn):
+    """`done/total` with thousands separators, or just `done` while the total is unknown."""
+
+    def render(self, task: Task) -> Text:
+        """The column's text for one task."""
+        done = f"{int(task.completed):,}"
+        return Text(done if task.total is None else f"{done}/{int(task.total):,}")
 
 
 @contextmanager
@@ -152,7 +219,7 @@ def _progress(enabled: bool, eta: bool = False) -> Iterator[Progress]:
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,}"),
+        CountColumn(),
         TimeElapsedColumn(),
     ]
     if eta:
@@ -164,7 +231,9 @@ def _progress(enabled: bool, eta: bool = False) -> Iterator[Progress]:
 @app.command("import")
 @user_errors
 def import_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="Parquet or CSV files to import.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Parquet or CSV files to import.", metavar="PATH")
+    ],
     store: StoreOpt = None,
     source: Annotated[
         str | None, typer.Option(help="Source name (partition) [default: from the file].")
@@ -177,14 +246,27 @@ def import_cmd(
     their reason; rows the store already has are skipped; the same file twice adds
     nothing.
     """
+    if source is not None:
+        check_source_name(source)
+    for p in paths:  # before the store is created: a typo must not leave an empty store
+        if not p.is_file():
+            raise ImportFileError(f"{p}: no such file" if not p.exists() else f"{p}: not a file")
     st = open_store(_store_path(store), create=True)
-    reports = []
+    reports: list[ImportReport] = []
     with _progress(sys.stderr.isatty()) as prog:
         task = prog.add_task("importing", total=len(paths))
         for p in paths:
-            rep = import_file(
-                st, p, source=source, progress=lambda m: prog.update(task, description=m)
-            )
+            try:
+                rep = import_file(
+                    st, p, source=source,
+                    progress=lambda m: prog.update(task, description=_escape(m)),
+                )  # fmt: skip
+            except StopRequestedError as exc:
+                done = ", ".join(r.file for r in reports)
+                kept = f"{len(reports)} file(s) were imported before ({done}); " if done else ""
+                raise StopRequestedError(
+                    f"interrupted; {kept}nothing of {p} was committed", exc.signum
+                ) from None
             reports.append(rep)
             prog.advance(task)
     if as_json:
@@ -222,19 +304,30 @@ def generate(
         render_generate(out, rep)
 
 
-@app.command()
+@app.command(
+    help="Run one read-only SQL query (DuckDB) over the store's views: "
+    + ", ".join(VIEWS)
+    + ". Only SELECT statements run, and only files inside the store can be read."
+)
 @user_errors
 def sql(
-    query: Annotated[str, typer.Argument(help="A DuckDB SQL query over the store's views.")],
+    query: Annotated[
+        str, typer.Argument(help="A DuckDB SELECT over the store's views.", metavar="QUERY")
+    ],
     store: StoreOpt = None,
-    limit: Annotated[int, typer.Option(help="Rows to print at most (0 = all).")] = 100,
+    limit: Annotated[int, typer.Option(help="Rows to print at most (0 = all).", min=0)] = 100,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            help="Check the SHA-256 of every segment of the families the query reads first "
+            "(DuckDB does not verify Parquet checksums; about 0.5 s per GB)."
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run SQL against the store (views: ticks, signals, quarantine, mints, imports)."""
+    """Run one read-only query (the help text is built from the list of views)."""
     st = open_store(_store_path(store))
-    rel = st.con.sql(query)
-    shown = rel.limit(limit + 1) if limit > 0 else rel
-    tbl = shown.to_arrow_table()
+    tbl = _run_query(st, query, limit, verify)
     truncated = limit > 0 and tbl.num_rows > limit
     if truncated:
         tbl = tbl.slice(0, limit)
@@ -244,20 +337,82 @@ def sql(
         render_sql(out, tbl, truncated)
 
 
+def _run_query(st: EventStore, query: str, limit: int, verify: bool) -> Any:
+    """One sandboxed SELECT; Ctrl-C interrupts DuckDB, a segment retired meanwhile retries.
+
+    A compaction by another process can retire a segment between the moment the views
+    were built and the moment DuckDB opens it: the query then runs again once on the
+    new manifest (the rows are the same, only the files changed).
+    """
+    import threading
+
+    from data.sql_guard import sandbox
+
+    con = st.con
+    read_only_query(con, query)
+    sandbox(con, st.root)
+    if verify:
+        verify_query_families(con, query, st.root, st.manifest)
+    done = threading.Event()
+
+    def watch() -> None:  # DuckDB runs in C: a stop request reaches it through interrupt()
+        while not done.wait(0.05):
+            if interrupts.requested():
+                con.interrupt()
+                return
+
+    watcher = threading.Thread(target=watch, name="sql-interrupt", daemon=True)
+    watcher.start()
+    try:
+        for attempt in (1, 2):
+            try:
+                rel = st.con.sql(query)
+                shown = rel.limit(limit + 1) if limit > 0 else rel
+                return shown.to_arrow_table()
+            except duckdb.IOException:
+                before = st.manifest.generation
+                st.refresh()
+                if attempt == 2 or st.manifest.generation == before:
+                    raise
+            except duckdb.InterruptException:
+                interrupts.check("the query was cancelled")
+                raise
+        raise AssertionError("unreachable")
+    finally:
+        done.set()
+
+
 def _iso_text(ts_ns: int) -> str:
     return dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.UTC).isoformat()
 
 
+_TS_LO = dt.datetime(1678, 1, 1, tzinfo=dt.UTC)
+_TS_HI = dt.datetime(2262, 4, 11, tzinfo=dt.UTC)
+"""Event times are int64 nanoseconds: these bound what they can express."""
+
+
 def _iso_ns(text: str | None, flag: str) -> int | None:
+    """An ISO 8601 option as int ns UTC (naive means UTC), range-checked, exact."""
     if text is None:
         return None
     try:
-        t = dt.datetime.fromisoformat(text)
+        t = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{flag}: {text!r} is not an ISO 8601 time") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
-    return int(t.timestamp() * 1e9)
+    if not _TS_LO <= t < _TS_HI:
+        raise ValueError(f"{flag}: {text!r} is outside the times Clanka can store (1678-2262)")
+    delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def _time_range(from_: str | None, to: str | None) -> tuple[int | None, int | None]:
+    """--from and --to as ns, refusing an empty or inverted range."""
+    start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
+    if start is not None and end is not None and start >= end:
+        raise ValueError(f"--from {from_} must be before --to {to} (the range would be empty)")
+    return start, end
 
 
 @app.command()
@@ -281,10 +436,12 @@ def replay(
     """
     strat = _strategy(strategy, config, entry, set_)
     params = strat.vector()
-    start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
+    start, end = _time_range(from_, to)
     st = open_store(_store_path(store))
     mint_ids = _mint_ids(st, mints)
     total = count_ticks(st, start, end, mint_ids)
+    if total == 0:
+        raise StoreError(f"no ticks to replay {_scope_text(st, from_, to, mints)}; nothing was run")
     with _progress(sys.stderr.isatty()) as prog:
         task = prog.add_task(f"replaying {strat.name}", total=total)
         result = run_replay(
@@ -295,6 +452,23 @@ def replay(
         _print_json(result.report)
     else:
         render_report(out, strat.name, result.report)
+
+
+def _scope_text(st: EventStore, from_: str | None, to: str | None, mints: list[str] | None) -> str:
+    """Where a command looked, and where the store's ticks are, for 'nothing found'."""
+    parts = []
+    if from_ or to:
+        parts.append(f"from {from_ or 'the start'} to {to or 'the end'}")
+    if mints:
+        parts.append(f"for {', '.join(mints)}")
+    segs = st.segments("ticks")
+    if not segs:
+        have = "the store has no ticks (import or generate some first)"
+    else:
+        lo = min(s.min_ts for s in segs)
+        hi = max(s.max_ts for s in segs)
+        have = f"the store's ticks span {_iso_text(lo)} to {_iso_text(hi)}"
+    return f"{' '.join(parts) or 'in this store'} ({have})"
 
 
 def _strategy(
@@ -400,6 +574,12 @@ def sweep(
             help="local: chunks in this many processes, the cores shared out as threads.", min=1
         ),
     ] = 1,
+    scheduler_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for --scheduler to answer.", min=0.1)
+    ] = 10.0,
+    max_sets: Annotated[
+        int, typer.Option(help="Refuse sweeps of more parameter sets than this.", min=1)
+    ] = MAX_SETS,
     as_json: JsonOpt = False,
 ) -> None:
     """Run every combination of --grid (or --random draws) through the kernel; rank them.
@@ -418,13 +598,15 @@ def sweep(
     if random_n is not None:
         if space is None:
             raise ValueError("--random needs --space FILE.toml")
+        if random_n > max_sets:
+            raise ValueError(f"--random {random_n:,} is more than --max-sets {max_sets:,}")
         sets = random_sets(strat, space, random_n, seed)
     else:
-        sets = grid_sets(strat, parse_grid(grid or []))
+        sets = grid_sets(strat, parse_grid(grid or [], max_sets))
     cores = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
     if executor == "local" and workers is not None:
         numba.set_num_threads(min(workers, cores))
-    start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
+    start, end = _time_range(from_, to)
     st = open_store(_store_path(store))
     mint_ids = _mint_ids(st, mints)
     if walk_forward_ is not None:
@@ -436,7 +618,7 @@ def sweep(
                 mint_ids=mint_ids,
                 run_kwargs={"chunk_size": chunk_size, "executor": executor,
                             "scheduler": scheduler, "workers": workers or cores,
-                            "processes": processes},
+                            "processes": processes, "scheduler_timeout_s": scheduler_timeout},
                 on_window=lambda k, n: prog.update(task, completed=k, total=n),
             )  # fmt: skip
         wf = {"train_days": train_days, "test_days": test_days, "sort": sort, "sets": len(sets),
@@ -448,12 +630,23 @@ def sweep(
         return
     with _progress(sys.stderr.isatty(), eta=True) as prog:
         task = prog.add_task(f"sweeping {len(sets)} sets of {strat.name}", total=None)
-        result = run_sweep(
-            st, strat, sets, start_ts=start, end_ts=end, mint_ids=mint_ids,
-            chunk_size=chunk_size, executor=executor, scheduler=scheduler,
-            workers=workers or cores, processes=processes,
-            progress=lambda done, total: prog.update(task, completed=done, total=total),
-        )  # fmt: skip
+        try:
+            result = run_sweep(
+                st, strat, sets, start_ts=start, end_ts=end, mint_ids=mint_ids,
+                chunk_size=chunk_size, executor=executor, scheduler=scheduler,
+                workers=workers or cores, processes=processes,
+                scheduler_timeout_s=scheduler_timeout,
+                progress=lambda done, total: prog.update(task, completed=done, total=total),
+            )  # fmt: skip
+        except StopRequestedError as exc:
+            sid = sweep_id_for(st, strat, sets, start, end, mint_ids)
+            n_chunks = -(-len(sets) // chunk_size)
+            kept = len(finished_chunks(st, sid))
+            raise StopRequestedError(
+                f"interrupted; {kept} of {n_chunks} chunks of sweep {sid} are in the store, "
+                "the chunk(s) under way were not committed; the same command resumes it",
+                exc.signum,
+            ) from None
     ranked = sorted(result.rows, key=lambda r: (r[sort] is None, -(r[sort] or 0.0)))
     doc = {
         "sweep_id": result.sweep_id, "sets": result.n_sets, "chunks": result.chunks,
@@ -468,7 +661,10 @@ def sweep(
 @sweep_app.command("report")
 @user_errors
 def sweep_report(
-    sweep_id: Annotated[str, typer.Argument(help="The sweep (its id is printed by clanka sweep).")],
+    sweep_id: Annotated[
+        str,
+        typer.Argument(help="The sweep (its id is printed by clanka sweep).", metavar="SWEEP_ID"),
+    ],
     html: Annotated[Path, typer.Option("--html", help="Where to write the HTML page.")],
     store: StoreOpt = None,
     top: Annotated[int, typer.Option(help="Best sets to re-run and chart.", min=1)] = 5,
@@ -499,7 +695,10 @@ def sweep_report(
 @user_errors
 def control(
     action: Annotated[
-        str, typer.Argument(help="emergency-stop (halt new entries) or reset (clear breakers).")
+        str,
+        typer.Argument(
+            help="emergency-stop (halt new entries) or reset (clear breakers).", metavar="ACTION"
+        ),
     ],
     at: Annotated[
         str | None, typer.Option("--at", help="Event time (ISO 8601, UTC) [default: now].")
@@ -523,7 +722,8 @@ def control(
 @user_errors
 def explain(
     target: Annotated[
-        str, typer.Argument(help="A trade (T12, trade:12 or 12) or a decision (D40).")
+        str,
+        typer.Argument(help="A trade (T12, trade:12 or 12) or a decision (D40).", metavar="TARGET"),
     ],
     run: Annotated[
         str | None, typer.Option("--run", help="Run id [default: the latest run].")
@@ -540,57 +740,16 @@ def explain(
         render_explain(out, doc)
 
 
-@store_app.command("info")
-@user_errors
-def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Summarise a store: families, row counts, time range, size, sources."""
-    st = open_store(_store_path(store))
-    summary = store_summary(st)
-    if as_json:
-        _print_json(summary)
-    else:
-        render_summary(out, summary)
+def run_app() -> None:
+    """Run the command line (the console script calls this after installing handlers)."""
+    import replay.cli_live
+    import replay.cli_store  # noqa: F401  (both register their commands on `app`)
 
-
-@store_app.command("compact")
-@user_errors
-def store_compact(
-    store: StoreOpt = None,
-    family: Annotated[
-        list[str] | None, typer.Option(help="Family to compact (repeatable) [default: all].")
-    ] = None,
-    target_rows: Annotated[int, typer.Option(help="Rows per merged segment at most.")] = 4_000_000,
-    as_json: JsonOpt = False,
-) -> None:
-    """Merge small segments into larger ones (atomically; old ones move to _retired/)."""
-    st: EventStore = open_store(_store_path(store))
-    res = st.compact(family, target_rows=target_rows)
-    doc = {
-        "segments_before": res.segments_before,
-        "segments_after": res.segments_after,
-        "merged_groups": res.merged_groups,
-        "rows_rewritten": res.rows_rewritten,
-    }
-    if as_json:
-        _print_json(doc)
-    else:
-        out.print(
-            f"compacted {res.merged_groups} group(s): {res.segments_before} -> "
-            f"{res.segments_after} segments, {res.rows_rewritten:,} rows rewritten"
-        )
-
-
-@store_app.command("vacuum")
-@user_errors
-def store_vacuum(store: StoreOpt = None) -> None:
-    """Delete segments retired by compaction or set aside by crash recovery."""
-    st = open_store(_store_path(store))
-    freed = st.vacuum()
-    out.print(f"freed {freed / 1e6:.1f} MB")
+    app()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    import replay.cli_live  # noqa: F401  (registers run, feed and verify on `app`)
+    """Console-script entry point (kept for `python -c` users): see replay.launch."""
+    from replay.launch import main as launch
 
-    app()
+    launch()

@@ -33,11 +33,11 @@ from replay.cli import (
     SetOpt,
     StoreOpt,
     StrategyOpt,
-    _iso_ns,
     _mint_ids,
     _print_json,
     _store_path,
     _strategy,
+    _time_range,
     app,
     err,
     out,
@@ -157,7 +157,7 @@ def run_cmd(
 @verify_app.command("parity")
 @user_errors
 def verify_parity(
-    run: Annotated[str, typer.Argument(help="A live (paper) run id.")],
+    run: Annotated[str, typer.Argument(help="A live (paper) run id.", metavar="RUN_ID")],
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -213,7 +213,7 @@ def feed_serve(
     Runs until the tape has played or Ctrl-C.
     """
     st = open_store(from_store)
-    start, end = _iso_ns(from_, "--from"), _iso_ns(to, "--to")
+    start, end = _time_range(from_, to)
     mint_ids = _mint_ids(st, mints)
 
     def ready(bound: int, ticks: int, mints_n: int) -> None:
@@ -234,7 +234,9 @@ def feed_serve(
 @feed_app.command("record")
 @user_errors
 def feed_record(
-    url: Annotated[str, typer.Argument(help="Feed websocket URL ({api_key} is filled in).")],
+    url: Annotated[
+        str, typer.Argument(help="Feed websocket URL ({api_key} is filled in).", metavar="URL")
+    ],
     store: StoreOpt = None,
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds [default: Ctrl-C].")

@@ -191,10 +191,10 @@ class LiveRun:
 
     def _rolled_through(self) -> int:
         self.store.refresh()
-        row = self.store.con.execute(
+        ((last,),) = self.store.con.execute(
             "SELECT max(batch_no) FROM live_batches WHERE source = ?", [self.run_id]
-        ).fetchone()
-        return -1 if row is None or row[0] is None else int(row[0])
+        ).fetchall()
+        return -1 if last is None else int(last)
 
     def replay_log(self) -> None:
         """Rebuild this (fresh) run's kernel from the run's log in the store, checked.
@@ -654,12 +654,13 @@ def wal_files(store_root: Path, run_id: str) -> list[Path]:
 def run_strategy(store: EventStore, run_id: str) -> StrategyConfig | None:
     """The strategy a run started with (its first `runs` row), or None if unknown."""
     store.refresh()
-    row = store.con.execute(
+    rows = store.con.execute(
         "SELECT strategy, conditions, params_json FROM runs WHERE run_id = ? ORDER BY seq LIMIT 1",
         [run_id],
-    ).fetchone()
-    if row is None:
+    ).fetchall()
+    if not rows:
         return None
+    row = rows[0]
     return StrategyConfig(name=row[0], entry=row[1], params=json.loads(row[2]))
 
 

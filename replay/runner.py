@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from data import interrupts
 from data.store import EventStore
 from engine.events import InputKind, OutKind
 from engine.kernel import Kernel, KernelInput, as_input
@@ -205,6 +206,7 @@ def run_replay(
     outs_f: list[np.ndarray] = [np.zeros((0, N_OUT_F))]
     ticks = 0
     for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
+        interrupts.check()  # between batches: a stop discards the run whole
         bi, bf = kernel.run_all(batch)
         outs_i.append(bi)
         outs_f.append(bf)

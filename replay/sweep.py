@@ -16,13 +16,13 @@ import multiprocessing
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from data import interrupts
 from data.schemas import SWEEP_METRICS
 from data.store import EventStore, open_store
 from engine.events import InputKind
@@ -33,7 +33,7 @@ from engine.layout import (
     KernelState,
     new_state,
 )
-from engine.params import LAMPORTS_PER_SOL, P, param_names
+from engine.params import LAMPORTS_PER_SOL, P, check_name, param_names
 from replay.runner import count_ticks, input_batches, prefetch
 from replay.sweep_nb import (
     M_DECISIONS,
@@ -63,6 +63,9 @@ from replay.sweep_nb import (
 )
 from strategies.config import StrategyConfig
 
+MAX_SETS = 100_000
+"""Most parameter sets one sweep takes (`--max-sets` raises it): a grid's size is a
+product and grows past any machine's memory and patience without anyone noticing."""
 OUT_CAPACITY = 4096
 """Output rows per set between folds (the kernel stops and resumes when they fill)."""
 assert OUT_CAPACITY > MAX_OUT_PER_EVENT
@@ -71,32 +74,56 @@ _COUNTS = {"trades", "open_positions", "decisions", "orders", "fills", "rejects"
 """What a sweep reports per parameter set: the replay report's metrics of the same name."""
 
 
-def parse_grid(specs: Sequence[str]) -> dict[str, list[float]]:
-    """`key=lo:hi:step` (hi included when the steps land on it) or `key=v1,v2,...`."""
+def parse_grid(specs: Sequence[str], max_sets: int = MAX_SETS) -> dict[str, list[float]]:
+    """`key=lo:hi:step` (hi included when the steps land on it) or `key=v1,v2,...`.
+
+    The number of combinations is counted before any list is built: a grid of more
+    than `max_sets` sets is refused with its size.
+    """
     grid: dict[str, list[float]] = {}
-    known = set(param_names())
+    sizes: dict[str, int] = {}
     for spec in specs:
         key, sep, rng = spec.partition("=")
         key = key.strip().lower()
-        if not sep or key not in known:
-            raise ValueError(f"--grid {spec!r}: expected name=lo:hi:step with a known parameter")
+        if not sep:
+            raise ValueError(f"--grid {spec!r}: expected name=lo:hi:step or name=v1,v2,...")
+        try:
+            check_name(key)
+        except ValueError as exc:
+            raise ValueError(f"--grid {spec!r}: {exc}") from None
         try:
             if ":" in rng:
                 lo, hi, step = (float(x) for x in rng.split(":"))
-                if step <= 0 or hi < lo:
+                if not (step > 0 and hi >= lo and math.isfinite(hi - lo)):
                     raise ValueError
                 n = math.floor((hi - lo) / step + 1e-9) + 1
+                sizes[key] = n
+                if math.prod(sizes.values()) > max_sets:
+                    raise _too_many(sizes, max_sets) from None
                 values = [round(lo + i * step, 12) for i in range(n)]
             else:
                 values = [float(x) for x in rng.split(",") if x.strip()]
-        except ValueError:
+                sizes[key] = len(values)
+        except ValueError as exc:
+            if "--max-sets" in str(exc):
+                raise
             raise ValueError(
                 f"--grid {spec!r}: expected lo:hi:step (step > 0) or v1,v2,..."
             ) from None
         if not values:
             raise ValueError(f"--grid {spec!r}: no values")
         grid[key] = values
+    if math.prod(sizes.values()) > max_sets:
+        raise _too_many(sizes, max_sets)
     return grid
+
+
+def _too_many(sizes: dict[str, int], max_sets: int) -> ValueError:
+    shape = " x ".join(f"{n:,} {k}" for k, n in sizes.items())
+    return ValueError(
+        f"--grid: {math.prod(sizes.values()):,} parameter sets ({shape}) is more than the "
+        f"limit of {max_sets:,}; use coarser steps, --random N, or raise --max-sets"
+    )
 
 
 def grid_sets(strategy: StrategyConfig, grid: dict[str, list[float]]) -> list[dict[str, float]]:
@@ -205,6 +232,7 @@ def sweep_local(
     ring = np.zeros((n, RING, 2), np.int64)
     ticks = 0
     for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
+        interrupts.check("the chunk under way was not committed")
         # numba's stubs type a parallel dispatcher's call with fewer arguments.
         sweep_batch_nb(*batch, params, *cond, *st.arrays, st.out_i,  # type: ignore[call-arg]
                        st.out_f, met, ring)  # fmt: skip
@@ -305,6 +333,18 @@ def evaluate_chunk(
         store.close()
 
 
+def _ignore_stop_signals() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them.
+
+    A terminal sends SIGINT to every process of its group; without this each worker
+    would print a traceback of its own.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _run_in_processes(
     store_path: Path,
     strategy: StrategyConfig,
@@ -318,7 +358,8 @@ def _run_in_processes(
     """Chunks over a pool of fresh processes, the cores shared out as numba threads.
 
     Each process evaluates whole chunks (one pass over the data per chunk) and returns
-    rows; only this process appends, so resume works as in one process.
+    rows; only this process appends, so resume works as in one process. A stop request
+    terminates the pool between results; finished chunks are already committed.
     """
     import numba
 
@@ -326,14 +367,25 @@ def _run_in_processes(
     threads = max(1, cores // processes)
     mints = list(mint_ids) if mint_ids is not None else None
     ctx = multiprocessing.get_context("spawn")  # no forked numba / DuckDB threads
-    with ProcessPoolExecutor(max_workers=processes, mp_context=ctx) as pool:
-        futures = {
-            pool.submit(evaluate_chunk, str(store_path), strategy, list(chunk), start_ts,
-                        end_ts, mints, threads): pos
+    pool = ctx.Pool(processes, initializer=_ignore_stop_signals)
+    try:
+        pending = {
+            pos: pool.apply_async(evaluate_chunk, (str(store_path), strategy, list(chunk),
+                                                   start_ts, end_ts, mints, threads))
             for pos, chunk in enumerate(chunks)
         }  # fmt: skip
-        for fut in as_completed(futures):
-            on_done(futures[fut], fut.result())
+        while pending:
+            interrupts.check("the chunks under way were not committed")
+            ready = [pos for pos, res in pending.items() if res.ready()]
+            if not ready:
+                time.sleep(0.05)
+                continue
+            for pos in ready:
+                on_done(pos, pending.pop(pos).get())
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 @dataclass
@@ -360,6 +412,7 @@ def run_sweep(
     scheduler: str | None = None,
     workers: int = 2,
     processes: int = 1,
+    scheduler_timeout_s: float = 10.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
     """Run (or resume) a sweep, appending each chunk of sets' metrics as one commit.
@@ -395,7 +448,7 @@ def run_sweep(
     if executor == "dask" and todo:
         from replay.sweep_dask import connect, run_chunks
 
-        with connect(scheduler, workers) as client:
+        with connect(scheduler, workers, scheduler_timeout_s) as client:
             run_chunks(client, store.root, strategy,
                        [[param_sets[i] for i in chunks[c]] for c in todo], start_ts, end_ts,
                        mint_ids, lambda pos, rows: finish(todo[pos], rows))  # fmt: skip
@@ -406,6 +459,7 @@ def run_sweep(
                           lambda pos, rows: finish(todo[pos], rows))  # fmt: skip
     else:
         for c in todo:
+            interrupts.check("the chunk under way was not committed")
             idx = chunks[c]
 
             def step(ticks: int, base: int = done, width: int = len(idx)) -> None:

@@ -18,8 +18,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from dask.distributed import Client, LocalCluster, as_completed
+from dask.distributed import Client, LocalCluster, wait
 
+from data import interrupts
+from data.errors import ServiceUnreachableError
 from replay.sweep import evaluate_chunk
 from strategies.config import StrategyConfig
 
@@ -50,10 +52,21 @@ def warm_worker() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def connect(scheduler: str | None, workers: int) -> AbstractContextManager[Client]:
-    """A client on `scheduler`, or on a LocalCluster of `workers` processes."""
+def connect(
+    scheduler: str | None, workers: int, timeout_s: float = 10.0
+) -> AbstractContextManager[Client]:
+    """A client on `scheduler`, or on a LocalCluster of `workers` processes.
+
+    An unreachable scheduler is one clear error after `timeout_s`, not a traceback.
+    """
     if scheduler:
-        return Client(scheduler)
+        try:
+            return Client(scheduler, timeout=f"{timeout_s}s")
+        except (OSError, TimeoutError) as exc:
+            raise ServiceUnreachableError(
+                f"cannot reach the Dask scheduler at {scheduler} within {timeout_s:g}s "
+                f"({type(exc).__name__}); is it running, and is the address right?"
+            ) from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            dashboard_address=None)  # fmt: skip
     return _OwningClient(cluster)
@@ -84,7 +97,11 @@ def run_chunks(
     mint_ids: Sequence[int] | None,
     on_done: Callable[[int, list[dict[str, Any]]], None],
 ) -> None:
-    """Run every chunk as a task; call `on_done(chunk position, rows)` as each finishes."""
+    """Run every chunk as a task; call `on_done(chunk position, rows)` as each finishes.
+
+    Between results a stop request cancels the tasks still queued or running (their
+    chunks were not committed; finished ones already are).
+    """
     client.run(warm_worker)
     mints = list(mint_ids) if mint_ids is not None else None
     futures = {
@@ -92,5 +109,16 @@ def run_chunks(
                       mints, 1, pure=False): pos
         for pos, chunk in enumerate(chunks)
     }  # fmt: skip
-    for fut in as_completed(futures):
-        on_done(futures[fut], fut.result())
+    pending = set(futures)
+    try:
+        while pending:
+            interrupts.check("the chunks under way were not committed")
+            try:
+                done, pending = wait(pending, timeout=0.2, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished in this slice: look at the stop flag
+                continue
+            for fut in done:
+                on_done(futures[fut], fut.result())
+    finally:
+        if pending:
+            client.cancel(list(pending))

@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.conditions import ConditionSet
-from engine.params import make_params, param_names
+from engine.params import check_name, check_value, make_params
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 
@@ -90,11 +90,10 @@ def parse_overrides(items: list[str]) -> dict[str, float]:
         name, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects name=value, got {item!r}")
-        name = name.strip().lower()
-        if name not in param_names():
-            raise ValueError(f"unknown parameter {name!r}; known: {', '.join(param_names())}")
+        name = check_name(name.strip().lower())
         try:
-            out[name] = float(value)
+            number = float(value)
         except ValueError:
             raise ValueError(f"--set {name}: {value!r} is not a number") from None
+        out[name] = check_value(name, number)
     return out

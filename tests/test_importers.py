@@ -16,13 +16,24 @@ from data.store import EventStore
 from tests.factories import NS, T0
 
 EXPECTED_ROWS = {
-    "solana_dex_swaps_2025-07-24_slot355327313.parquet": (87, "solana_dex_swaps", 87),
-    "binance_btcusdt_trades_2021-01-08.parquet": (2001, "trades", 2001),
-    "binance_xrpeth_trades_2019-10-11.parquet": (5929, "trades", 5929),
-    "ftx_btcperp_1m_2021-12-31_to_2022-01-20.parquet": (28859, "bars", 4 * 28859),
-    "binance_btcpairs_5m_2018-01-10_to_2018-01-30.parquet": (28756, "bars", 4 * 28756),
-    "binance_adabtc_1m_2021-11-27.parquet": (10, "bars", 40),
-    "pumpfun_curve_snapshots_2025-06-06.parquet": (6012, "pumpfun_snapshots", 6012),
+    # file: (rows in file, format, ticks, quarantined), from the data README's counts
+    "solana_dex_swaps_2025-07-24_slot355327313.parquet": (87, "solana_dex_swaps", 87, 0),
+    "binance_btcusdt_trades_2021-01-08.parquet": (2001, "trades", 2001, 0),
+    "binance_xrpeth_trades_2019-10-11.parquet": (5929, "trades", 5929, 0),
+    "ftx_btcperp_1m_2021-12-31_to_2022-01-20.parquet": (28859, "bars", 4 * 28859, 0),
+    "binance_btcpairs_5m_2018-01-10_to_2018-01-30.parquet": (28756, "bars", 4 * 28756, 0),
+    "binance_adabtc_1m_2021-11-27.parquet": (10, "bars", 40, 0),
+    "pumpfun_curve_snapshots_2025-06-06.parquet": (6012, "pumpfun_snapshots", 6012, 0),
+    # README: price_sol is null in 11 rows (9 failed reads, 2 migrated rows).
+    "pumpfun_curve_snapshots_2025-06-07.parquet": (9688, "pumpfun_snapshots", 9677, 11),
+    # README: 12 signatures carry two legs each, not duplicates: all 680 are kept.
+    "pumpfun_trades_2025-01-30_to_2025-01-31.parquet": (680, "trades", 680, 0),
+    # README: 31 multi-leg signatures (distinct events), one 0-lamport sell at price 0.
+    "pumpfun_trades_2025-10-20.parquet": (1292, "trades", 1291, 1),
+}
+REFUSED = {
+    # A reference price series (no size, no side): not a market Clanka can trade.
+    "sol_usd_hourly_2024-12-01_to_2025-03-01.parquet": "unrecognised columns",
 }
 
 
@@ -38,18 +49,32 @@ def test_every_shared_file_imports_and_reimport_adds_nothing(
     store: EventStore, shared_data: Path
 ) -> None:
     files = sorted(shared_data.glob("*.parquet"))
-    assert {f.name for f in files} == set(EXPECTED_ROWS)
+    assert {f.name for f in files} == set(EXPECTED_ROWS) | set(REFUSED)
     total_ticks = 0
     for f in files:
-        rows, fmt, n_ticks = EXPECTED_ROWS[f.name]
+        if f.name in REFUSED:
+            with pytest.raises(ImportFileError, match=REFUSED[f.name]):
+                import_file(store, f)
+            continue
+        rows, fmt, n_ticks, bad = EXPECTED_ROWS[f.name]
         r = import_file(store, f)
-        assert (r.format, r.rows_in_file, r.imported, r.quarantined) == (fmt, rows, rows, 0)
+        assert (r.format, r.rows_in_file, r.quarantined) == (fmt, rows, bad)
+        assert r.imported == rows - bad
         assert r.ticks == n_ticks
         total_ticks += n_ticks
     assert store.rows("ticks") == total_ticks
-    assert store.rows("signals") == 6 * 6012  # six holder/flow signals per snapshot
+    # One signal per present holder/flow value of each imported snapshot.
+    cols = ["unique_buyers", "top3_pct", "whale_flag", "bot_like", "buy_pressure", "sell_pressure"]
+    want = 0
+    for name in ("pumpfun_curve_snapshots_2025-06-06.parquet",
+                 "pumpfun_curve_snapshots_2025-06-07.parquet"):  # fmt: skip
+        snap = pl.read_parquet(shared_data / name).filter(pl.col("price_sol").is_not_null())
+        want += sum(snap[c].cast(pl.Float64).is_not_null().sum() for c in cols)
+    assert store.rows("signals") == want
     gen = store.manifest.generation
     for f in files:
+        if f.name in REFUSED:
+            continue
         again = import_file(store, f)
         assert (again.imported, again.skipped_duplicates) == (0, EXPECTED_ROWS[f.name][0])
         assert again.already_imported

@@ -27,7 +27,7 @@ from replay.live import LiveRun, LiveSettings, run_strategy, state_summary, wal_
 from tests.conftest import REPO
 from tests.test_replay import pump_store  # noqa: F401  (fixture)
 
-CLI = [sys.executable, "-c", "from replay.cli import main; main()"]
+CLI = [sys.executable, "-c", "from replay.launch import main; main()"]
 EAGER = """
 name = "eager_sniper"
 description = "Buys whatever trades (tests only): guards open, short time stop"

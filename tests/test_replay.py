@@ -143,7 +143,7 @@ def test_logged_run_views_and_accounting(pump_store: EventStore) -> None:
 def test_cli_replay_json_report(tmp_path: Path, shared_data: Path) -> None:
     s = str(tmp_path / "s")
     env = {**os.environ}
-    run = [sys.executable, "-c", "from replay.cli import main; main()"]
+    run = [sys.executable, "-c", "from replay.launch import main; main()"]
     subprocess.run([*run, "import", str(shared_data / PUMP), "--store", s], cwd=REPO, env=env,
                    check=True, capture_output=True)  # fmt: skip
     out = subprocess.run([*run, "replay", "--store", s, "--json"], cwd=REPO, env=env,
@@ -180,7 +180,7 @@ def test_merge_puts_signals_before_ticks_at_equal_times() -> None:
 
 def test_cli_entry_condition_override_is_validated(tmp_path: Path) -> None:
     s = str(tmp_path / "s")
-    run = [sys.executable, "-c", "from replay.cli import main; main()"]
+    run = [sys.executable, "-c", "from replay.launch import main; main()"]
     subprocess.run([*run, "generate", "--mints", "5", "--hours", "2", "--store", s], cwd=REPO,
                    check=True, capture_output=True)  # fmt: skip
     ok = subprocess.run([*run, "replay", "--store", s, "--json", "--entry", "ticks >= 1"],
@@ -218,7 +218,7 @@ def test_pumpfun_replay_decides_every_action_and_explains_a_trade(
     filled = [a for a in audit if a[2] > 0]
     assert filled and all(pos is not None for _, _, _, pos, _ in filled)
     trade = next(pos for _, _, _, pos, outcome in filled if outcome is not None)
-    run = [sys.executable, "-c", "from replay.cli import main; main()"]
+    run = [sys.executable, "-c", "from replay.launch import main; main()"]
     out = subprocess.run([*run, "explain", str(trade), "--run", r.run_id, "--store",
                           str(pump_store.root), "--json"], cwd=REPO, capture_output=True,
                          text=True, check=True)  # fmt: skip

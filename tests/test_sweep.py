@@ -64,7 +64,7 @@ def test_grid_parsing() -> None:
 
 def _clanka(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", "from replay.cli import main; main()", *args],
+        [sys.executable, "-c", "from replay.launch import main; main()", *args],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -106,7 +106,7 @@ def test_kill_9_mid_sweep_then_rerun_resumes_without_gaps_or_repeats(tmp_path: P
         pytest.fail("the sweep always finished before the kill landed")
     assert len(sets) == 24
     assert len(partial) % 2 == 0  # whole chunks only
-    done = subprocess.run([sys.executable, "-c", "from replay.cli import main; main()", *args],
+    done = subprocess.run([sys.executable, "-c", "from replay.launch import main; main()", *args],
                           cwd=REPO, capture_output=True, text=True, check=True)  # fmt: skip
     doc = json.loads(done.stdout)
     assert doc["sweep_id"] == sid
@@ -165,7 +165,7 @@ def test_local_processes_give_the_one_process_results(tmp_path: Path) -> None:
 def test_cli_sweep_with_the_dask_executor_resumes_like_local(tmp_path: Path) -> None:
     store_dir = tmp_path / "s"
     generate_into(open_store(store_dir, create=True), MarketParams(mints=20, hours=3, seed=2))
-    cmd = [sys.executable, "-c", "from replay.cli import main; main()", "sweep", "--store",
+    cmd = [sys.executable, "-c", "from replay.launch import main; main()", "sweep", "--store",
            str(store_dir), "--grid", "stop_loss=0.05,0.1,0.15", "--chunk-size", "1", "--json",
            "--top", "3"]  # fmt: skip
     a = json.loads(subprocess.run([*cmd, "--executor", "dask", "--workers", "2"], cwd=REPO,

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from data.hashing import as_u64, combine, hash_strings, to_int64
+from data.importers.columns import first_reason, numeric, text
 from data.importers.timestamps import parse_ts
 from data.mints import MintSpec
 from engine.codes import SignalKind
@@ -35,7 +36,12 @@ _KNOWN_QUOTES = ("USDT", "USDC", "BUSD", "USD", "BTC", "ETH", "BNB", "SOL")
 
 @dataclass
 class Normalised:
-    """Normalised rows plus format facts the pipeline needs."""
+    """Normalised rows plus format facts the pipeline needs.
+
+    Besides the row columns, `rows` carries `ts_reason` (why the timestamp was refused,
+    see importers.timestamps) and `cast_reason` (a present value that is not a number),
+    both null for a row whose values read cleanly.
+    """
 
     rows: pl.DataFrame
     liquidity_required: bool
@@ -45,6 +51,8 @@ class Format(Protocol):
     """A source file format: detection, normalisation, and the mapping to events."""
 
     name: str
+    columns: str
+    """The columns that identify the format, as a user would write them."""
 
     def matches(self, columns: set[str]) -> bool:
         """Tell whether a file with these columns is in this format."""
@@ -88,7 +96,7 @@ def leg_uid(row_uid: np.ndarray, leg: int | np.ndarray) -> np.ndarray:
 
 
 def _side_code(col: str) -> pl.Expr:
-    s = pl.col(col).cast(pl.String).str.to_lowercase()
+    s = pl.col(col).str.to_lowercase()
     return (
         pl.when(s.is_in(["buy", "b", "bid"]))
         .then(1)
@@ -128,10 +136,49 @@ def _first_str(df: pl.DataFrame, col: str, default: str) -> str:
     if col in df.columns:
         vals = df[col].drop_nulls()
         if len(vals):
-            v = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(vals[0]))[:64]
+            v = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(vals[0]))[:64].lstrip("_.-")
             if v:
                 return v
     return default
+
+
+def _trade_uid(df: pl.DataFrame, ts: pl.Series, price: pl.Series, size: pl.Series,
+               side: pl.Series) -> np.ndarray:  # fmt: skip
+    """A trade's stable id: its trade_id, else its transaction leg, else its values.
+
+    - `trade_id` (integers as they are, unsigned 64-bit ones by their bits; text hashed);
+    - else `signature` plus the leg's position among the rows with that signature in
+      file order: several trades of one transaction (multi-leg swaps, bot round trips)
+      are distinct events even when their time, price and size agree;
+    - else a hash of (ts, price, size, side), so an exact repeat of a row is a duplicate.
+    A row whose identity column is null falls back to the value hash.
+    """
+    by_values = to_int64(
+        combine(
+            as_u64(ts.fill_null(0).to_numpy()),
+            as_u64(price.fill_null(np.nan).to_numpy()),
+            as_u64(size.fill_null(np.nan).to_numpy()),
+            hash_strings(side),
+        )
+    )
+    if "trade_id" in df.columns:
+        tid = df["trade_id"]
+        if tid.dtype.is_integer():
+            ids = as_u64(tid.fill_null(0).cast(pl.UInt64, wrap_numerical=True).to_numpy())
+            own = to_int64(ids)
+        else:
+            # Text ids that are integers (CSV) keep their value, as in a Parquet file.
+            txt = text(df, "trade_id")
+            as_int = txt.str.strip_chars().cast(pl.Int64, strict=False)
+            own = np.where(as_int.is_null().to_numpy(), to_int64(hash_strings(txt)),
+                           as_int.fill_null(0).to_numpy())  # fmt: skip
+        return np.where(tid.is_null().to_numpy(), by_values, own)
+    if "signature" in df.columns:
+        sig = text(df, "signature")
+        leg = pl.DataFrame({"s": sig}).select(pl.int_range(pl.len()).over("s")).to_series()
+        own = to_int64(combine(hash_strings(sig), as_u64(leg.cast(pl.Int64).to_numpy())))
+        return np.where(sig.is_null().to_numpy(), by_values, own)
+    return by_values
 
 
 def _spl_decimals(sizes: pl.Series) -> int:
@@ -160,39 +207,35 @@ class TradesFormat:
     """
 
     name = "trades"
+    columns = "ts, symbol|mint, price, size, side"
 
     def matches(self, columns: set[str]) -> bool:
         """Trade files have price, size and side and an instrument column."""
         return {"ts", "price", "size", "side"} <= columns and bool({"symbol", "mint"} & columns)
 
     def default_source(self, df: pl.DataFrame) -> str:
-        """The `venue` column if any, else 'trades'."""
-        return _first_str(df, "venue", "trades")
+        """The `venue` column if any, else the `dex` column, else 'trades'."""
+        return _first_str(df, "venue", _first_str(df, "dex", "trades"))
 
     def normalise(self, df: pl.DataFrame) -> Normalised:
         """One normalised row per trade."""
         inst = "symbol" if "symbol" in df.columns else "mint"
         ts = parse_ts(df["ts"])
-        if "trade_id" in df.columns and df["trade_id"].dtype.is_integer():
-            uid = df["trade_id"].fill_null(-1).cast(pl.Int64).to_numpy()
-        else:
-            parts = [
-                as_u64(ts.fill_null(0).to_numpy()),
-                as_u64(df["price"].cast(pl.Float64).fill_null(np.nan).to_numpy()),
-                as_u64(df["size"].cast(pl.Float64).fill_null(np.nan).to_numpy()),
-                hash_strings(df["side"]),
-            ]
-            uid = to_int64(combine(*parts))
+        price, price_bad = numeric(df, "price", "price_not_numeric")
+        size, size_bad = numeric(df, "size", "size_not_numeric")
+        side = text(df, "side")
         rows = pl.DataFrame(
             {
                 "row_no": np.arange(df.height, dtype=np.int64),
-                "ts_ns": ts,
-                "mint": df[inst].cast(pl.String),
-                "price": df["price"].cast(pl.Float64),
-                "size": df["size"].cast(pl.Float64),
+                "ts_ns": ts.ns,
+                "ts_reason": ts.reason,
+                "cast_reason": first_reason([price_bad, size_bad]),
+                "mint": text(df, inst),
+                "price": price,
+                "size": size,
                 "liquidity": pl.Series([None] * df.height, dtype=pl.Float64).fill_null(np.nan),
-                "uid": uid,
-                "side": df.select(_side_code("side")).to_series(),
+                "uid": _trade_uid(df, ts.ns, price, size, side),
+                "side": pl.DataFrame({"side": side}).select(_side_code("side")).to_series(),
                 "spl": pl.Series([inst == "mint"] * df.height, dtype=pl.Boolean),
             }
         )
@@ -226,6 +269,7 @@ class DexSwapsFormat(TradesFormat):
     """
 
     name = "solana_dex_swaps"
+    columns = "ts, mint, price, size, side, signature, pool"
 
     def matches(self, columns: set[str]) -> bool:
         """Swap files have a transaction signature and a pool."""
@@ -238,13 +282,17 @@ class DexSwapsFormat(TradesFormat):
     def normalise(self, df: pl.DataFrame) -> Normalised:
         """One normalised row per swap leg."""
         n = super().normalise(df)
-        ix = df["ix_index"] if "ix_index" in df.columns else pl.Series([0] * df.height)
+        if "ix_index" in df.columns:
+            ix, _ = numeric(df, "ix_index", "ix_not_numeric")
+            ix_i = ix.fill_nan(None).fill_null(-1).clip(-(2**62), 2**62).cast(pl.Int64)
+        else:
+            ix_i = pl.Series([0] * df.height, dtype=pl.Int64)
         uid = combine(
-            hash_strings(df["signature"]),
-            as_u64(ix.fill_null(-1).cast(pl.Int64).to_numpy()),
-            hash_strings(df["pool"]),
-            hash_strings(df["mint"]),
-            hash_strings(df["side"]),
+            hash_strings(text(df, "signature")),
+            as_u64(ix_i.to_numpy()),
+            hash_strings(text(df, "pool")),
+            hash_strings(text(df, "mint")),
+            hash_strings(text(df, "side")),
         )
         return Normalised(n.rows.with_columns(uid=pl.Series(to_int64(uid))), False)
 
@@ -268,11 +316,11 @@ def _interval_ns(df: pl.DataFrame, ts: pl.Series, inst: str) -> pl.Series:
     if "interval" in df.columns:
         parsed = [
             (int(m.group(1)) * _UNIT_NS[m.group(2)]) if (m := _INTERVAL_RE.match(str(v))) else None
-            for v in df["interval"].to_list()
+            for v in text(df, "interval").to_list()
         ]
         return pl.Series("interval_ns", parsed, dtype=pl.Int64)
     steps = (
-        pl.DataFrame({"mint": df[inst], "ts": ts})
+        pl.DataFrame({"mint": text(df, inst), "ts": ts})
         .with_columns(step=pl.col("ts").diff().over("mint"))
         .with_columns(pl.col("step").filter(pl.col("step") > 0).median().over("mint"))
     )
@@ -296,6 +344,7 @@ class BarsFormat:
     """
 
     name = "bars"
+    columns = "ts, symbol|mint, open, high, low, close, volume"
 
     def matches(self, columns: set[str]) -> bool:
         """Bar files have open, high, low, close and volume."""
@@ -310,11 +359,13 @@ class BarsFormat:
     def normalise(self, df: pl.DataFrame) -> Normalised:
         """One normalised row per bar; prices checked on all of O, H, L, C."""
         inst = "symbol" if "symbol" in df.columns else "mint"
-        ts = parse_ts(df["ts"])
-        o, h, lo, c = (df[k].cast(pl.Float64) for k in ("open", "high", "low", "close"))
-        vol = df["volume"].cast(pl.Float64)
+        parsed = parse_ts(df["ts"])
+        ts = parsed.ns
+        ohlc = [numeric(df, k, "price_not_numeric") for k in ("open", "high", "low", "close")]
+        o, h, lo, c = (v for v, _ in ohlc)
+        vol, vol_bad = numeric(df, "volume", "size_not_numeric")
         if "venue" in df.columns:
-            quote_vol = df["venue"].cast(pl.String).is_in(list(QUOTE_VOLUME_VENUES))
+            quote_vol = text(df, "venue").is_in(list(QUOTE_VOLUME_VENUES))
             typical = (h + lo + c) / 3
             vol = pl.Series(
                 np.where(
@@ -327,7 +378,9 @@ class BarsFormat:
             {
                 "row_no": np.arange(df.height, dtype=np.int64),
                 "ts_ns": ts,
-                "mint": df[inst].cast(pl.String),
+                "ts_reason": parsed.reason,
+                "cast_reason": first_reason([*(r for _, r in ohlc), vol_bad]),
+                "mint": text(df, inst),
                 "open": o,
                 "high": h,
                 "low": lo,
@@ -338,6 +391,7 @@ class BarsFormat:
         ).with_columns(
             price=pl.col("close"),
             price_min=pl.min_horizontal("open", "high", "low", "close"),
+            price_max=pl.max_horizontal("open", "high", "low", "close"),
             price_max_nf=pl.max_horizontal(
                 *(~pl.col(k).is_finite() for k in ("open", "high", "low", "close"))
             ),
@@ -354,7 +408,7 @@ class BarsFormat:
             .then(pl.lit("interval_unknown"))
             .otherwise(None),
             uid=pl.Series(
-                to_int64(combine(hash_strings(df[inst]), as_u64(ts.fill_null(0).to_numpy())))
+                to_int64(combine(hash_strings(text(df, inst)), as_u64(ts.fill_null(0).to_numpy())))
             ),
         ).drop("price_max_nf")
         return Normalised(rows, liquidity_required=False)
@@ -408,6 +462,18 @@ _PUMP_SIGNALS = {
 }
 
 
+def _signal_values(df: pl.DataFrame, col: str) -> pl.Series:
+    """An optional signal column as Float64: booleans 0/1, anything unreadable null."""
+    s = df[col]
+    if s.dtype == pl.Boolean or s.dtype.is_numeric():
+        return s.cast(pl.Float64)
+    if s.dtype == pl.String or s.dtype == pl.Categorical:
+        t = s.cast(pl.String).str.strip_chars().str.to_lowercase()
+        flags = t.replace_strict({"true": 1.0, "false": 0.0}, default=None, return_dtype=pl.Float64)
+        return flags.fill_null(t.cast(pl.Float64, strict=False))
+    return pl.Series(col, [None] * len(s), pl.Float64)
+
+
 class PumpFunFormat:
     """pump.fun bonding-curve snapshots: `ts, mint, sol_in_pool, price_sol, ...`.
 
@@ -421,6 +487,7 @@ class PumpFunFormat:
     """
 
     name = "pumpfun_snapshots"
+    columns = "ts, mint, sol_in_pool, price_sol"
 
     def matches(self, columns: set[str]) -> bool:
         """Snapshot files carry the curve's SOL reserve."""
@@ -431,20 +498,28 @@ class PumpFunFormat:
         return "pumpfun"
 
     def normalise(self, df: pl.DataFrame) -> Normalised:
-        """One normalised row per snapshot; liquidity is required."""
-        ts = parse_ts(df["ts"])
-        extra = {k: df[k].cast(pl.Float64, strict=False) for k in _PUMP_SIGNALS if k in df.columns}
+        """One normalised row per snapshot; liquidity is required.
+
+        Holder and flow columns are optional signals: a value that is not a number is
+        skipped (the snapshot still counts), booleans count as 0/1.
+        """
+        parsed = parse_ts(df["ts"])
+        ts = parsed.ns
+        extra = {k: _signal_values(df, k) for k in _PUMP_SIGNALS if k in df.columns}
+        price, price_bad = numeric(df, "price_sol", "price_not_numeric")
+        liq, liq_bad = numeric(df, "sol_in_pool", "liquidity_not_numeric")
+        mint = text(df, "mint")
         rows = pl.DataFrame(
             {
                 "row_no": np.arange(df.height, dtype=np.int64),
                 "ts_ns": ts,
-                "mint": df["mint"].cast(pl.String),
-                "price": df["price_sol"].cast(pl.Float64),
+                "ts_reason": parsed.reason,
+                "cast_reason": first_reason([price_bad, liq_bad]),
+                "mint": mint,
+                "price": price,
                 "size": pl.Series([0.0] * df.height),
-                "liquidity": df["sol_in_pool"].cast(pl.Float64),
-                "uid": to_int64(
-                    combine(hash_strings(df["mint"]), as_u64(ts.fill_null(0).to_numpy()))
-                ),
+                "liquidity": liq,
+                "uid": to_int64(combine(hash_strings(mint), as_u64(ts.fill_null(0).to_numpy()))),
                 **extra,
             }
         )

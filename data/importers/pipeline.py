@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from data import interrupts
 from data.errors import ImportFileError
 from data.importers.formats import FORMATS, Format, detect
 from data.importers.validate import REASON_DETAIL, validate
@@ -68,10 +69,9 @@ def read_source(path: Path) -> pl.DataFrame:
         raise ImportFileError(f"{path}: no such file")
     suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
-            df = pl.read_csv(path, infer_schema_length=10_000)
-        else:
-            df = pl.read_parquet(path)
+        # Every CSV column is read as text and cast value by value later, so one odd
+        # value deep in a file quarantines its row instead of failing the file.
+        df = pl.read_csv(path, infer_schema=False) if suffix == ".csv" else pl.read_parquet(path)
     except Exception as exc:
         kind = "CSV" if suffix == ".csv" else "Parquet"
         raise ImportFileError(
@@ -149,7 +149,7 @@ def import_file(
     sha = file_sha256(p)
     fmt = detect(set(df.columns))
     if fmt is None:
-        known = "; ".join(f"{f.name}" for f in FORMATS)
+        known = "; ".join(f"{f.name} ({f.columns})" for f in FORMATS)
         raise ImportFileError(
             f"{p}: unrecognised columns {sorted(df.columns)}; Clanka imports {known} "
             "(see README, 'Import formats')"
@@ -166,8 +166,12 @@ def import_file(
         rows_in_file=df.height,
     )
     say(f"validating {df.height:,} {fmt.name} rows")
-    norm = fmt.normalise(df)
+    try:
+        norm = fmt.normalise(df)
+    except ImportFileError as exc:
+        raise ImportFileError(f"{p}: {exc}") from None
     checked = validate(norm.rows, liquidity_required=norm.liquidity_required)
+    interrupts.check()
     with store.transaction() as tx:
         if _already_imported(tx, sha):
             report.already_imported = True
