@@ -27,6 +27,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _requested = threading.Event()
 _signum = 0
+_installed = False
 
 
 def request(signum: int = signal.SIGINT) -> None:
@@ -67,8 +68,15 @@ def install_handlers() -> None:
     This also replaces an inherited SIG_IGN: a stop request sent to Clanka is honoured
     even when a shell started it in the background with SIGINT ignored.
     """
+    global _installed
     for sig in STOP_SIGNALS:
         signal.signal(sig, _handler)
+    _installed = True
+
+
+def installed() -> bool:
+    """Whether `install_handlers` was called in this process (the CLI did)."""
+    return _installed
 
 
 @contextlib.contextmanager

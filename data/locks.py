@@ -78,3 +78,46 @@ class WriterLock:
 def is_writable(root: Path) -> bool:
     """Whether this process can write the store directory (mount and permissions)."""
     return os.access(root, os.W_OK)
+
+
+class RunLock:
+    """Exclusive lock on one live run id for the life of the process running it.
+
+    Two processes continuing the same run would each recover and append to its log,
+    deleting each other's files and repeating batch numbers; the second start is
+    refused instead, naming the process that holds the run.
+    """
+
+    def __init__(self, directory: Path, run_id: str) -> None:
+        self._dir = directory
+        self._path = directory / "run.lock"
+        self._run_id = run_id
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise StoreLockedError("run ID is running (pid N)")."""
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if is_read_only(exc):
+                raise read_only_error(self._dir.parent.parent) from None
+            raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            finally:
+                os.close(fd)
+            raise StoreLockedError(f"run {self._run_id} is running (pid {holder})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Release the lock (idempotent); a dead process releases it by dying."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

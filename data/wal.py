@@ -24,6 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from data.errors import StoreFullError
+from data.fsio import is_disk_full
+
 MAGIC = b"CKW1"
 _REC = struct.Struct("<4sIIQ")
 _HEAD = struct.Struct("<qqqqqI")  # first_run_seq, n_mints, n_in, n_out, n_of_cols, extras len
@@ -98,16 +101,31 @@ class WalWriter:
         """Write one record (in the OS's hands, not yet durable)."""
         data = encode(b)
         view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        except OSError as exc:
+            raise self._failed(exc) from exc
         self.unsynced += 1
 
     def sync(self) -> None:
         """fsync: every record appended so far is acknowledged."""
         if self.unsynced:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise self._failed(exc) from exc
             self.unsynced = 0
+
+    def _failed(self, exc: OSError) -> Exception:
+        """A full disk as one clear error (a torn record is cut off at recovery)."""
+        if is_disk_full(exc):
+            return StoreFullError(
+                f"disk full: the write-ahead log {self.path} cannot grow; the run stopped, "
+                "acknowledged batches are safe and a restart with the same --run-id continues"
+            )
+        return exc
 
     def close(self) -> None:
         """Sync and close."""

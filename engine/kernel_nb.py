@@ -14,8 +14,10 @@ Per event, in this order:
    returns, EWMA volatility of 1-minute log returns, fast and slow EMAs, N-bar high
    and low, 5-minute, 1-hour and lifetime volume, liquidity;
 2. the simulated venue: m's pending order fills if it was placed at an earlier event
-   and `ts >= placed + latency` (so never on its own trigger tick); fills feed the
-   slippage, loss and consecutive-loss breakers;
+   and `ts >= placed + latency` (so never on its own trigger tick: an order the scanner
+   places in step 0 of this very event, with `latency_ms = 0`, waits for the next one;
+   the order remembers the placing event's seq); fills feed the slippage, loss and
+   consecutive-loss breakers;
 3. exits of m's position: stop loss, trailing stop, next target, time stop, volume
    death, strong sell (first that holds wins); breakers never block an exit;
 4. entry: when the condition set (the sniper) holds on a flat mint, it asks the
@@ -145,6 +147,7 @@ from engine.layout import (
     OI_ID,
     OI_MAX_HOLD,
     OI_MINT,
+    OI_PLACED_SEQ,
     OI_PLACED_TS,
     OI_QTY,
     OI_REASON,
@@ -449,8 +452,13 @@ def _place_order(
     slot: int,
     reserved: int,
     dec_id: int,
+    seq: int,
 ) -> tuple[int, int]:
-    """Take the first free order slot for a new order; return (slot, order id)."""
+    """Take the first free order slot for a new order; return (slot, order id).
+
+    `seq` is the input seq of the event placing it: the venue never fills an order at
+    the event that placed it, even when its latency is zero.
+    """
     o = 0
     while ord_i[o, OI_ACTIVE] != 0:
         o += 1
@@ -468,6 +476,7 @@ def _place_order(
     ord_i[o, OI_SLOT] = slot
     ord_i[o, OI_RESERVED] = reserved
     ord_i[o, OI_DEC_ID] = dec_id
+    ord_i[o, OI_PLACED_SEQ] = seq
     return o, oid
 
 
@@ -984,7 +993,8 @@ def _decide(
         slot += 1
     did = glob[G_NEXT_DEC_ID] + 1
     glob[G_NEXT_DEC_ID] = did
-    o, oid = _place_order(ord_i, glob, m, 1, t, t + latency, 0, spend, R_ENTRY, slot, need, did)
+    o, oid = _place_order(ord_i, glob, m, 1, t, t + latency, 0, spend, R_ENTRY, slot, need, did,
+                          seq)  # fmt: skip
     ord_i[o, OI_MAX_HOLD] = np.int64(max_hold * 1e9)
     pos_i[slot, PI_ACTIVE] = 2  # reserved for this pending entry
     pos_i[slot, PI_MINT] = m
@@ -1197,7 +1207,7 @@ def step_nb(
                 did = glob[G_NEXT_DEC_ID] + 1
                 glob[G_NEXT_DEC_ID] = did
                 o, oid = _place_order(
-                    ord_i, glob, m, -1, t, t + latency, qty_all, 0, R_TIME, s, 0, did
+                    ord_i, glob, m, -1, t, t + latency, qty_all, 0, R_TIME, s, 0, did, seq
                 )
                 mint_i[m, MI_PENDING_ORDER] = o
                 n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, R_TIME,
@@ -1297,7 +1307,11 @@ def step_nb(
 
         # ------------------------------------------------------- 2. simulated venue
         o = mint_i[m, MI_PENDING_ORDER]
-        if o >= 0 and ord_i[o, OI_DUE_TS] <= t:
+        if (
+            o >= 0
+            and ord_i[o, OI_DUE_TS] <= t
+            and (ord_i[o, OI_PLACED_SEQ] != seq or ord_i[o, OI_PLACED_TS] != t)
+        ):
             slot = ord_i[o, OI_SLOT]
             oid = ord_i[o, OI_ID]
             reason = ord_i[o, OI_REASON]
@@ -1387,6 +1401,7 @@ def step_nb(
                     glob[G_NEXT_ORDER_ID] = oid
                     ord_i[o, OI_ID] = oid
                     ord_i[o, OI_PLACED_TS] = t
+                    ord_i[o, OI_PLACED_SEQ] = seq
                     ord_i[o, OI_DUE_TS] = t + latency
                     n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, reason,
                                   qty, 0, 0, 0, 0, seq, p, pos_f[slot, PF_CONF], 0.0,
@@ -1506,7 +1521,7 @@ def step_nb(
                     did = glob[G_NEXT_DEC_ID] + 1
                     glob[G_NEXT_DEC_ID] = did
                     o, oid = _place_order(
-                        ord_i, glob, m, -1, t, t + latency, sell, 0, why, slot, 0, did
+                        ord_i, glob, m, -1, t, t + latency, sell, 0, why, slot, 0, did, seq
                     )
                     mint_i[m, MI_PENDING_ORDER] = o
                     n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, why, sell, 0,

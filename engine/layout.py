@@ -113,7 +113,8 @@ OI_SLOT = 9
 OI_RESERVED = 10  # lamports reserved at placement
 OI_DEC_ID = 11
 OI_MAX_HOLD = 12
-N_OI = 13
+OI_PLACED_SEQ = 13  # input seq of the event that placed it: it never fills at that event
+N_OI = 14
 
 # Portfolio
 G_CASH = 0

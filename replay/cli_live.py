@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from data.errors import StoreError
 from data.feed.client import FeedConfig, PumpFunFeed, WallClock
 from data.feed.server import serve_store
 from data.feed.wire import FeedGap, FeedItem, FeedProblem, FeedTick
@@ -33,6 +34,7 @@ from replay.cli import (
     SetOpt,
     StoreOpt,
     StrategyOpt,
+    _escape,
     _mint_ids,
     _print_json,
     _store_path,
@@ -50,7 +52,14 @@ from replay.live import (
     logged_tables,
     run_strategy,
 )
-from replay.paper import RunSettings, install_stop_signals, replay_inputs, run_paper_blocking
+from replay.paper import (
+    RunSettings,
+    feed_failure,
+    install_stop_signals,
+    replay_inputs,
+    run_async,
+    run_paper_blocking,
+)
 from replay.runner import run_replay
 
 feed_app = typer.Typer(
@@ -103,7 +112,8 @@ def run_cmd(
         Path | None, typer.Option(help="TOML with [feed] and [live] tables (see README).")
     ] = None,
     duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds [default: at Ctrl-C].")
+        float | None,
+        typer.Option(help="Stop after this many seconds [default: at Ctrl-C].", min=0.001),
     ] = None,
     run_id: Annotated[
         str | None,
@@ -152,6 +162,10 @@ def run_cmd(
         if lat and lat.get("p50") is not None:
             out.print(f"frame receipt -> decision logged: p50 {lat['p50']} us, p99 {lat['p99']} us "
                       f"over {lat['batches']} batches", highlight=False)  # fmt: skip
+    failure = feed_failure(report) if mode == "paper" else None
+    if failure is not None:
+        err.print(f"[red]error:[/red] {_escape(failure)}", highlight=False)
+        raise typer.Exit(1)
 
 
 @verify_app.command("parity")
@@ -176,6 +190,14 @@ def verify_parity(
     a, b = logged_tables(st, run), logged_tables(st, rid)
     n_a = sum(t.num_rows for t in a.values())
     n_b = sum(t.num_rows for t in b.values())
+    if n_a == 0 and n_b == 0:
+        ((n_in,),) = st.con.execute(
+            "SELECT count(*) FROM feed_inputs WHERE source = ?", [run]
+        ).fetchall()
+        raise StoreError(
+            f"run {run} logged no decisions, orders, fills, positions or breaker events "
+            f"({n_in:,} inputs): there is nothing to compare, so nothing was verified"
+        )
     diff = first_difference(a, b)
     doc = {"run_id": run, "replay_run_id": rid, "events": n_a, "replay_events": n_b,
            "differences": 0 if diff is None else 1, "first_difference": diff,
@@ -196,14 +218,20 @@ def verify_parity(
 @user_errors
 def feed_serve(
     from_store: Annotated[Path, typer.Option("--from-store", help="Store whose ticks to play.")],
-    speed: Annotated[float, typer.Option(help="Times real time; 0 = as fast as possible.")] = 1.0,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free one).")] = 8900,
+    speed: Annotated[
+        float, typer.Option(help="Times real time; 0 = as fast as possible.", min=0.0)
+    ] = 1.0,
+    port: Annotated[
+        int, typer.Option(help="Port on 127.0.0.1 (0: any free one).", min=0, max=65535)
+    ] = 8900,
     from_: FromOpt = None,
     to: Annotated[str | None, typer.Option("--to", help="End, exclusive (ISO 8601, UTC).")] = None,
     mints: MintsOpt = None,
     drop_after: Annotated[
         int | None,
-        typer.Option(help="Cut every connection once after N notifications (outage drills)."),
+        typer.Option(
+            help="Cut every connection once after N notifications (outage drills).", min=1
+        ),
     ] = None,
 ) -> None:
     """Serve a store's ticks as Solana websocket notifications (pump.fun logs, curves).
@@ -227,7 +255,7 @@ def feed_serve(
                                  mint_ids=mint_ids, stop=stop, on_ready=ready,
                                  drop_after=drop_after)  # fmt: skip
 
-    srv = asyncio.run(main())
+    srv = run_async(main())
     err.print(f"played {srv.played:,} ticks, sent {srv.sent:,} notifications", highlight=False)
 
 
@@ -239,7 +267,8 @@ def feed_record(
     ],
     store: StoreOpt = None,
     duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds [default: Ctrl-C].")
+        float | None,
+        typer.Option(help="Stop after this many seconds [default: Ctrl-C].", min=0.001),
     ] = None,
     settings: Annotated[Path | None, typer.Option(help="TOML with a [feed] table.")] = None,
     as_json: JsonOpt = False,
@@ -252,7 +281,7 @@ def feed_record(
     """
     cfg = _settings(settings, url).feed
     st = open_store(_store_path(store), create=True)
-    counts = asyncio.run(_record(st, cfg, duration))
+    counts = run_async(_record(st, cfg, duration))
     if as_json:
         _print_json(counts)
     else:

@@ -174,7 +174,13 @@ def render_explain(out: Console, doc: dict[str, Any]) -> None:
     scores = {k: d.pop(k) for k in ("confidence", "technical", "social", "fundamental",
                                       "risk_adjustment")}  # fmt: skip
     out.print(_kv_table("scores", scores))
-    out.print(_kv_table("inputs and plan", d))
+    out.print(_kv_table("inputs and plan (at the decision price)", d))
+    if "live_levels" in doc:
+        levels = dict(doc["live_levels"])
+        note = levels.pop("note", "")
+        out.print(_kv_table("live levels (re-based on the entry fill)", levels))
+        if note:
+            out.print(f"  {note}", highlight=False)
     for section in ("orders", "rejects", "fills", "exit_decisions"):
         rows = doc.get(section) or []
         if rows:

@@ -5,11 +5,18 @@ the four component scores and every input behind them, the recommended size, sto
 targets and max hold), the orders and fills that decision caused, the exit decisions
 and fills that closed it, and its outcome. A decision id is explained the same way,
 whatever its action: a skip names the guard or threshold that stopped it.
+
+The decision's stop is a *plan* at the decision price. Once the entry fills, the
+engine re-bases every level on the fill price (impact and fee included): the live stop
+is fill x (1 - stop distance), the targets fill x (1 + tp1/tp2/tp3), the trailing high
+starts at the fill price. `live_levels` shows those, computed from the fill and the
+run's parameters, so what explain prints is what the exits were checked against.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -53,6 +60,41 @@ def _rows(st: EventStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
             row["sources"] = _sources(int(row["sources"]))
         rows.append(row)
     return rows
+
+
+def _live_levels(
+    st: EventStore, run: str, pos_id: int, decision: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The levels the exits checked: re-based on the entry fill, from the run's params."""
+    opened = _rows(
+        st,
+        "SELECT ts_ns, price, level FROM positions WHERE run_id = ? AND pos_id = ? AND event = 1",
+        [run, pos_id],
+    )
+    params_rows = _rows(st, "SELECT params_json FROM runs WHERE run_id = ? LIMIT 1", [run])
+    if not opened or not params_rows:
+        return None
+    params = json.loads(params_rows[0]["params_json"])
+    fill = float(opened[0]["price"])
+    stop = float(opened[0]["level"])
+    out: dict[str, Any] = {
+        "entry_fill_price": fill,
+        "stop_price": stop,
+        "stop_distance": 1.0 - stop / fill if fill > 0 else None,
+    }
+    for k in ("tp1", "tp2", "tp3"):
+        out[f"{k}_price"] = fill * (1.0 + float(params[k]))
+    out["trailing"] = bool(decision.get("trails"))
+    if out["trailing"]:
+        out["trailing_pct"] = float(params["trailing_pct"])
+        out["trailing_starts_at"] = fill
+    out["max_hold_s"] = decision.get("max_hold_s")
+    out["note"] = (
+        "the decision's stop_price is the plan at the decision price; the exits use these "
+        "levels, re-based on the entry fill (after target 1 the stop moves up to the "
+        "entry fill price, after target 2 to the target 1 price)"
+    )
+    return out
 
 
 def latest_run(st: EventStore) -> str:
@@ -127,6 +169,10 @@ def explain(st: EventStore, target: str, run_id: str | None = None) -> dict[str,
         "FROM decisions WHERE run_id = ? AND pos_id = ? AND side = -1 ORDER BY run_seq",
         [run, pos_id],
     )
+    if pos_id >= 0:
+        levels = _live_levels(st, run, pos_id, decision)
+        if levels:
+            out["live_levels"] = levels
     outcome = _rows(
         st,
         "SELECT entry_price, avg_exit_price, size_sol, pnl_sol, pnl_pct, outcome, exit_reasons, "

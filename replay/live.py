@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from data.feed.pumpfun import TOKEN_DECIMALS
 from data.feed.wire import FeedGap, FeedProblem, FeedTick
+from data.locks import RunLock, read_only_error
 from data.mints import MintSpec
 from data.schemas import FAMILIES
 from data.store import EventStore
@@ -157,9 +158,18 @@ class LiveRun:
         self.recovered_batches = 0
         self.last_recv_ns = -1
         self._taken_ns = 0
+        self._lock: RunLock | None = None
         if write:
-            self._recover()
-            self.wal = WalWriter(self.wal_dir / f"wal-{self.batch_no:012d}.log")
+            if store.read_only:
+                raise read_only_error(store.root)
+            self._lock = RunLock(self.wal_dir, run_id)
+            self._lock.acquire()  # before recovery: a second process must not touch the log
+            try:
+                self._recover()
+                self.wal = WalWriter(self.wal_dir / f"wal-{self.batch_no:012d}.log")
+            except BaseException:
+                self._lock.release()
+                raise
 
     # ---------------------------------------------------------------- recovery
     def _recover(self) -> None:
@@ -474,19 +484,23 @@ class LiveRun:
         return np.concatenate(self.outs_i), np.concatenate(self.outs_f)
 
     def close(self) -> dict[str, Any]:
-        """Flush, roll, close the log; return the run's report."""
-        if self.write:
-            self.roll()
-            if self.wal is not None:
-                path = self.wal.path
-                self.wal.close()
-                self.wal = None
-                if path.exists() and path.stat().st_size == 0:
-                    path.unlink()
-        report = self.report()
-        if self.write:
-            self._write_runs_row(report)
-        return report
+        """Flush, roll, close the log, release the run; return the run's report."""
+        try:
+            if self.write:
+                self.roll()
+                if self.wal is not None:
+                    path = self.wal.path
+                    self.wal.close()
+                    self.wal = None
+                    if path.exists() and path.stat().st_size == 0:
+                        path.unlink()
+            report = self.report()
+            if self.write:
+                self._write_runs_row(report)
+            return report
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def _write_runs_row(self, report: dict[str, Any]) -> None:
         """A `runs` row: at start and at each clean stop (with the report).

@@ -16,17 +16,20 @@ import contextlib
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from data import interrupts
 from data.feed.client import FeedConfig, PumpFunFeed, WallClock
 from data.feed.wire import FeedItem, FeedTick
 from data.store import EventStore
 from engine.layout import PI_ACTIVE, PI_MINT
 from replay.live import LiveRun, LiveSettings, recorded_batches
 from strategies.config import StrategyConfig
+
+T = TypeVar("T")
 
 
 class RunSettings(BaseModel):
@@ -110,11 +113,34 @@ async def run_paper(
             await asyncio.wait_for(feed_task, 10)
         # What arrived but was not processed is not acknowledged: it is dropped, and a
         # restart records the outage from the last processed input as a feed gap.
+    outage = feed.open_outage(clock.now_ns())
+    if outage is not None:  # stopped while the feed was down: the log says so
+        run.process_items([outage], None)
     report = run.close()
-    report["feed"] = {"url": feed_cfg.display_url, "frames": feed.health.frames,
-                      "reconnects": feed.health.reconnects,
-                      "last_error": feed.health.last_error}  # fmt: skip
+    h = feed.health
+    report["feed"] = {"url": feed_cfg.display_url, "connected": feed.ever_connected,
+                      "frames": h.frames, "ticks": h.ticks, "problems": h.problems,
+                      "reconnects": h.reconnects, "last_error": h.last_error}  # fmt: skip
     return report
+
+
+def feed_failure(report: dict[str, Any]) -> str | None:
+    """Why a paper run's intent clearly failed, in one line, or None if it did not.
+
+    A run whose feed never connected, or whose every frame was quarantined, processed
+    nothing the user asked for: it is reported, and the command exits non-zero.
+    """
+    feed = report.get("feed") or {}
+    if not feed.get("connected", True):
+        why = feed.get("last_error") or "no answer"
+        return f"the feed at {feed.get('url')} never connected ({why}); nothing was traded"
+    frames, ticks, problems = feed.get("frames", 0), feed.get("ticks", 0), feed.get("problems", 0)
+    if frames and not ticks and problems:
+        return (
+            f"every one of {frames:,} frames from {feed.get('url')} was quarantined "
+            f"({problems:,} problems, see the quarantine family); nothing was traded"
+        )
+    return None
 
 
 def _held_addresses(run: LiveRun) -> set[str]:
@@ -133,11 +159,31 @@ def replay_inputs(run: LiveRun, source: EventStore, inputs_of: str) -> dict[str,
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGINT / SIGTERM set `stop`: the loop flushes, rolls and reports, then exits."""
+    """SIGINT / SIGTERM set `stop`: the loop flushes, rolls and reports, then exits.
+
+    Unlike the batch commands, a live run's stop *is* a commit (what was acknowledged
+    is rolled into the store), so these handlers do not raise a stop request; a request
+    made before the loop started (Ctrl-C during start-up) stops it at once.
+    """
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on every platform
             loop.add_signal_handler(sig, stop.set)
+    if interrupts.requested():
+        stop.set()
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, then the CLI's cooperative stop handlers back in place.
+
+    The event loop's signal handlers are removed when it closes, which leaves Python's
+    defaults; the work after the loop (the report) must still stop cleanly.
+    """
+    try:
+        return asyncio.run(main)
+    finally:
+        if interrupts.installed():
+            interrupts.install_handlers()
 
 
 def run_paper_blocking(
@@ -164,4 +210,4 @@ def run_paper_blocking(
             return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop,
                                    on_batch=view.update)  # fmt: skip
 
-    return asyncio.run(main())
+    return run_async(main())

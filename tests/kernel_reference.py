@@ -104,6 +104,8 @@ class Order:
     dec_id: int = 0
     max_hold: int = 0
     risk_sol: float = 0.0
+    placed_seq: int = -(2**63)
+    """Input seq of the event that placed it: an order never fills at that event."""
 
 
 @dataclass
@@ -427,7 +429,8 @@ class Ref:
         self.next_oid += 1
         self.next_did += 1
         did = self.next_did
-        m.order = Order(self.next_oid, -1, t, t + self.latency, qty, 0, reason, 0, dec_id=did)
+        m.order = Order(self.next_oid, -1, t, t + self.latency, qty, 0, reason, 0, dec_id=did,
+                        placed_seq=seq)  # fmt: skip
         self.emit(OutKind.DECIDED, t, mint_id, 0, pos.pid, -1, reason, qty, 0, 0, 0, 0, seq,
                   m.last, pos.conf, stop, dec_id=did, action=Action.SELL, ctx=ctx)  # fmt: skip
         self.emit(OutKind.ORDER_PLACED, t, mint_id, self.next_oid, pos.pid, -1, reason, qty, 0,
@@ -503,7 +506,7 @@ class Ref:
 
     def fill(self, mint_id: int, m: Mint, t: int, p: float, seq: int) -> None:
         o = m.order
-        if o is None or o.due > t:
+        if o is None or o.due > t or (o.placed == t and o.placed_seq == seq):
             return
         known = m.liq > 0
         fee_bps = self.p(P.DEX_FEE_BPS)
@@ -632,7 +635,7 @@ class Ref:
                 dec_id=o.dec_id,
             )
             self.next_oid += 1
-            o.oid, o.placed, o.due = self.next_oid, t, t + self.latency
+            o.oid, o.placed, o.due, o.placed_seq = self.next_oid, t, t + self.latency, seq
             self.emit(
                 OutKind.ORDER_PLACED,
                 t,
@@ -854,7 +857,7 @@ class Ref:
         self.next_did += 1
         m.order = Order(self.next_oid, 1, t, t + self.latency, 0, spend, Reason.ENTRY_CONDITIONS,
                         need, frac, conf, dec_id=self.next_did, max_hold=int(max_hold * 1e9),
-                        risk_sol=size * frac)  # fmt: skip
+                        risk_sol=size * frac, placed_seq=seq)  # fmt: skip
         self.reserved += need
         self.used += 1
         self.take_slot(mint_id)

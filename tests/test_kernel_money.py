@@ -94,6 +94,27 @@ def test_order_never_fills_on_its_own_trigger_tick() -> None:
     assert of_kind(only_trigger, OutKind.ORDER_FILLED) == []
 
 
+def test_a_scanner_order_with_zero_latency_fills_at_the_next_event_not_its_trigger() -> None:
+    """Issue 11, item 17: the scanner decides at the start of an event, on the state
+    before it; with zero latency its order used to fill on that very event's tick."""
+    tape = (
+        Tape()
+        .tick(T0, 0.001, size=2_000 * SCALE, liq=100.0)  # lists: 2 SOL traded
+        # The scan due at T0 + 1 min runs before this tick: mint 0 is fresh (1 min old,
+        # 2 > 1 SOL in the hour), the engine (guards open) buys for 1 SOL, latency 0.
+        .tick(T0 + MIN, 0.0012, liq=100.0)
+        .tick(T0 + MIN + S, 0.0011, liq=100.0)  # the first later event: the fill
+    )
+    ev, _ = run(tape, rule=None, position_sol=1.0, latency_ms=0, max_candidates=5)
+    (order,) = of_kind(ev, OutKind.ORDER_PLACED)
+    (fill,) = of_kind(ev, OutKind.ORDER_FILLED)
+    assert (order.ts, order.in_seq) == (T0 + MIN, 1)
+    assert (fill.ts, fill.in_seq) == (T0 + MIN + S, 2)
+    want = buy_fill(LAMPORTS, Fr(11, 10_000), Fr(100))
+    assert fill.qty == want["tokens"]  # at the fill tick's price, not the trigger's
+    assert fill.price == pytest.approx(float(want["price"]), rel=1e-12)
+
+
 def test_entry_rejected_when_impact_exceeds_max_slippage() -> None:
     # Spending 0.99 SOL net into a 10 SOL pool moves the price 0.99/10.99 = 9.0% > 3%.
     tape = Tape().tick(T0, 0.001, liq=10.0).tick(T0 + S, 0.001, liq=10.0)

@@ -12,15 +12,24 @@ starts there), and a frame that fails to parse becomes a `FeedProblem` instead o
 ending the connection, so one malformed message never costs the frames behind it.
 
 The API key (if the provider wants one) is a secret: it is substituted into the URL
-only to connect, and every message this module produces shows the URL redacted.
+only to connect, and every item this module hands on (problems, gaps, raw frames, the
+health counters) has the key, and its URL-encoded forms, replaced by `***` first, so
+a server that quotes the request path back cannot put it into the store.
+
+Nothing a peer sends may stop the feed: every frame, however malformed, becomes a tick
+or a `FeedProblem`. That includes frames that make the Rust parser panic (solders'
+`PanicException` derives from BaseException, not Exception): only the signals that
+stop the program (KeyboardInterrupt, SystemExit, task cancellation) pass through.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,14 +116,22 @@ class FeedConfig(BaseModel):
         return self.url.replace("{api_key}", key)
 
     def redact(self, text: str) -> str:
-        """`text` with the API key (if any) replaced by ***."""
+        """`text` with the API key (raw and URL-encoded, if any) replaced by ***."""
         key = self.api_key.get_secret_value() if self.api_key else ""
-        return text.replace(key, "***") if key else text
+        if not key:
+            return text
+        for form in {key, urllib.parse.quote(key, safe=""), urllib.parse.quote_plus(key)}:
+            text = text.replace(form, "***")
+        return text
 
     @property
     def display_url(self) -> str:
         """The URL as logs show it."""
         return self.url.replace("{api_key}", "***")
+
+
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
+"""What a frame handler must never swallow: the program (or the task) is stopping."""
 
 
 def parse_frame(raw: str | bytes) -> list[Any]:
@@ -131,9 +148,12 @@ def parse_frame(raw: str | bytes) -> list[Any]:
             # solana-py's general path would load and re-dump the JSON first.
             return list(parse_websocket_message(text))
         return list(_parse_frame(text))
-    except Exception as exc:  # any parse failure is quarantined
+    except _PASS_THROUGH:
+        raise
+    except BaseException as exc:  # any parse failure, Rust panics too
         shown = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-        return [BadFrame(f"{type(exc).__name__}: {exc}"[:300], shown[:RAW_KEEP])]
+        first = (str(exc).splitlines() or [""])[0]
+        return [BadFrame(f"{type(exc).__name__}: {first}"[:300], shown[:RAW_KEEP])]
 
 
 @dataclass
@@ -143,6 +163,16 @@ class BadFrame:
     reason: str
     raw: str
     subscription: int = -1
+
+
+def _shown(n: object) -> str:
+    """A notification as text for a quarantine entry (never raising)."""
+    try:
+        return str(n)[:RAW_KEEP]
+    except _PASS_THROUGH:
+        raise
+    except BaseException:  # a repr that panics: show the type
+        return f"<{type(n).__name__}>"
 
 
 class _StampedClient(SolanaWsClient):
@@ -173,8 +203,10 @@ class _StampedClient(SolanaWsClient):
                         self._dispatch_notification(cast(Any, envelope))
                     else:
                         self._dispatch_error(envelope)
-        except Exception as exc:  # the reader records every failure
-            self._abandon(exc)
+        except _PASS_THROUGH:
+            raise
+        except BaseException as exc:  # the reader records every failure (panics too)
+            self._abandon(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
 
     async def recv_stamped(self) -> tuple[int, str | None, Any]:
         """The next notification (or BadFrame), its receive time, and its frame if kept."""
@@ -209,8 +241,8 @@ class PumpFunFeed:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.sink = sink
-        self.raw_sink = raw_sink
+        self._sink = sink
+        self._raw_sink = raw_sink
         """Called with (receive time, frame text) for every frame, before decoding."""
         self.health = FeedHealth()
         self._curve_subs: dict[int, str] = {}
@@ -222,6 +254,34 @@ class PumpFunFeed:
         self._opened_ns = 0
         self._attempt = 0
         self._reason = ""
+        self._started_ns = 0
+        self.ever_connected = False
+        """Whether any connection of this feed was ever established."""
+
+    @property
+    def raw_sink(self) -> Callable[[int, str], None] | None:
+        """Whether raw frames are kept (the recorder): then every frame is passed on."""
+        return self._raw_sink
+
+    def sink(self, item: FeedItem) -> None:
+        """Hand an item on, with the API key redacted from every text it carries."""
+        if isinstance(item, FeedProblem):
+            red = self.config.redact
+            item = dataclasses.replace(item, reason=red(item.reason), detail=red(item.detail),
+                                       raw=red(item.raw))  # fmt: skip
+        elif isinstance(item, FeedGap):
+            item = dataclasses.replace(item, reason=self.config.redact(item.reason))
+        self._sink(item)
+
+    def open_outage(self, now_ns: int) -> FeedGap | None:
+        """The outage still under way at `now_ns` (the feed is down), as a gap, or None.
+
+        A run that stops while its feed is down records this, so an unreachable feed
+        leaves a gap in the log instead of an empty, silent run.
+        """
+        if self._down_since is None:
+            return None
+        return FeedGap(self._down_since, now_ns, self._attempt, self._reason or "never connected")
 
     def watch(self, mint: str, *, held: bool = False) -> None:
         """Follow `mint`'s bonding curve from now on (kept across reconnects).
@@ -283,8 +343,9 @@ class PumpFunFeed:
             while True:
                 recv_ns, raw, n = await client.recv_stamped()
                 self.health.frames += 1
-                if self.raw_sink is not None:
-                    self.raw_sink(recv_ns, n.raw if isinstance(n, BadFrame) else raw or "")
+                if self._raw_sink is not None:
+                    text = n.raw if isinstance(n, BadFrame) else raw or ""
+                    self._raw_sink(recv_ns, self.config.redact(text))
                 self._deliver(n, recv_ns)
         finally:
             watcher.cancel()
@@ -297,19 +358,16 @@ class PumpFunFeed:
             await self._subscribe_curve(client, mint)
 
     def _deliver(self, n: Any, recv_ns: int) -> None:
-        if isinstance(n, BadFrame):
-            items: list[Any] = [FeedProblem("unparseable_frame", n.reason, n.raw, recv_ns)]
-        elif isinstance(n, LogsNotification):
-            items = items_from_logs(n, recv_ns)
-        elif isinstance(n, AccountNotification):
-            mint = self._curve_subs.get(n.subscription)
-            if mint is None and self._inflight:
-                self._early.setdefault(n.subscription, []).append((n, recv_ns))
-                return
-            items = items_from_account(n, mint, recv_ns)
-        else:
-            items = [FeedProblem("unexpected_notification", type(n).__name__,
-                                 str(n)[:RAW_KEEP], recv_ns)]  # fmt: skip
+        try:
+            items = self._items(n, recv_ns)
+        except _PASS_THROUGH:
+            raise
+        except BaseException as exc:  # decoding must never end the feed
+            first = (str(exc).splitlines() or [""])[0]
+            items = [FeedProblem("undecodable_notification", f"{type(exc).__name__}: {first}"[:300],
+                                 _shown(n), recv_ns)]  # fmt: skip
+        if items is None:
+            return
         for it in items:
             if isinstance(it, FeedProblem):
                 self.health.problems += 1
@@ -317,8 +375,27 @@ class PumpFunFeed:
                 self.health.ticks += 1
             self.sink(it)
 
+    def _items(self, n: Any, recv_ns: int) -> list[Any] | None:
+        """The items one notification gives (None: held until its subscription is known)."""
+        if isinstance(n, BadFrame):
+            return [FeedProblem("unparseable_frame", n.reason, n.raw, recv_ns)]
+        if isinstance(n, LogsNotification):
+            return items_from_logs(n, recv_ns)
+        if isinstance(n, AccountNotification):
+            mint = self._curve_subs.get(n.subscription)
+            if mint is None and self._inflight:
+                self._early.setdefault(n.subscription, []).append((n, recv_ns))
+                return None
+            return items_from_account(n, mint, recv_ns)
+        return [FeedProblem("unexpected_notification", type(n).__name__, _shown(n), recv_ns)]
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Stream until `stop` is set, reconnecting with backoff; gaps become FeedGap items."""
+        """Stream until `stop` is set, reconnecting with backoff; gaps become FeedGap items.
+
+        The feed counts as down from the start until its first connection opens: a feed
+        that never connects has an outage from the start (see `open_outage`).
+        """
+        self._started_ns = self.clock.now_ns()
         while not stop.is_set():
             client = _StampedClient(
                 self.config.connect_url(),
@@ -331,6 +408,7 @@ class PumpFunFeed:
             try:
                 await client.connect()
                 self._opened_ns = self.clock.now_ns()
+                self.ever_connected = True
                 session = asyncio.create_task(self._session(client))
                 stopper = asyncio.create_task(stop.wait())
                 await asyncio.wait({session, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -341,7 +419,9 @@ class PumpFunFeed:
                     session.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await session
-            except Exception as exc:  # every failure means: reconnect
+            except _PASS_THROUGH:
+                raise
+            except BaseException as exc:  # every failure means: reconnect
                 self._reason = self.config.redact(f"{type(exc).__name__}: {exc}")[:300]
                 self.health.last_error = self._reason
             finally:
@@ -352,7 +432,8 @@ class PumpFunFeed:
             if stop.is_set():
                 break
             if self._down_since is None:
-                self._down_since = self.clock.now_ns()
+                # Down since this failure, or since the start if it never connected.
+                self._down_since = self.clock.now_ns() if self.ever_connected else self._started_ns
                 if was_up:
                     self.health.reconnects += 1
             await asyncio.sleep(self._backoff(self._attempt))

@@ -13,7 +13,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from solders.rpc.responses import AccountNotification, LogsNotification
+from solders.rpc.responses import AccountNotification, LogsNotification, RpcLogsResponse
+from solders.signature import Signature
 
 from data.base58 import b58encode
 from data.feed.pumpfun import (
@@ -125,12 +126,32 @@ def account_notification(subscription: int, slot: int, curve: CurveState) -> str
 
 
 # ------------------------------------------------------------------ client side
+def _signature(value: RpcLogsResponse) -> str | None:
+    """The notification's signature if it is a valid one, else None.
+
+    solders stores the text as received and panics (a Rust unwrap) when its getter meets
+    a signature that is not 64 base58-encoded bytes, so the text is read from the JSON
+    form and checked first.
+    """
+    text = json.loads(value.to_json()).get("signature")
+    if not isinstance(text, str):
+        return None
+    try:
+        return str(Signature.from_string(text))
+    except ValueError:
+        return None
+
+
 def items_from_logs(n: LogsNotification, recv_ns: int) -> list[FeedTick | FeedProblem]:
     """Ticks for each pump.fun trade in a transaction's logs; problems for the rest."""
     value = n.result.value
+    sig = _signature(value)
+    if sig is None:
+        shown = value.to_json()[:RAW_KEEP]
+        return [FeedProblem("bad_signature", "the transaction signature is not 64 base58 bytes",
+                            shown, recv_ns)]  # fmt: skip
     if value.err is not None:  # a failed transaction traded nothing
         return []
-    sig = str(value.signature)
     trades, errors = trades_in_logs(list(value.logs))
     out: list[FeedTick | FeedProblem] = []
     for k, ev in enumerate(trades):
