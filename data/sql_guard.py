@@ -43,8 +43,9 @@ def read_only_query(con: duckdb.DuckDBPyConnection, query: str) -> str:
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
         name = str(kind).rsplit(".", 1)[-1]
+        article = "an" if name[:1] in "AEIOU" else "a"
         raise ValueError(
-            f"clanka sql runs read-only queries (SELECT ...); a {name} statement is refused"
+            f"clanka sql runs read-only queries (SELECT ...); {article} {name} statement is refused"
         )
     return query
 

@@ -20,6 +20,7 @@ import itertools
 import os
 import shutil
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ __all__ = [
     "SeqRange",
     "Transaction",
     "WriterLock",
+    "close_all_stores",
     "init_store",
     "open_store",
 ]
@@ -275,6 +277,7 @@ class EventStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        _OPEN.add(self)
         self.read_only = not is_writable(root)
         """True when this process cannot write the store: reads work, writes refuse."""
         self._manifest = load_manifest(root)
@@ -611,6 +614,16 @@ def _make_filter(
         end_ts=ScanFilter.end_ts if end_ts is None else int(end_ts),
         mint_ids=None if mint_ids is None else np.asarray(mint_ids, dtype=np.int32),
     )
+
+
+_OPEN: weakref.WeakSet[EventStore] = weakref.WeakSet()
+"""Every store handle alive in this process (see `close_all_stores`)."""
+
+
+def close_all_stores() -> None:
+    """Close the DuckDB connection of every open store (a CLI does this before exiting)."""
+    for store in list(_OPEN):
+        store.close()
 
 
 def init_store(root: Path) -> None:

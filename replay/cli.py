@@ -45,7 +45,7 @@ from data.generator.market import MarketParams, generate_into
 from data.importers import ImportReport, import_file
 from data.schemas import check_source_name
 from data.sql_guard import VIEWS, read_only_query, verify_query_families
-from data.store import EventStore, open_store
+from data.store import EventStore, close_all_stores, open_store
 from engine.conditions import ConditionSet
 from replay.console import (
     render_explain,
@@ -57,6 +57,7 @@ from replay.console import (
     render_walk_forward,
 )
 from replay.explain import explain as explain_target
+from replay.progress_fd import ProgressFd
 from replay.runner import count_ticks, run_replay
 from replay.settings import ClankaSettings
 from replay.sweep import (
@@ -165,34 +166,34 @@ def _one_line(text: object) -> str:
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn expected failures into one red line on stderr and a non-zero exit."""
+    """Turn expected failures into one red line on stderr and a non-zero exit.
+
+    The exit is raised outside the `except` block, so nothing (no traceback, no frame
+    holding a DuckDB connection) outlives the failure into interpreter shutdown.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except StopRequestedError as exc:
-            err.print(str(exc), highlight=False, markup=False)
-            raise typer.Exit(128 + exc.signum) from None
+            line, code = _escape(exc), 128 + exc.signum
         except KeyboardInterrupt:
-            signum = interrupts.requested() or 2
-            err.print("interrupted; nothing was committed", highlight=False)
-            raise typer.Exit(128 + signum) from None
+            line, code = "interrupted; nothing was committed", 128 + (interrupts.requested() or 2)
         except ClankaDataError as exc:
-            err.print(f"[red]error:[/red] {_escape(exc)}", highlight=False)
-            raise typer.Exit(1) from None
+            line, code = f"[red]error:[/red] {_escape(exc)}", 1
         except ValidationError as exc:
-            for e in exc.errors():
-                where = ".".join(str(x) for x in e["loc"]) or "input"
-                err.print(f"[red]invalid {_escape(where)}:[/red] {_escape(e['msg'])}",
-                          highlight=False)  # fmt: skip
-            raise typer.Exit(2) from None
+            parts = [
+                f"invalid {'.'.join(str(x) for x in e['loc']) or 'input'}: {e['msg']}"
+                for e in exc.errors()
+            ]
+            line, code = f"[red]{_escape('; '.join(parts))}[/red]", 2
         except ValueError as exc:
-            err.print(f"[red]invalid input:[/red] {_escape(exc)}", highlight=False)
-            raise typer.Exit(2) from None
+            line, code = f"[red]invalid input:[/red] {_escape(exc)}", 2
         except duckdb.Error as exc:
-            err.print(f"[red]query failed:[/red] {_escape(_one_line(exc))}", highlight=False)
-            raise typer.Exit(1) from None
+            line, code = f"[red]query failed:[/red] {_escape(_one_line(exc))}", 1
+        err.print(line, highlight=False)
+        raise typer.Exit(code)
 
     return wrapper
 
@@ -253,14 +254,17 @@ def import_cmd(
             raise ImportFileError(f"{p}: no such file" if not p.exists() else f"{p}: not a file")
     st = open_store(_store_path(store), create=True)
     reports: list[ImportReport] = []
+    reporter = ProgressFd()
+
+    def phase(msg: str) -> None:
+        prog.update(task, description=_escape(msg))
+        reporter.emit("import", phase=msg)
+
     with _progress(sys.stderr.isatty()) as prog:
         task = prog.add_task("importing", total=len(paths))
         for p in paths:
             try:
-                rep = import_file(
-                    st, p, source=source,
-                    progress=lambda m: prog.update(task, description=_escape(m)),
-                )  # fmt: skip
+                rep = import_file(st, p, source=source, progress=phase)
             except StopRequestedError as exc:
                 done = ", ".join(r.file for r in reports)
                 kept = f"{len(reports)} file(s) were imported before ({done}); " if done else ""
@@ -380,6 +384,7 @@ def _run_query(st: EventStore, query: str, limit: int, verify: bool) -> Any:
         raise AssertionError("unreachable")
     finally:
         done.set()
+        watcher.join()  # a daemon thread alive at exit would keep the connection alive
 
 
 def _iso_text(ts_ns: int) -> str:
@@ -442,12 +447,16 @@ def replay(
     total = count_ticks(st, start, end, mint_ids)
     if total == 0:
         raise StoreError(f"no ticks to replay {_scope_text(st, from_, to, mints)}; nothing was run")
+    reporter = ProgressFd()
+
+    def advanced(n: int) -> None:
+        prog.update(task, completed=n)
+        reporter.emit("replayed", ticks=n, total=total)
+
     with _progress(sys.stderr.isatty()) as prog:
         task = prog.add_task(f"replaying {strat.name}", total=total)
-        result = run_replay(
-            st, strat, params, start_ts=start, end_ts=end, mint_ids=mint_ids,
-            progress=lambda n: prog.update(task, completed=n),
-        )  # fmt: skip
+        result = run_replay(st, strat, params, start_ts=start, end_ts=end, mint_ids=mint_ids,
+                            progress=advanced)  # fmt: skip
     if as_json:
         _print_json(result.report)
     else:
@@ -741,11 +750,21 @@ def explain(
 
 
 def run_app() -> None:
-    """Run the command line (the console script calls this after installing handlers)."""
+    """Run the command line (the console script calls this after installing handlers).
+
+    Open stores are closed before the interpreter shuts down: a DuckDB connection still
+    alive at that point makes its bindings print leak warnings on exit.
+    """
+    import gc
+
     import replay.cli_live
     import replay.cli_store  # noqa: F401  (both register their commands on `app`)
 
-    app()
+    try:
+        app()
+    finally:
+        close_all_stores()
+        gc.collect()
 
 
 def main() -> None:

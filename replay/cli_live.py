@@ -149,9 +149,17 @@ def run_cmd(
         strat = _strategy(strategy, config, entry, set_)
         cfg = _settings(settings, feed)
         rid = run_id or _new_run_id("paper")
-        err.print(f"paper run {rid} on {cfg.feed.display_url}", highlight=False)
         show = sys.stderr.isatty() if status is None else status
-        report = run_paper_blocking(st, rid, strat, cfg, duration_s=duration, status=show)
+
+        def started(run: LiveRun) -> None:
+            again = (
+                f", {run.recovered_batches:,} batches recovered" if run.recovered_batches else ""
+            )
+            err.print(f"paper run {rid} on {cfg.feed.display_url}{again}", highlight=False,
+                      markup=False)  # fmt: skip
+
+        report = run_paper_blocking(st, rid, strat, cfg, duration_s=duration, status=show,
+                                    on_started=started)  # fmt: skip
     else:
         raise ValueError(f"--mode {mode!r}: use paper or replay")
     if as_json:

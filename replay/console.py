@@ -146,7 +146,8 @@ def render_report(out: Console, strategy: str, r: dict[str, Any]) -> None:
 
 
 def _kv_table(title: str, items: dict[str, Any]) -> Table:
-    t = Table(title=title, show_header=False)
+    # At least as wide as its title, so a narrow table does not fold the title in two.
+    t = Table(title=title, show_header=False, min_width=len(title) + 2)
     t.add_column("field")
     t.add_column("value", justify="right")
     for k, v in items.items():

@@ -14,8 +14,10 @@ import sys
 def main() -> None:
     """Entry point of the `clanka` command."""
     from data import interrupts
+    from replay.progress_fd import ProgressFd
 
     interrupts.install_handlers()
+    ProgressFd().emit("launching")
     try:
         from replay.cli import run_app
     except KeyboardInterrupt:

@@ -48,6 +48,7 @@ from engine.layout import (
     PI_ACTIVE,
 )
 from engine.params import LAMPORTS_PER_SOL, P
+from replay.progress_fd import ProgressFd
 from replay.report import build_report
 from replay.run_events import split_families
 from replay.runner import events_sha256, open_unrealized_lamports
@@ -159,6 +160,7 @@ class LiveRun:
         self.last_recv_ns = -1
         self._taken_ns = 0
         self._lock: RunLock | None = None
+        self.progress = ProgressFd()
         if write:
             if store.read_only:
                 raise read_only_error(store.root)
@@ -170,6 +172,8 @@ class LiveRun:
             except BaseException:
                 self._lock.release()
                 raise
+            self.progress.emit("started", run_id=run_id, recovered_batches=self.recovered_batches,
+                               next_batch=self.batch_no)  # fmt: skip
 
     # ---------------------------------------------------------------- recovery
     def _recover(self) -> None:
@@ -353,6 +357,9 @@ class LiveRun:
         if self.wal is not None:
             self.wal.append(rec)
             appended = self.now_ns()
+            self.progress.emit("appended", batch_no=rec.batch_no, inputs=rec.n_in)
+            if extras.get("gaps"):
+                self.progress.emit("gap", batch_no=rec.batch_no)
             if first_recv > 0:
                 self.stats.latencies_ns.append(appended - first_recv)
                 self.stats.queued_ns.append(self._taken_ns - first_recv)
@@ -396,6 +403,8 @@ class LiveRun:
             return
         unsynced = self.wal.unsynced
         self.wal.sync()
+        if unsynced:
+            self.progress.emit("acknowledged", through=self.batch_no - 1)
         now = self.now_ns()
         self.last_sync_ns = now
         self.unsynced_outputs = 0
@@ -412,6 +421,7 @@ class LiveRun:
             return
         self.sync()
         self._roll(self.pending)
+        self.progress.emit("rolled", through=self.pending[-1].rec.batch_no)
         self.pending = []
         assert self.wal is not None
         old = self.wal.path

@@ -194,10 +194,16 @@ def run_paper_blocking(
     *,
     duration_s: float | None,
     status: bool,
+    on_started: Callable[[LiveRun], None] | None = None,
 ) -> dict[str, Any]:
-    """`clanka run --mode paper`: build the run, run the loop, return the report."""
+    """`clanka run --mode paper`: build the run, run the loop, return the report.
+
+    `on_started` is told once the run is this process's (locked, recovered).
+    """
     clock = WallClock()
     run = LiveRun(store, run_id, strategy, settings.live, mode="paper", now_ns=clock.now_ns)
+    if on_started is not None:
+        on_started(run)
 
     async def main() -> dict[str, Any]:
         stop = asyncio.Event()

@@ -34,6 +34,7 @@ from engine.layout import (
     new_state,
 )
 from engine.params import LAMPORTS_PER_SOL, P, check_name, param_names
+from replay.progress_fd import ProgressFd
 from replay.runner import count_ticks, input_batches, prefetch
 from replay.sweep_nb import (
     M_DECISIONS,
@@ -437,10 +438,16 @@ def run_sweep(
     total = total_ticks * sum(len(chunks[c]) for c in todo)
     done = 0
 
+    reporter = ProgressFd()
+    committed = len(chunks) - len(todo)
+
     def finish(c: int, rows: list[dict[str, Any]]) -> None:
-        nonlocal done
+        nonlocal done, committed
         _append_chunk(store, sid, c, strategy, chunks[c], param_sets, start_ts, end_ts, mint_ids,
                       rows)  # fmt: skip
+        committed += 1
+        reporter.emit("chunk_committed", sweep_id=sid, chunk=c, done=committed,
+                      total=len(chunks))  # fmt: skip
         done += total_ticks * len(chunks[c])
         if progress:
             progress(done, total)

@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from data.store import EventStore, open_store
 from data.wal import read_log
 from engine.layout import N_OUT_F
 from replay.live import LiveRun, LiveSettings, run_strategy, state_summary, wal_files
+from tests.child_progress import Progress
 from tests.conftest import REPO
 from tests.test_replay import pump_store  # noqa: F401  (fixture)
 
@@ -152,16 +152,15 @@ def test_a_cut_connection_is_a_feed_gap_and_sigterm_stops_cleanly(
     proc, port = _serve(pump_store.root, 300, "--drop-after", "800")
     store = tmp_path / "paper"
     try:
-        p = subprocess.Popen(_paper_cmd(port, store, files, "cut", 120), cwd=REPO, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            st = open_store(store) if (store / "_manifest.json").exists() else None
-            if st is not None and st.con.sql("SELECT count(*) FROM feed_gaps").fetchall()[0][0]:
-                break
+        child = Progress(_paper_cmd(port, store, files, "cut", 600), text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        p = child.proc
+        gap = child.wait_for(lambda e: e["event"] == "gap")  # the reconnect's gap is logged
+        # Stop once trades flowed again after it: a batch past the gap was appended.
+        child.wait_for(lambda e: e["event"] == "appended" and e["batch_no"] > gap["batch_no"] + 5)
+        child.close()  # stop listening first: the child's reporting then turns itself off
         p.send_signal(signal.SIGTERM)
-        out, errs = p.communicate(timeout=60)
+        out, errs = p.communicate(timeout=120)
     finally:
         proc.kill()
         proc.wait()
@@ -216,11 +215,21 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(
     kept: dict[int, tuple[int, int]] = {}
     try:
         for trial in range(10):
-            p = subprocess.Popen(_paper_cmd(port, store, files, "crashy", 60), cwd=REPO,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            time.sleep(rng.uniform(0.8, 3.5))  # startup, recovery or mid-stream
+            child = Progress(_paper_cmd(port, store, files, "crashy", 600),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            p = child.proc
+            # Kill at a point of the child's own progress: right after it started
+            # (recovery done), or after its k-th appended batch of this session, which
+            # may sit before or after an fsync or a roll.
+            started = child.wait_for(lambda e: e["event"] == "started")
+            k = rng.choice([0, rng.randint(1, 40), rng.randint(40, 400)])
+            if k:
+                first = int(started["next_batch"])  # type: ignore[call-overload]
+                child.wait_for(lambda e, b=first + k: e["event"] == "appended"
+                               and e["batch_no"] >= b)  # fmt: skip
             p.send_signal(signal.SIGKILL)
             p.wait()
+            child.close()
             if store.exists():
                 now = _on_disk(store, "crashy")
                 lost = {b for b in kept if b not in now or now[b] != kept[b]}

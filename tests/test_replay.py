@@ -230,9 +230,24 @@ def test_pumpfun_replay_decides_every_action_and_explains_a_trade(
     assert all(k in doc["decision"] for k in keys)
     assert doc["fills"][0]["side"] == 1
     assert doc["outcome"]["outcome"] in {"big_win", "win", "breakeven", "loss", "big_loss"}
+    # Issue 11, item 18: the levels the exits used are re-based on the entry fill. The
+    # plan's stop distance (from the decision's own price and stop) applied to the fill
+    # price gives the live stop; the targets are the fill price plus tp1/tp2/tp3.
+    d, lv = doc["decision"], doc["live_levels"]
+    fill = doc["fills"][0]["price"]
+    assert lv["entry_fill_price"] == pytest.approx(fill, rel=1e-12)
+    frac = 1 - d["stop_price"] / d["price"]
+    assert lv["stop_price"] == pytest.approx(fill * (1 - frac), rel=1e-9)
+    p = strat.params
+    assert [lv["tp1_price"], lv["tp2_price"], lv["tp3_price"]] == pytest.approx(
+        [fill * (1 + p.get(k, dflt)) for k, dflt in (("tp1", 0.15), ("tp2", 0.30), ("tp3", 0.60))],
+        rel=1e-12,
+    )
+    assert fill != d["price"]  # impact and fee: the plan's levels would be off
     text = subprocess.run([*run, "explain", f"T{trade}", "--store", str(pump_store.root)],
                           cwd=REPO, capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert "scores" in text and "outcome of trade" in text
+    assert "live levels (re-based on the entry fill)" in text
 
 
 def test_controls_stop_and_resume_entries_in_replay(tmp_path: Path, shared_data: Path) -> None:

@@ -7,7 +7,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -62,18 +61,31 @@ def _check_store(root: Path, acked: set[int], maybe: int | None) -> set[int]:
 
 
 def _run_trial(root: Path, committed: set[int], rng: random.Random, *args: str) -> set[int]:
+    """Kill the child at a point of its own progress: after its k-th commit (k >= 1) and
+    then after j more of its lines (0: right after that ACK; 1: inside the next
+    transaction, which has begun; 2+: later still), whatever the machine's speed."""
     proc = _spawn(root, "--seed", str(rng.randrange(10**6)), *args)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.startswith("READY"), (
         f"child failed to start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
     )
-    time.sleep(rng.uniform(0.0, 0.35))
+    acks_wanted, then = rng.randint(1, 3), rng.randint(0, 3)
+    seen: list[str] = []
+    acks = 0
+    for ln in proc.stdout:
+        seen.append(ln)
+        if ln.startswith("ACK"):
+            acks += 1
+        if acks >= acks_wanted:
+            if then == 0:
+                break
+            then -= 1
     proc.send_signal(signal.SIGKILL)
-    out, _ = proc.communicate(timeout=30)
+    rest, _ = proc.communicate(timeout=60)
     acked = set(committed)
     inflight: int | None = None
-    for ln in out.splitlines():
+    for ln in [*seen, *rest.splitlines()]:
         parts = ln.split()
         if parts and parts[0] == "BEGIN":
             inflight = int(parts[1])

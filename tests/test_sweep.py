@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from replay.sweep import (
 )
 from replay.walkforward import parse_walk_forward, walk_forward, windows
 from strategies.config import load_strategy
+from tests.child_progress import Progress
 from tests.conftest import REPO
 from tests.test_replay import pump_store, synth_store  # noqa: F401  (fixtures)
 
@@ -62,11 +62,7 @@ def test_grid_parsing() -> None:
             parse_grid([bad])
 
 
-def _clanka(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", "from replay.launch import main; main()", *args],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+CLI = [sys.executable, "-c", "from replay.launch import main; main()"]
 
 
 def _rows(store_dir: Path, sweep_id: str) -> list[int]:
@@ -84,26 +80,21 @@ def test_kill_9_mid_sweep_then_rerun_resumes_without_gaps_or_repeats(tmp_path: P
     generate_into(s, MarketParams(mints=120, hours=12, seed=3))
     grid = ["stop_loss=0.04:0.15:0.01", "tp1=0.1,0.2"]
     base = load_strategy("momentum_breakout")
-    for attempt in range(8):
-        trailing = 0.05 + attempt / 100  # a new sweep id per attempt
-        strat = base.model_copy(update={"params": {**base.params, "trailing_pct": trailing}})
-        sets = grid_sets(strat, parse_grid(grid))
-        sid = sweep_id_for(s, strat, sets, None, None, None)
-        args = ["sweep", "--store", str(store_dir), "--grid", grid[0], "--grid", grid[1],
-                "--chunk-size", "2", "--json", "--set", f"trailing_pct={trailing}"]  # fmt: skip
-        proc = _clanka(*args)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None and not _rows(store_dir, sid):
-            time.sleep(0.01)
-        killed = proc.poll() is None
-        if killed:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        partial = _rows(store_dir, sid)
-        if killed and 0 < len(partial) < len(sets):
-            break
-    else:
-        pytest.fail("the sweep always finished before the kill landed")
+    trailing = 0.06
+    strat = base.model_copy(update={"params": {**base.params, "trailing_pct": trailing}})
+    sets = grid_sets(strat, parse_grid(grid))
+    sid = sweep_id_for(s, strat, sets, None, None, None)
+    args = ["sweep", "--store", str(store_dir), "--grid", grid[0], "--grid", grid[1],
+            "--chunk-size", "2", "--json", "--set", f"trailing_pct={trailing}"]  # fmt: skip
+    # Kill on the child's own report of its first committed chunks (12 chunks in all,
+    # so the kill lands mid-sweep however slow this machine is today).
+    child = Progress([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child.wait_for(lambda e: e["event"] == "chunk_committed" and e["done"] >= 2)
+    child.proc.send_signal(signal.SIGKILL)
+    child.proc.wait()
+    child.close()
+    partial = _rows(store_dir, sid)
+    assert 2 * 2 <= len(partial) < len(sets), "the kill must land mid-sweep"
     assert len(sets) == 24
     assert len(partial) % 2 == 0  # whole chunks only
     done = subprocess.run([sys.executable, "-c", "from replay.launch import main; main()", *args],

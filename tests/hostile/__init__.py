@@ -1,0 +1,1 @@
+"""The hostile-input suite: files, arguments, feed frames, storage faults and signals."""
