@@ -40,7 +40,13 @@ from rich.text import Text
 
 from data import interrupts
 from data.controls import append_control
-from data.errors import ClankaDataError, ImportFileError, StopRequestedError, StoreError
+from data.errors import (
+    ClankaDataError,
+    ImportFileError,
+    StopRequestedError,
+    StoreError,
+    StoreFullError,
+)
 from data.generator.market import MarketParams, generate_into
 from data.importers import ImportReport, import_file
 from data.schemas import check_source_name
@@ -647,15 +653,17 @@ def sweep(
                 scheduler_timeout_s=scheduler_timeout,
                 progress=lambda done, total: prog.update(task, completed=done, total=total),
             )  # fmt: skip
-        except StopRequestedError as exc:
+        except (StopRequestedError, StoreFullError) as exc:
             sid = sweep_id_for(st, strat, sets, start, end, mint_ids)
             n_chunks = -(-len(sets) // chunk_size)
             kept = len(finished_chunks(st, sid))
-            raise StopRequestedError(
-                f"interrupted; {kept} of {n_chunks} chunks of sweep {sid} are in the store, "
-                "the chunk(s) under way were not committed; the same command resumes it",
-                exc.signum,
-            ) from None
+            where = (
+                f"{kept} of {n_chunks} chunks of sweep {sid} are in the store, the chunk(s) "
+                "under way were not committed; the same command resumes it"
+            )
+            if isinstance(exc, StoreFullError):
+                raise StoreFullError(f"disk full writing to store {st.root}: {where}") from None
+            raise StopRequestedError(f"interrupted; {where}", exc.signum) from None
     ranked = sorted(result.rows, key=lambda r: (r[sort] is None, -(r[sort] or 0.0)))
     doc = {
         "sweep_id": result.sweep_id, "sets": result.n_sets, "chunks": result.chunks,

@@ -5,15 +5,11 @@ never die on what a peer sends."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
 import signal
-import struct
 import subprocess
-import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,100 +19,11 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from data.feed.client import FeedConfig, PumpFunFeed, WallClock
-from data.feed.pumpfun import PROGRAM_ID
-from data.feed.wire import FeedProblem, FeedTick, signature_for
+from data.feed.wire import FeedProblem, FeedTick
 from data.store import open_store
 from tests.child_progress import Progress
-from tests.hostile.harness import BAD_MARKERS, ENTRY, clanka, clean, files_containing
-
-KEY = "sk-live-7f3a9c1d2e4b6a8c0e1f3a5b"
-SIG = signature_for("hostile", 1)
-TRADE_DISC = hashlib.sha256(b"event:TradeEvent").digest()[:8]
-LIVE = "[live]\nheartbeat_ms = 100\nflush_ms = 2\nroll_s = 0.3\n[feed]\nwatch_curves = false\n"
-EAGER = """name = "eager"
-entry = "price > 0"
-[params]
-min_buy_confidence = 0.0
-hold_confidence = 0.0
-require_trend_up = 0.0
-min_liquidity = -1.0
-max_candidates = 0
-"""
-
-
-def trade_frame(n: int, sig: str = SIG, extra_log: str | None = None) -> str:
-    """A pump.fun buy, as a node sends it (bytes packed here by hand)."""
-    mint = bytes(range(1, 33))
-    ev = (TRADE_DISC + mint + struct.pack("<QQ?", 10**9, 30_000_000_000 + n, True)
-          + bytes(range(33, 65)) + struct.pack("<qQQ", 1_750_000_000 + n, 31 * 10**9 + n,
-                                               10**15))  # fmt: skip
-    logs = [f"Program {PROGRAM_ID} invoke [1]", f"Program data: {base64.b64encode(ev).decode()}"]
-    if extra_log is not None:
-        logs.append(extra_log)
-    logs.append(f"Program {PROGRAM_ID} success")
-    return json.dumps({"jsonrpc": "2.0", "method": "logsNotification",
-                       "params": {"result": {"context": {"slot": 1 + n},
-                                             "value": {"signature": sig, "err": None,
-                                                       "logs": logs}},
-                                  "subscription": 7}})  # fmt: skip
-
-
-Handler = Callable[[ServerConnection, list[str]], Awaitable[None]]
-
-
-class Server:
-    """A websocket server on loopback, in its own thread: answers every request with a
-    subscription id, then runs `script(ws, sent)` for the connection."""
-
-    def __init__(self, script: Handler) -> None:
-        self.script = script
-        self.port = 0
-        self.paths: list[str] = []
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-
-        async def handler(ws: ServerConnection) -> None:
-            assert ws.request is not None
-            self.paths.append(ws.request.path)
-            sent: list[str] = []
-            req = json.loads(await ws.recv())
-            await ws.send(json.dumps({"jsonrpc": "2.0", "result": 7, "id": req["id"]}))
-            await self.script(ws, sent)
-            await ws.wait_closed()
-
-        async with serve(handler, "127.0.0.1", 0) as srv:
-            self.port = srv.sockets[0].getsockname()[1]
-            self._ready.set()
-            await self._stop.wait()
-
-    def __enter__(self) -> Server:
-        self._thread.start()
-        self._ready.wait(30)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-
-@pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, Path]:
-    (tmp_path / "eager.toml").write_text(EAGER)
-    (tmp_path / "live.toml").write_text(LIVE)
-    return tmp_path / "eager.toml", tmp_path / "live.toml"
-
-
-def _paper(url: str, store: Path, files: tuple[Path, Path], run_id: str, *extra: str) -> list[str]:
-    return [*ENTRY, "run", "--mode", "paper", "--feed", url, "--store", str(store), "--config",
-            str(files[0]), "--settings", str(files[1]), "--run-id", run_id, "--json",
-            *extra]  # fmt: skip
+from tests.hostile.feeds import KEY, SIG, Server, paper_cmd, trade_frame
+from tests.hostile.harness import BAD_MARKERS, clanka, clean, files_containing
 
 
 def _stop_after(child: Progress, pred: Callable[[dict[str, object]], bool]) -> tuple[str, str]:
@@ -139,7 +46,7 @@ def test_item4_frames_that_panic_solders_are_quarantined_and_the_run_goes_on(
 
     store = tmp_path / "s"
     with Server(script) as srv:
-        child = Progress(_paper(f"ws://127.0.0.1:{srv.port}", store, files, "p4"),
+        child = Progress(paper_cmd(f"ws://127.0.0.1:{srv.port}", store, files, "p4"),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
         out, err = _stop_after(child, lambda e: e["event"] == "rolled" and e["through"] >= 3)
     assert child.proc.returncode == 0, err
@@ -252,7 +159,7 @@ def test_item12_a_server_that_echoes_the_key_never_gets_it_into_the_store(
     env_key = {"CLANKA_FEED_API_KEY": KEY}
     with Server(script) as srv:
         url = f"ws://127.0.0.1:{srv.port}/?api-key={{api_key}}"
-        child = Progress(_paper(url, store, files, "p12"), stdout=subprocess.PIPE,
+        child = Progress(paper_cmd(url, store, files, "p12"), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env_extra=env_key)  # fmt: skip
         out, err = _stop_after(child, lambda e: e["event"] == "gap")
         assert any(KEY in p for p in srv.paths)  # the key really went to the server
@@ -283,10 +190,10 @@ def test_item13_a_second_run_with_the_same_id_is_refused(
     store = tmp_path / "s"
     with Server(script) as srv:
         url = f"ws://127.0.0.1:{srv.port}"
-        first = Progress(_paper(url, store, files, "same"), stdout=subprocess.PIPE,
+        first = Progress(paper_cmd(url, store, files, "same"), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)  # fmt: skip
         first.wait_for(lambda e: e["event"] == "rolled")
-        second = subprocess.run(_paper(url, store, files, "same", "--duration", "5"),
+        second = subprocess.run(paper_cmd(url, store, files, "same", "--duration", "5"),
                                 capture_output=True, text=True, timeout=120)  # fmt: skip
         _, err = _stop_after(first, lambda e: e["event"] == "rolled")
     assert second.returncode == 1
@@ -312,7 +219,7 @@ def test_item16_an_unreachable_feed_is_a_gap_and_a_failure(
     tmp_path: Path, files: tuple[Path, Path], dead_port: int
 ) -> None:
     store = tmp_path / "s"
-    child = Progress(_paper(f"ws://127.0.0.1:{dead_port}", store, files, "dead"),
+    child = Progress(paper_cmd(f"ws://127.0.0.1:{dead_port}", store, files, "dead"),
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     out, err = _stop_after(child, lambda e: e["event"] == "rolled")
     assert child.proc.returncode == 1
@@ -333,7 +240,7 @@ def test_item16_a_feed_whose_every_frame_is_quarantined_fails(
 
     store = tmp_path / "s"
     with Server(script) as srv:
-        child = Progress(_paper(f"ws://127.0.0.1:{srv.port}", store, files, "junk"),
+        child = Progress(paper_cmd(f"ws://127.0.0.1:{srv.port}", store, files, "junk"),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
         _, err = _stop_after(child, lambda e: e["event"] == "rolled" and e["through"] >= 5)
     assert child.proc.returncode == 1, err
@@ -345,7 +252,7 @@ def test_item16_verify_parity_over_no_events_fails(
     tmp_path: Path, files: tuple[Path, Path], dead_port: int
 ) -> None:
     store = tmp_path / "s"
-    child = Progress(_paper(f"ws://127.0.0.1:{dead_port}", store, files, "empty"),
+    child = Progress(paper_cmd(f"ws://127.0.0.1:{dead_port}", store, files, "empty"),
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     _stop_after(child, lambda e: e["event"] == "rolled")
     r = clanka("verify", "parity", "empty", "--store", str(store))

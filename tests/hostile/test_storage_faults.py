@@ -4,8 +4,11 @@ other family working, and never commit half of anything."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 
 from data.errors import SegmentError, StoreError
 from data.generator.market import MarketParams, generate_into
@@ -22,7 +27,8 @@ from data.store import EventStore, open_store
 from replay.runner import run_replay
 from strategies.config import load_strategy
 from tests.factories import T0, ticks
-from tests.hostile.harness import clanka, clean, in_namespace, namespaces_work
+from tests.hostile.feeds import Server, paper_cmd, trade_frame
+from tests.hostile.harness import ENTRY, clanka, clean, in_namespace, namespaces_work
 
 needs_namespaces = pytest.mark.skipif(
     not namespaces_work() and not os.environ.get("CI"),
@@ -188,7 +194,7 @@ def _fill_disk(mnt: str) -> str:
 
 
 @needs_namespaces
-@pytest.mark.parametrize("command", ["import", "replay", "compact", "generate"])
+@pytest.mark.parametrize("command", ["import", "replay", "compact", "generate", "sweep"])
 def test_item9_a_full_disk_commits_nothing_and_says_so(
     market: Path, shared_data: Path, tmp_path: Path, command: str
 ) -> None:
@@ -208,6 +214,7 @@ def test_item9_a_full_disk_commits_nothing_and_says_so(
             "import": f"$CLANKA import {src} --store {store}",
             "replay": f"$CLANKA replay --store {store}",
             "generate": f"$CLANKA generate --mints 300 --hours 24 --seed 9 --store {store}",
+            "sweep": f"$CLANKA sweep --grid stop_loss=0.05,0.1 --store {store}",
         }[command]
     script = f"""
 mount -t tmpfs -o size=24m tmpfs {mnt} || exit 99
@@ -223,7 +230,8 @@ $CLANKA store info --store {store} --json > {mnt}/../after.json
     clean(r, one_line_error=False)
     assert "rc=1" in r.out and "check=0" in r.out, r.text
     errors = [ln for ln in r.err.splitlines() if ln.strip()]
-    assert len(errors) == 1 and "disk full" in errors[0] and "nothing was committed" in errors[0]
+    assert len(errors) == 1 and "disk full" in errors[0], r.err
+    assert ("nothing was committed" if command != "sweep" else "0 of 1 chunks") in errors[0]
     before = json.loads((tmp_path / "before.json").read_text())
     after = json.loads((tmp_path / "after.json").read_text())
     rows = {f["family"]: f["rows"] for f in before["families"]}
@@ -264,3 +272,38 @@ def test_fuzz_any_flipped_bit_is_reported_and_never_read_as_other_data(
         # A flip the page checksums cannot see (footer or header bytes) may not touch
         # the data at all; it must never change it.
         assert all(np.array_equal(a, b) for a, b in zip(want, got, strict=True))
+
+
+@needs_namespaces
+def test_item9_a_full_disk_stops_a_paper_run_and_a_restart_recovers(
+    tmp_path: Path, files: tuple[Path, Path]
+) -> None:
+    """The write-ahead log meets ENOSPC: one line, exit 1; with space again, the same run
+    id recovers every acknowledged batch and verifies with 0 differences."""
+
+    async def script(ws: ServerConnection, sent: list[str]) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            for n in range(100_000):
+                await ws.send(trade_frame(n))
+                if n % 50 == 0:
+                    await asyncio.sleep(0.001)
+
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    store = mnt / "s"
+    with Server(script) as srv:
+        url = f"ws://127.0.0.1:{srv.port}"
+        run = " ".join(shlex.quote(a) for a in paper_cmd(url, store, files, "full")[len(ENTRY) :])
+        r = in_namespace(f"""
+mount -t tmpfs -o size=8m tmpfs {mnt} || exit 99
+dd if=/dev/zero of={mnt}/fill bs=4k 2>/dev/null; truncate -s -400k {mnt}/fill
+$CLANKA {run} --duration 120 > /dev/null; echo "first=$?"
+rm -f {mnt}/fill
+$CLANKA {run} --duration 0.5 > /dev/null; echo "again=$?"
+$CLANKA verify parity full --store {store}; echo "parity=$?"
+""")
+    clean(r, one_line_error=False)
+    assert "first=1" in r.out and "again=0" in r.out and "parity=0" in r.out, r.text
+    assert "0 differences" in r.out
+    errors = [ln for ln in r.err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "disk full" in errors[0], r.err
