@@ -42,6 +42,7 @@ pytest: $(STAMP)
 ## bench: run every benchmark; JSON lands in benchmarks/results/
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_store
+	$(BIN)/python -m benchmarks.bench_integrity
 	$(BIN)/python -m benchmarks.bench_kernel
 	$(BIN)/python -m benchmarks.bench_sweep
 	$(BIN)/python -m benchmarks.bench_paper

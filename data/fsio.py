@@ -10,8 +10,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import queue
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
@@ -112,3 +115,75 @@ def write_durably(final: Path, write: Callable[[Path], object], *, replace: bool
         raise
     fsync_dir(final.parent)
     return size
+
+
+class HashingWriter:
+    """A write-only binary file that hashes (SHA-256) what passes through it on the side.
+
+    pyarrow writes a segment through it; each block is written to the file at once and
+    handed to a thread that hashes it, so on a machine with a second core the hash costs
+    a copy on the writer's path instead of a second pass over the file (measured on
+    11.7 M ticks: +0.05 s instead of +0.17 s; benchmarks/bench_integrity.py).
+    """
+
+    _DONE = b""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("wb", buffering=0)
+        self._hash = hashlib.sha256()
+        self._blocks: queue.Queue[bytes] = queue.Queue(maxsize=64)
+        self._thread = threading.Thread(target=self._digest, name="segment-hash", daemon=True)
+        self._thread.start()
+        self.closed = False
+
+    def _digest(self) -> None:
+        while block := self._blocks.get():
+            self._hash.update(block)  # hashlib releases the GIL for large blocks
+
+    @property
+    def mode(self) -> str:
+        """The mode pyarrow asks for: binary, write-only."""
+        return "wb"
+
+    def writable(self) -> bool:
+        """Always: it is a sink."""
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Write a block and queue a copy of it for hashing."""
+        block = bytes(data)
+        self._file.write(block)
+        if block:
+            self._blocks.put(block)
+        return len(block)
+
+    def flush(self) -> None:
+        """Nothing is buffered here (the file is unbuffered)."""
+
+    def tell(self) -> int:
+        """Bytes written so far."""
+        return self._file.tell()
+
+    def close(self) -> None:
+        """Close the file and wait for the hash to catch up (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._blocks.put(self._DONE)
+        self._thread.join()
+        self._file.close()
+
+    def hexdigest(self) -> str:
+        """SHA-256 of everything written (call after close)."""
+        return self._hash.hexdigest()
+
+    def __enter__(self) -> HashingWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

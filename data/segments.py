@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data.fsio import file_sha256, make_dirs_durable, write_durably
+from data.fsio import HashingWriter, make_dirs_durable, write_durably
 from data.manifest import SegmentInfo
 from data.schemas import FamilySpec, Partitioning
 
@@ -56,16 +56,19 @@ def write_segment(
     digest = [""]
 
     def _write(path: Path) -> None:
-        pq.write_table(
-            table,
-            path,
-            compression=spec.compression,
-            row_group_size=spec.row_group_rows,
-            use_dictionary=dict_cols,
-            write_statistics=True,
-            write_page_checksum=True,
-        )
-        digest[0] = file_sha256(path)  # hot in the page cache: read back, not re-encoded
+        with (
+            HashingWriter(path) as sink,
+            pq.ParquetWriter(
+                pa.PythonFile(sink, mode="w"),
+                table.schema,
+                compression=spec.compression,
+                use_dictionary=dict_cols,
+                write_statistics=True,
+                write_page_checksum=True,
+            ) as writer,
+        ):
+            writer.write_table(table, row_group_size=spec.row_group_rows)
+        digest[0] = sink.hexdigest()
 
     size = write_durably(final, _write, replace=False)
     return SegmentInfo(

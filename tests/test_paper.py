@@ -274,7 +274,9 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(
     fresh = LiveRun(st, "crashy", run_strategy(st, "crashy"), LiveSettings(), mode="replay",
                     write=False)  # type: ignore[arg-type]  # fmt: skip
     fresh.replay_log()
-    assert state_summary(fresh.kernel) == _tuples(rep["state"])
+    want, got = state_summary(fresh.kernel), _tuples(rep["state"])
+    diff = {k: (want[k], got[k]) for k in want if want[k] != got[k]}  # whole rows on failure
+    assert not diff, f"state after recovery differs from a from-scratch replay: {diff}"
     assert rep["fills"] > 0
 
 
