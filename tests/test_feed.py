@@ -16,7 +16,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as hs
 from solders.pubkey import Pubkey
 from websockets.asyncio.server import ServerConnection, serve
@@ -123,6 +123,23 @@ def test_only_pump_fun_data_lines_count() -> None:
     assert [e.reason for e in errors] == ["wrong_discriminator"]
 
 
+def test_a_program_message_ending_in_success_does_not_end_pump_fun() -> None:
+    """Only the runtime's exact `Program <id> success` line pops the invoke stack."""
+    b64 = base64.b64encode(trade_bytes()).decode()
+    logs = [
+        f"Program {PROGRAM_ID} invoke [1]",
+        "Program log: transfer success",  # pump.fun's own message, not its return
+        "Program data: success",
+        f"Program data: {b64}",
+        f"Program {PROGRAM_ID} consumed 31337 of 200000 compute units",
+        f"Program {PROGRAM_ID} success",
+        f"Program data: {b64}",  # after pump.fun returned: not a pump.fun trade
+    ]
+    trades, errors = trades_in_logs(logs)
+    assert len(trades) == 1
+    assert [e.reason for e in errors] == ["bad_base64"]
+
+
 def _feed(items: list[object]) -> PumpFunFeed:
     return PumpFunFeed(FeedConfig(), WallClock(), items.append)
 
@@ -164,6 +181,8 @@ _BAD_FRAME = hs.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=_BAD_DATA)
+@example(data="success")  # "Program data: success" once passed for the program's return
+@example(data="x failed: y")
 def test_fuzz_data_lines_never_crash_and_are_quarantined_or_valid(data: str) -> None:
     items = _through_feed(logs_frame(pump_logs(data)))
     assert len(items) == 1
@@ -226,9 +245,7 @@ def test_malformed_frames_are_quarantined_and_the_connection_goes_on() -> None:
                            items.append)  # fmt: skip
         stop = asyncio.Event()
         task = asyncio.create_task(feed.run(stop))
-        for _ in range(200):
-            if any(isinstance(i, FeedTick) for i in items):
-                break
+        while not any(isinstance(i, FeedTick) for i in items):  # progress, not a clock
             await asyncio.sleep(0.01)
         stop.set()
         await task
@@ -260,8 +277,9 @@ def test_dropped_connection_reconnects_with_backoff_and_records_a_gap(small_mark
         feed = PumpFunFeed(cfg, WallClock(), items.append)
         stop = asyncio.Event()
         task = asyncio.create_task(feed.run(stop))
-        await asyncio.wait_for(srv.finished.wait(), 30)
-        await asyncio.sleep(0.2)
+        await srv.finished.wait()
+        while feed.health.frames < srv.sent:  # until the client has read what was sent
+            await asyncio.sleep(0.01)
         stop.set()
         await task
         await srv.close()
@@ -292,7 +310,8 @@ def test_api_key_is_a_secret(tmp_path: Path) -> None:
         feed = PumpFunFeed(cfg, WallClock(), lambda _: None)
         stop = asyncio.Event()
         task = asyncio.create_task(feed.run(stop))
-        await asyncio.sleep(0.3)  # port 9 refuses: a few failed attempts
+        while not feed.health.last_error:  # port 9 refuses: wait for the first failure
+            await asyncio.sleep(0.01)
         stop.set()
         await task
         return feed

@@ -185,7 +185,10 @@ def trades_in_logs(logs: Sequence[object]) -> tuple[list[TradeEvent], list[Decod
 
     Only `Program data:` lines written while pump.fun is the executing program count
     (the invoke stack is followed through `invoke` / `success` / `failed` lines), so
-    another program's events in the same transaction are not misread as trades.
+    another program's events in the same transaction are not misread as trades. The
+    runtime's lines have an exact shape (`Program <id> invoke [n]`, `Program <id>
+    success`, `Program <id> failed: ...`); a program's own message that merely ends in
+    "success" (`Program log: transfer success`) moves nothing.
     """
     stack: list[str] = []
     trades: list[TradeEvent] = []
@@ -194,17 +197,21 @@ def trades_in_logs(logs: Sequence[object]) -> tuple[list[TradeEvent], list[Decod
         if not isinstance(line, str):
             errors.append(DecodeError("bad_log_line", repr(line)[:200]))
             continue
-        if line.startswith("Program ") and " invoke [" in line:
-            stack.append(line.split(" ", 2)[1])
-        elif line.startswith("Program ") and (line.endswith(" success") or " failed" in line):
-            if stack:
-                stack.pop()
-        elif line.startswith(DATA_PREFIX) and stack and stack[-1] == PROGRAM_ID:
-            try:
-                raw = b64decode_strict(line[len(DATA_PREFIX) :].strip())
-                if raw[:8] in OTHER_EVENTS:
-                    continue
-                trades.append(decode_trade_event(raw))
-            except DecodeError as exc:
-                errors.append(exc)
+        if line.startswith(DATA_PREFIX):
+            if stack and stack[-1] == PROGRAM_ID:
+                try:
+                    raw = b64decode_strict(line[len(DATA_PREFIX) :].strip())
+                    if raw[:8] in OTHER_EVENTS:
+                        continue
+                    trades.append(decode_trade_event(raw))
+                except DecodeError as exc:
+                    errors.append(exc)
+            continue
+        parts = line.split(" ")
+        if len(parts) < 3 or parts[0] != "Program" or parts[1].endswith(":"):
+            continue  # Program log: / return: / consumed lines, and anything else
+        if len(parts) == 4 and parts[2] == "invoke" and parts[3].startswith("["):
+            stack.append(parts[1])
+        elif stack and ((len(parts) == 3 and parts[2] == "success") or parts[2] == "failed:"):
+            stack.pop()
     return trades, errors

@@ -170,6 +170,8 @@ def test_item12_a_server_that_echoes_the_key_never_gets_it_into_the_store(
         assert KEY not in text
     for root in (store, tmp_path / "rec"):
         assert files_containing(root, KEY.encode()) == []
+    q = "SELECT count(*) FILTER (WHERE contains(frame, '***')) FROM feed_frames"
+    assert open_store(tmp_path / "rec").con.sql(q).fetchall()[0][0] >= 1  # echoed, redacted
     st = open_store(store)
     raws = [r for (r,) in st.con.sql("SELECT raw || detail FROM quarantine").fetchall()]
     assert len(raws) >= 3 and all("***" in r for r in raws[-3:])  # quoted, then redacted
