@@ -271,11 +271,12 @@ def import_cmd(
         for p in paths:
             try:
                 rep = import_file(st, p, source=source, progress=phase)
-            except StopRequestedError as exc:
+            except (StopRequestedError, KeyboardInterrupt) as exc:
                 done = ", ".join(r.file for r in reports)
                 kept = f"{len(reports)} file(s) were imported before ({done}); " if done else ""
+                signum = getattr(exc, "signum", 0) or interrupts.requested() or 2
                 raise StopRequestedError(
-                    f"interrupted; {kept}nothing of {p} was committed", exc.signum
+                    f"interrupted; {kept}nothing of {p} was committed", signum
                 ) from None
             reports.append(rep)
             prog.advance(task)
@@ -653,7 +654,7 @@ def sweep(
                 scheduler_timeout_s=scheduler_timeout,
                 progress=lambda done, total: prog.update(task, completed=done, total=total),
             )  # fmt: skip
-        except (StopRequestedError, StoreFullError) as exc:
+        except (StopRequestedError, StoreFullError, KeyboardInterrupt) as exc:
             sid = sweep_id_for(st, strat, sets, start, end, mint_ids)
             n_chunks = -(-len(sets) // chunk_size)
             kept = len(finished_chunks(st, sid))
@@ -663,7 +664,8 @@ def sweep(
             )
             if isinstance(exc, StoreFullError):
                 raise StoreFullError(f"disk full writing to store {st.root}: {where}") from None
-            raise StopRequestedError(f"interrupted; {where}", exc.signum) from None
+            signum = getattr(exc, "signum", 0) or interrupts.requested() or 2
+            raise StopRequestedError(f"interrupted; {where}", signum) from None
     ranked = sorted(result.rows, key=lambda r: (r[sort] is None, -(r[sort] or 0.0)))
     doc = {
         "sweep_id": result.sweep_id, "sets": result.n_sets, "chunks": result.chunks,
