@@ -34,11 +34,14 @@ class SegmentError(StoreError):
     other families keep working.
     """
 
-    def __init__(self, message: str, *, family: str, path: str, problem: str) -> None:
+    def __init__(
+        self, message: str, *, family: str, path: str, problem: str, detail: str = ""
+    ) -> None:
         super().__init__(message)
         self.family = family
         self.path = path
         self.problem = problem
+        self.detail = detail
 
 
 class ServiceUnreachableError(ClankaDataError):

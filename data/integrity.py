@@ -71,7 +71,7 @@ def _check_segment(root: Path, family: str, seg: SegmentInfo) -> Problem | None:
     try:
         table = read_whole(root, seg, ["seq", "ts_ns"])
     except SegmentError as exc:
-        return bad("unreadable", str(exc).split(" is corrupt (", 1)[-1].split("); ", 1)[0])
+        return bad("unreadable", exc.detail or exc.problem)
     if table.num_rows != seg.rows:
         return bad("rows", f"{table.num_rows:,} rows in the file, the manifest says {seg.rows:,}")
     if table.num_rows:

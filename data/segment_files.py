@@ -64,6 +64,7 @@ def corrupt_error(seg: SegmentInfo, detail: str) -> SegmentError:
         family=fam,
         path=seg.path,
         problem="corrupt",
+        detail=first,
     )
 
 
