@@ -72,7 +72,8 @@ def _scale_numbers(whole: np.ndarray, frac: np.ndarray, valid: np.ndarray) -> Pa
     mismatch = valid & (cls != file_cls)
     reason[mismatch] = "ts_unit_mismatch"
     ok = valid & ~mismatch
-    fits = np.abs(whole) <= (I64_MAX // scale) - 1
+    limit = (I64_MAX // scale) - 1
+    fits = (whole >= -limit) & (whole <= limit)  # not np.abs: abs(int64 min) overflows
     over = ok & ~fits
     reason[over] = "ts_overflow"
     ok &= fits
@@ -122,7 +123,8 @@ def _from_datetimes(s: pl.Series) -> ParsedTs:
     raw = s.cast(pl.Int64)
     valid = raw.is_not_null().to_numpy()
     whole = raw.fill_null(0).to_numpy()
-    fits = np.abs(whole) <= I64_MAX // unit_scale - 1
+    limit = I64_MAX // unit_scale - 1
+    fits = (whole >= -limit) & (whole <= limit)
     ok = valid & fits
     ns = np.where(ok, whole * unit_scale, 0)
     reason = np.full(len(s), None, dtype=object)

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as hs
 
 from data.errors import ImportFileError
@@ -219,6 +219,7 @@ def _oracle(ts: list[int], price: list[float], size: list[float]) -> dict[int, A
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
 @given(rows=hs.lists(hs.tuples(_TS, _PRICE, hs.floats(0.001, 1e3)), min_size=1, max_size=25))
+@example(rows=[(-(2**63), 1.0, 1.0)])  # abs(int64 min) overflowed the overflow check
 def test_fuzz_every_row_is_stored_exactly_or_quarantined_with_the_rules_reason(
     rows: list[tuple[int, float, float]],
 ) -> None:
