@@ -40,7 +40,7 @@ def phase_kernel(store_dir: Path, breakers: bool = True) -> dict[str, float | st
     from engine.events import OutKind
     from engine.kernel import Kernel, as_input
     from engine.layout import O_KIND
-    from replay.runner import events_sha256
+    from replay.core.runner import events_sha256
     from strategies.config import load_strategy
 
     store = open_store(store_dir)
@@ -71,7 +71,7 @@ def phase_kernel(store_dir: Path, breakers: bool = True) -> dict[str, float | st
 
 def phase_replay(store_dir: Path) -> dict[str, float | str]:
     from data.store import open_store
-    from replay.runner import run_replay
+    from replay.core.runner import run_replay
     from strategies.config import load_strategy
 
     store = open_store(store_dir)

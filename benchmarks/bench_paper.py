@@ -77,8 +77,8 @@ def phase_paper(port: int, seconds: float, store_dir: Path) -> dict[str, Any]:
     """The paper loop against the server for `seconds`; its report."""
     from data.feed.client import FeedConfig, WallClock
     from data.store import open_store
-    from replay.live import LiveRun, LiveSettings
-    from replay.paper import run_paper
+    from replay.live.paper import run_paper
+    from replay.live.run import LiveRun, LiveSettings
     from strategies.config import load_strategy
 
     store = open_store(store_dir, create=True)

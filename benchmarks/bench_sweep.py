@@ -70,8 +70,8 @@ SYNTH_GRID = ["stop_loss=0.04,0.06,0.08,0.1", "tp1=0.1,0.15,0.2,0.25"]
 
 def _setting(synthetic: bool) -> tuple[StrategyConfig, list[dict[str, float]]]:
     """The strategy and sets of a phase: the cross-check's (bars) or the default (ticks)."""
-    from replay.sweep import grid_sets, parse_grid
-    from replay.vbt_compare import strategy
+    from replay.sweep.grid import grid_sets, parse_grid
+    from replay.sweep.vbt_compare import strategy
     from strategies.config import load_strategy
 
     strat = load_strategy("momentum_breakout") if synthetic else strategy()
@@ -83,7 +83,7 @@ def phase_clanka(store_dir: Path, threads: int, synthetic: bool) -> dict[str, ob
     import numba
 
     from data.store import open_store
-    from replay.sweep import sweep_local
+    from replay.sweep.chunk import sweep_local
 
     numba.set_num_threads(threads)
     store = open_store(store_dir)
@@ -107,7 +107,7 @@ def _warm(store_dir: str, synthetic: bool) -> None:
     import numba
 
     from data.store import open_store
-    from replay.sweep import sweep_local
+    from replay.sweep.chunk import sweep_local
 
     numba.set_num_threads(1)
     store = open_store(Path(store_dir))
@@ -121,7 +121,7 @@ def _chunk(
     store_dir: str, synthetic: bool, lo: int, hi: int
 ) -> tuple[list[dict[str, Any]], int, float]:
     """One chunk in a pool process: its rows, the process id and its peak RSS."""
-    from replay.sweep import evaluate_chunk
+    from replay.sweep.chunk import evaluate_chunk
 
     strat, sets = _setting(synthetic)
     rows = evaluate_chunk(store_dir, strat, sets[lo:hi], None, None, None, 1)
@@ -157,7 +157,7 @@ def phase_processes(store_dir: Path, processes: int, synthetic: bool) -> dict[st
 
 
 def phase_vectorbt(repeat: int) -> dict[str, object]:
-    from replay.vbt_compare import entry_bars, vbt_portfolio
+    from replay.sweep.vbt_compare import entry_bars, vbt_portfolio
 
     px = closes(repeat)
     entries = entry_bars(len(px))
@@ -248,7 +248,7 @@ def main() -> None:
 
     from data.generator.market import MarketParams, generate_into
     from data.store import open_store
-    from replay.vbt_compare import build_store, entry_bars
+    from replay.sweep.vbt_compare import build_store, entry_bars
 
     work = Path(tempfile.mkdtemp(prefix="clanka-sbench-"))
     try:

@@ -15,7 +15,7 @@ from tests.conftest import REPO
 
 def clanka(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from replay.launch import main; main()", *args],
+        [sys.executable, "-c", "from replay.cli.launch import main; main()", *args],
         capture_output=True,
         text=True,
         cwd=REPO,

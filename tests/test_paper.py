@@ -22,12 +22,12 @@ from data.generator.market import MarketParams, generate_into
 from data.store import EventStore, open_store
 from data.wal import read_log
 from engine.layout import N_OUT_F
-from replay.live import LiveRun, LiveSettings, run_strategy, state_summary, wal_files
+from replay.live.run import LiveRun, LiveSettings, run_strategy, state_summary, wal_files
 from tests.child_progress import Progress
 from tests.conftest import REPO
 from tests.test_replay import pump_store  # noqa: F401  (fixture)
 
-CLI = [sys.executable, "-c", "from replay.launch import main; main()"]
+CLI = [sys.executable, "-c", "from replay.cli.launch import main; main()"]
 EAGER = """
 name = "eager_sniper"
 description = "Buys whatever trades (tests only): guards open, short time stop"

@@ -16,7 +16,7 @@ from data.importers import import_file
 from data.store import EventStore, open_store
 from engine.events import OutKind
 from engine.layout import G_CASH, O_KIND, O_SIDE, O_TS, PI_ACTIVE, PI_COST, PI_PROCEEDS
-from replay.runner import run_replay
+from replay.core.runner import run_replay
 from strategies.config import load_strategy
 from tests.conftest import REPO
 
@@ -45,7 +45,7 @@ def synth_store(tmp_path_factory: pytest.TempPathFactory) -> EventStore:
 def test_replay_uses_the_one_compiled_kernel() -> None:
     import engine.kernel as k
     import engine.kernel_nb as knb
-    import replay.runner as runner
+    import replay.core.runner as runner
 
     assert k.STEP is knb.step_nb
     assert runner.Kernel is k.Kernel
@@ -143,7 +143,7 @@ def test_logged_run_views_and_accounting(pump_store: EventStore) -> None:
 def test_cli_replay_json_report(tmp_path: Path, shared_data: Path) -> None:
     s = str(tmp_path / "s")
     env = {**os.environ}
-    run = [sys.executable, "-c", "from replay.launch import main; main()"]
+    run = [sys.executable, "-c", "from replay.cli.launch import main; main()"]
     subprocess.run([*run, "import", str(shared_data / PUMP), "--store", s], cwd=REPO, env=env,
                    check=True, capture_output=True)  # fmt: skip
     out = subprocess.run([*run, "replay", "--store", s, "--json"], cwd=REPO, env=env,
@@ -162,7 +162,7 @@ def test_cli_replay_json_report(tmp_path: Path, shared_data: Path) -> None:
 
 
 def test_merge_puts_signals_before_ticks_at_equal_times() -> None:
-    from replay.runner import _merge
+    from replay.core.runner import _merge
 
     ticks = {"ts_ns": np.array([10, 20, 20, 30]), "seq": np.array([0, 1, 2, 3]),
              "mint_id": np.array([0, 0, 1, 0], np.int32), "price": np.array([1.0, 2, 3, 4]),
@@ -180,7 +180,7 @@ def test_merge_puts_signals_before_ticks_at_equal_times() -> None:
 
 def test_cli_entry_condition_override_is_validated(tmp_path: Path) -> None:
     s = str(tmp_path / "s")
-    run = [sys.executable, "-c", "from replay.launch import main; main()"]
+    run = [sys.executable, "-c", "from replay.cli.launch import main; main()"]
     subprocess.run([*run, "generate", "--mints", "5", "--hours", "2", "--store", s], cwd=REPO,
                    check=True, capture_output=True)  # fmt: skip
     ok = subprocess.run([*run, "replay", "--store", s, "--json", "--entry", "ticks >= 1"],
@@ -218,7 +218,7 @@ def test_pumpfun_replay_decides_every_action_and_explains_a_trade(
     filled = [a for a in audit if a[2] > 0]
     assert filled and all(pos is not None for _, _, _, pos, _ in filled)
     trade = next(pos for _, _, _, pos, outcome in filled if outcome is not None)
-    run = [sys.executable, "-c", "from replay.launch import main; main()"]
+    run = [sys.executable, "-c", "from replay.cli.launch import main; main()"]
     out = subprocess.run([*run, "explain", str(trade), "--run", r.run_id, "--store",
                           str(pump_store.root), "--json"], cwd=REPO, capture_output=True,
                          text=True, check=True)  # fmt: skip

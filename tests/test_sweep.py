@@ -14,17 +14,11 @@ import pytest
 
 from data.generator.market import MarketParams, generate_into
 from data.store import EventStore, open_store
-from replay.runner import run_replay
-from replay.sweep import (
-    METRIC_KEYS,
-    grid_sets,
-    parse_grid,
-    random_sets,
-    sweep_id_for,
-    sweep_local,
-    sweep_rows,
-)
-from replay.walkforward import parse_walk_forward, walk_forward, windows
+from replay.core.runner import run_replay
+from replay.sweep.chunk import sweep_local
+from replay.sweep.grid import grid_sets, parse_grid, random_sets
+from replay.sweep.results import METRIC_KEYS, sweep_id_for, sweep_rows
+from replay.sweep.walkforward import parse_walk_forward, walk_forward, windows
 from strategies.config import load_strategy
 from tests.child_progress import Progress
 from tests.conftest import REPO
@@ -62,7 +56,7 @@ def test_grid_parsing() -> None:
             parse_grid([bad])
 
 
-CLI = [sys.executable, "-c", "from replay.launch import main; main()"]
+CLI = [sys.executable, "-c", "from replay.cli.launch import main; main()"]
 
 
 def _rows(store_dir: Path, sweep_id: str) -> list[int]:
@@ -97,8 +91,7 @@ def test_kill_9_mid_sweep_then_rerun_resumes_without_gaps_or_repeats(tmp_path: P
     assert 2 * 2 <= len(partial) < len(sets), "the kill must land mid-sweep"
     assert len(sets) == 24
     assert len(partial) % 2 == 0  # whole chunks only
-    done = subprocess.run([sys.executable, "-c", "from replay.launch import main; main()", *args],
-                          cwd=REPO, capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run([*CLI, *args], cwd=REPO, capture_output=True, text=True, check=True)
     doc = json.loads(done.stdout)
     assert doc["sweep_id"] == sid
     assert doc["chunks_run"] == doc["chunks"] - len(partial) // 2
@@ -114,7 +107,7 @@ def test_dask_local_cluster_gives_the_local_executors_results(tmp_path: Path) ->
     """The same small sweep on a 2-worker LocalCluster and on the local executor."""
     from dask.distributed import Client, LocalCluster
 
-    from replay.sweep_dask import run_chunks
+    from replay.sweep.dask import run_chunks
 
     store_dir = tmp_path / "s"
     s = open_store(store_dir, create=True)
@@ -138,7 +131,7 @@ def test_dask_local_cluster_gives_the_local_executors_results(tmp_path: Path) ->
 
 def test_local_processes_give_the_one_process_results(tmp_path: Path) -> None:
     """Chunks spread over 2 fresh processes: the same rows, appended once each."""
-    from replay.sweep import run_sweep
+    from replay.sweep.run import run_sweep
 
     s = open_store(tmp_path / "s", create=True)
     generate_into(s, MarketParams(mints=30, hours=4, seed=11))
@@ -156,7 +149,7 @@ def test_local_processes_give_the_one_process_results(tmp_path: Path) -> None:
 def test_cli_sweep_with_the_dask_executor_resumes_like_local(tmp_path: Path) -> None:
     store_dir = tmp_path / "s"
     generate_into(open_store(store_dir, create=True), MarketParams(mints=20, hours=3, seed=2))
-    cmd = [sys.executable, "-c", "from replay.launch import main; main()", "sweep", "--store",
+    cmd = [sys.executable, "-c", "from replay.cli.launch import main; main()", "sweep", "--store",
            str(store_dir), "--grid", "stop_loss=0.05,0.1,0.15", "--chunk-size", "1", "--json",
            "--top", "3"]  # fmt: skip
     a = json.loads(subprocess.run([*cmd, "--executor", "dask", "--workers", "2"], cwd=REPO,
@@ -238,8 +231,8 @@ def test_walk_forward_picks_on_train_and_scores_on_unseen_days(
 
 
 def test_sweep_report_is_self_contained_and_reruns_the_best(tmp_path: Path) -> None:
-    from replay.sweep import run_sweep
-    from replay.sweep_report import build_report
+    from replay.sweep.html import build_report
+    from replay.sweep.run import run_sweep
 
     s = open_store(tmp_path / "s", create=True)
     generate_into(s, MarketParams(mints=30, hours=4, seed=9))

@@ -14,9 +14,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from replay.runner import run_replay
-from replay.sweep import grid_sets, parse_grid, sweep_local
-from replay.vbt_compare import (
+from replay.core.runner import run_replay
+from replay.sweep.chunk import sweep_local
+from replay.sweep.grid import grid_sets, parse_grid
+from replay.sweep.vbt_compare import (
     CASH_SOL,
     GRID,
     build_store,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-ENTRY = [sys.executable, "-c", "from replay.launch import main; main()"]
+ENTRY = [sys.executable, "-c", "from replay.cli.launch import main; main()"]
 TIMEOUT_S = 300
 
 

@@ -171,9 +171,7 @@ def _argv(draw: hs.DrawFn) -> list[str]:
 @given(argv=_argv())
 def test_fuzz_any_arguments_give_a_result_or_one_line(store: Path, argv: list[str]) -> None:
     """In-process (typer's runner): an exception escaping a command is a failure."""
-    import replay.cli_live
-    import replay.cli_store  # noqa: F401
-    from replay.cli import app
+    from replay.cli.main import app  # every command registered
 
     with tempfile.TemporaryDirectory() as d:
         copy = Path(d) / "s"

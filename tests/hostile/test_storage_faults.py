@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from data.errors import SegmentError, StoreError
 from data.generator.market import MarketParams, generate_into
 from data.store import EventStore, open_store
-from replay.runner import run_replay
+from replay.core.runner import run_replay
 from strategies.config import load_strategy
 from tests.factories import T0, ticks
 from tests.hostile.feeds import Server, paper_cmd, trade_frame

@@ -1,6 +1,6 @@
 """`clanka run`, `clanka feed serve|record` and `clanka verify parity`: the live half.
 
-Registered on the main app by `replay.cli.main`. Like every command, results go to
+Registered on the app by importing it (`replay.cli.main`). Like every command, results go to
 stdout and progress / status to stderr; expected failures print one line.
 """
 
@@ -25,7 +25,7 @@ from data.feed.server import serve_store
 from data.feed.wire import FeedGap, FeedItem, FeedProblem, FeedTick
 from data.mints import MintSpec
 from data.store import open_store
-from replay.cli import (
+from replay.cli.common import (
     ConfigOpt,
     EntryOpt,
     FromOpt,
@@ -34,25 +34,20 @@ from replay.cli import (
     SetOpt,
     StoreOpt,
     StrategyOpt,
-    _escape,
-    _mint_ids,
-    _print_json,
-    _store_path,
-    _strategy,
-    _time_range,
     app,
     err,
+    escape,
+    mint_ids_of,
     out,
+    print_json,
+    store_path,
+    strategy_from,
+    time_range,
     user_errors,
 )
-from replay.console import render_report
-from replay.live import (
-    LiveRun,
-    first_difference,
-    logged_tables,
-    run_strategy,
-)
-from replay.paper import (
+from replay.cli.render import render_report
+from replay.core.runner import run_replay
+from replay.live.paper import (
     RunSettings,
     feed_failure,
     install_stop_signals,
@@ -60,7 +55,12 @@ from replay.paper import (
     run_async,
     run_paper_blocking,
 )
-from replay.runner import run_replay
+from replay.live.run import (
+    LiveRun,
+    first_difference,
+    logged_tables,
+    run_strategy,
+)
 
 feed_app = typer.Typer(
     help="Live feeds: serve a store as a Solana websocket feed, or record one.",
@@ -134,19 +134,19 @@ def run_cmd(
     with the same --run-id), stops cleanly on Ctrl-C / SIGTERM and prints the report
     with the latency from frame receipt to the decision logged.
     """
-    st = open_store(_store_path(store), create=mode == "paper")
+    st = open_store(store_path(store), create=mode == "paper")
     if mode == "replay" and inputs_of is None:
-        strat = _strategy(strategy, config, entry, set_)
+        strat = strategy_from(strategy, config, entry, set_)
         result = run_replay(st, strat, strat.vector())
         report: dict[str, Any] = {**result.report, "mode": "replay"}
     elif mode == "replay":
         assert inputs_of is not None
-        strat = run_strategy(st, inputs_of) or _strategy(strategy, config, entry, set_)
+        strat = run_strategy(st, inputs_of) or strategy_from(strategy, config, entry, set_)
         rid = run_id or f"{inputs_of[:40]}-replay-{secrets.token_hex(3)}"
         live = LiveRun(st, rid, strat, _settings(settings, None).live, mode="replay")
         report = replay_inputs(live, st, inputs_of)
     elif mode == "paper":
-        strat = _strategy(strategy, config, entry, set_)
+        strat = strategy_from(strategy, config, entry, set_)
         cfg = _settings(settings, feed)
         rid = run_id or _new_run_id("paper")
         show = sys.stderr.isatty() if status is None else status
@@ -163,7 +163,7 @@ def run_cmd(
     else:
         raise ValueError(f"--mode {mode!r}: use paper or replay")
     if as_json:
-        _print_json(report)
+        print_json(report)
     else:
         render_report(out, strat.name, report)
         lat = report.get("latency_us")
@@ -172,7 +172,7 @@ def run_cmd(
                       f"over {lat['batches']} batches", highlight=False)  # fmt: skip
     failure = feed_failure(report) if mode == "paper" else None
     if failure is not None:
-        err.print(f"[red]error:[/red] {_escape(failure)}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(failure)}", highlight=False)
         raise typer.Exit(1)
 
 
@@ -188,7 +188,7 @@ def verify_parity(
     Decisions, orders, fills, positions and breaker events must match field for field
     in the same order; the first difference is printed and the exit code is 1.
     """
-    st = open_store(_store_path(store))
+    st = open_store(store_path(store))
     strat = run_strategy(st, run)
     if strat is None:
         raise ValueError(f"no run {run!r} in this store")
@@ -211,7 +211,7 @@ def verify_parity(
            "differences": 0 if diff is None else 1, "first_difference": diff,
            "by_family": {k: a[k].num_rows for k in a}}  # fmt: skip
     if as_json:
-        _print_json(doc)
+        print_json(doc)
     elif diff is None:
         fams = ", ".join(f"{k} {v}" for k, v in doc["by_family"].items())
         out.print(f"parity: 0 differences over {n_a} events ({fams}); replay run {rid}",
@@ -249,8 +249,8 @@ def feed_serve(
     Runs until the tape has played or Ctrl-C.
     """
     st = open_store(from_store)
-    start, end = _time_range(from_, to)
-    mint_ids = _mint_ids(st, mints)
+    start, end = time_range(from_, to)
+    mint_ids = mint_ids_of(st, mints)
 
     def ready(bound: int, ticks: int, mints_n: int) -> None:
         err.print(f"serving {ticks:,} ticks of {mints_n} mints on ws://127.0.0.1:{bound} "
@@ -288,10 +288,10 @@ def feed_record(
     replayed or served again.
     """
     cfg = _settings(settings, url).feed
-    st = open_store(_store_path(store), create=True)
+    st = open_store(store_path(store), create=True)
     counts = run_async(_record(st, cfg, duration))
     if as_json:
-        _print_json(counts)
+        print_json(counts)
     else:
         out.print(f"recorded {counts['frames']:,} frames, {counts['ticks']:,} ticks, "
                   f"{counts['problems']:,} quarantined, {counts['gaps']} gaps from "

@@ -14,15 +14,22 @@ JSON object per line there as it reaches each point:
 - sweeps: `chunk_committed` (chunk, chunks done, chunks in all).
 
 Reporting never stops the work: if the reader goes away, reporting turns itself off.
+
+With `CLANKA_PROGRESS_STEP=1` as well, the process stops itself (SIGSTOP) right after
+each report until it is continued (SIGCONT): a supervisor or a test can then act (send
+a signal, inspect the store) at an exact point of the work, however busy the machine.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from typing import Any
 
 ENV = "CLANKA_PROGRESS_FD"
+STEP_ENV = "CLANKA_PROGRESS_STEP"
 
 
 class ProgressFd:
@@ -31,6 +38,7 @@ class ProgressFd:
     def __init__(self) -> None:
         raw = os.environ.get(ENV, "")
         self.fd: int | None = int(raw) if raw.isdigit() else None
+        self.step = self.fd is not None and os.environ.get(STEP_ENV) == "1"
 
     @property
     def enabled(self) -> bool:
@@ -46,3 +54,6 @@ class ProgressFd:
             os.write(self.fd, line.encode())
         except OSError:
             self.fd = None
+            return
+        if self.step and threading.current_thread() is threading.main_thread():
+            os.kill(os.getpid(), signal.SIGSTOP)

@@ -14,12 +14,12 @@ import sys
 def main() -> None:
     """Entry point of the `clanka` command."""
     from data import interrupts
-    from replay.progress_fd import ProgressFd
+    from replay.core.progress_fd import ProgressFd
 
     interrupts.install_handlers()
     ProgressFd().emit("launching")
     try:
-        from replay.cli import run_app
+        from replay.cli.main import run_app
     except KeyboardInterrupt:
         code = 128 + (interrupts.requested() or 2)
         sys.stderr.write("interrupted while starting; nothing was done\n")

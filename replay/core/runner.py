@@ -40,9 +40,9 @@ from engine.layout import (
     KernelState,
 )
 from engine.params import LAMPORTS_PER_SOL, P
-from replay.merge_nb import merge_streams_nb
-from replay.report import build_report
-from replay.run_events import split_families
+from replay.core.merge_nb import merge_streams_nb
+from replay.core.run_events import split_families
+from replay.report.metrics import build_report
 from strategies.config import StrategyConfig
 
 Progress = Callable[[int], None]

@@ -2,7 +2,7 @@
 
 - paper  = the live pump.fun feed + the simulated venue (inside the kernel) + the wall
   clock (heartbeats), logged through a `LiveRun`;
-- replay = the store's ticks and signals (`replay.runner.run_replay`), or with
+- replay = the store's ticks and signals (`replay.core.runner.run_replay`), or with
   `inputs_of` the exact inputs a live run recorded, batch by batch, through a
   `LiveRun` of its own: what `clanka verify parity` compares against the original.
 
@@ -26,7 +26,7 @@ from data.feed.client import FeedConfig, PumpFunFeed, WallClock
 from data.feed.wire import FeedItem, FeedTick
 from data.store import EventStore
 from engine.layout import PI_ACTIVE, PI_MINT
-from replay.live import LiveRun, LiveSettings, recorded_batches
+from replay.live.run import LiveRun, LiveSettings, recorded_batches
 from strategies.config import StrategyConfig
 
 T = TypeVar("T")
@@ -210,7 +210,7 @@ def run_paper_blocking(
         install_stop_signals(stop)
         if not status:
             return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop)
-        from replay.status import StatusView
+        from replay.live.status import StatusView
 
         with StatusView(sys.stderr) as view:
             return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop,

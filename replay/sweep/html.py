@@ -17,8 +17,8 @@ from typing import Any
 import plotly.graph_objects as go
 
 from data.store import EventStore
-from replay.runner import run_replay
-from replay.sweep import METRIC_KEYS, sweep_rows
+from replay.core.runner import run_replay
+from replay.sweep.results import METRIC_KEYS, sweep_rows
 from strategies.config import StrategyConfig
 
 _TABLE_METRICS = ("trades", "win_rate", "realized_pnl_sol", "max_drawdown", "sharpe",

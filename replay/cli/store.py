@@ -1,6 +1,6 @@
 """`clanka store ...`: look at a store, keep it compact, verify it, repair it.
 
-Registered on the main app by `replay.cli.run_app`. `check` changes nothing and exits
+Registered on the app by importing it (`replay.cli.main`). `check` changes nothing and exits
 1 when it finds a damaged segment (one line per segment); `repair --drop-missing` is
 the only command that removes committed data, and it logs what it removed.
 """
@@ -13,28 +13,28 @@ import typer
 
 from data.store import DEFAULT_COMPACT_TARGET_ROWS, EventStore, open_store
 from data.summary import store_summary
-from replay.cli import (
+from replay.cli.common import (
     JsonOpt,
     StoreOpt,
-    _escape,
-    _print_json,
-    _store_path,
     err,
+    escape,
     out,
+    print_json,
     store_app,
+    store_path,
     user_errors,
 )
-from replay.console import render_summary
+from replay.cli.render import render_summary
 
 
 @store_app.command("info")
 @user_errors
 def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Summarise a store: families, row counts, time range, size, sources."""
-    st = open_store(_store_path(store))
+    st = open_store(store_path(store))
     summary = store_summary(st)
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     else:
         render_summary(out, summary)
 
@@ -56,7 +56,7 @@ def store_compact(
     Each input segment is verified (hash, page checksums) before it is merged: a
     damaged one stops the compaction by name instead of being copied into a new file.
     """
-    st: EventStore = open_store(_store_path(store))
+    st: EventStore = open_store(store_path(store))
     res = st.compact(family, target_rows=target_rows)
     doc = {
         "segments_before": res.segments_before,
@@ -65,7 +65,7 @@ def store_compact(
         "rows_rewritten": res.rows_rewritten,
     }
     if as_json:
-        _print_json(doc)
+        print_json(doc)
     else:
         out.print(
             f"compacted {res.merged_groups} group(s): {res.segments_before} -> "
@@ -80,7 +80,7 @@ def store_vacuum(store: StoreOpt = None) -> None:
 
     Waits (up to 30 s) while a scan in another process may still read retired segments.
     """
-    st = open_store(_store_path(store))
+    st = open_store(store_path(store))
     freed = st.vacuum()
     out.print(f"freed {freed / 1e6:.1f} MB")
 
@@ -93,7 +93,7 @@ def store_check(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     Prints one line per damaged segment and exits 1 if there is any; changes nothing.
     Segments written before hashes were kept are checked by size, pages and rows.
     """
-    st = open_store(_store_path(store))
+    st = open_store(store_path(store))
     rep = st.check()
     doc = {
         "store": str(st.root),
@@ -104,10 +104,10 @@ def store_check(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
         "problems": [p.__dict__ for p in rep.problems],
     }
     if as_json:
-        _print_json(doc)
+        print_json(doc)
     else:
         for p in rep.problems:
-            err.print(f"[red]damaged:[/red] {_escape(p.line())}", highlight=False)
+            err.print(f"[red]damaged:[/red] {escape(p.line())}", highlight=False)
         verdict = f"{len(rep.problems)} damaged" if rep.problems else "all whole"
         out.print(
             f"checked {rep.segments:,} segments ({rep.rows:,} rows, {rep.bytes / 1e6:,.1f} MB; "
@@ -137,11 +137,11 @@ def store_repair(
     Without --drop-missing it only says what it would drop. Damaged files still on
     disk move to _damaged/ (deleted by `store vacuum`).
     """
-    st = open_store(_store_path(store))
+    st = open_store(store_path(store))
     problems = st.check().problems
     if not drop_missing:
         for p in problems:
-            out.print(f"would drop {_escape(p.line())} ({p.rows:,} rows)", highlight=False)
+            out.print(f"would drop {escape(p.line())} ({p.rows:,} rows)", highlight=False)
         out.print(
             f"{len(problems)} damaged segment(s); run again with --drop-missing to drop them"
             if problems
@@ -151,10 +151,10 @@ def store_repair(
     dropped = st.repair(problems) if problems else []
     lost = sum(p.rows for p in dropped)
     if as_json:
-        _print_json({"dropped": [p.__dict__ for p in dropped], "rows_lost": lost})
+        print_json({"dropped": [p.__dict__ for p in dropped], "rows_lost": lost})
         return
     for p in dropped:
-        out.print(f"dropped {_escape(p.line())} ({p.rows:,} rows lost)", highlight=False)
+        out.print(f"dropped {escape(p.line())} ({p.rows:,} rows lost)", highlight=False)
     out.print(
         f"dropped {len(dropped)} segment(s), {lost:,} rows; logged in the `repairs` family"
         if dropped

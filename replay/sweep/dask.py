@@ -22,7 +22,7 @@ from dask.distributed import Client, LocalCluster, wait
 
 from data import interrupts
 from data.errors import ServiceUnreachableError
-from replay.sweep import evaluate_chunk
+from replay.sweep.chunk import evaluate_chunk
 from strategies.config import StrategyConfig
 
 
@@ -38,7 +38,7 @@ def warm_worker() -> int:
 
     from data.generator.market import MarketParams, generate_into
     from data.store import open_store
-    from replay.sweep import sweep_local
+    from replay.sweep.chunk import sweep_local
     from strategies.config import load_strategy
 
     tmp = Path(tempfile.mkdtemp(prefix="clanka-warm-"))

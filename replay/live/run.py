@@ -12,7 +12,7 @@ holds but Parquet lacks are rolled, a torn last record is cut off, and the kerne
 (positions, cash, pending orders, breaker counters, features) is rebuilt by running the
 run's own inputs through a fresh kernel, whose outputs must equal the logged ones event
 for event, or the run refuses to continue. Paper mode is this plus the live feed
-(replay/paper.py); `--mode replay --inputs-of RUN` is this plus the recorded inputs.
+(replay/live/paper.py); `--mode replay --inputs-of RUN` is this plus the recorded inputs.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ from engine.layout import (
     PI_ACTIVE,
 )
 from engine.params import LAMPORTS_PER_SOL, P
-from replay.progress_fd import ProgressFd
-from replay.report import build_report
-from replay.run_events import split_families
-from replay.runner import events_sha256, open_unrealized_lamports
+from replay.core.progress_fd import ProgressFd
+from replay.core.run_events import split_families
+from replay.core.runner import events_sha256, open_unrealized_lamports
+from replay.report.metrics import build_report
 from strategies.config import StrategyConfig
 
 _TICK = int(InputKind.TICK)

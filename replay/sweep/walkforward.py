@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from data.store import EventStore
-from replay.sweep import run_sweep, sweep_local
+from replay.sweep.chunk import sweep_local
+from replay.sweep.run import run_sweep
 from strategies.config import StrategyConfig
 
 DAY_NS = 86_400_000_000_000

@@ -1,0 +1,223 @@
+"""`clanka import`, `generate`, `sql` and `control`: getting events into a store and out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import duckdb
+import typer
+
+from data import interrupts
+from data.controls import append_control
+from data.errors import ImportFileError, StopRequestedError
+from data.generator.market import MarketParams, generate_into
+from data.importers import ImportReport, import_file
+from data.schemas import check_source_name
+from data.sql_guard import VIEWS, read_only_query, verify_query_families
+from data.store import EventStore, open_store
+from replay.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    app,
+    err,
+    escape,
+    iso_ns,
+    iso_text,
+    out,
+    print_json,
+    progress_bar,
+    store_path,
+    user_errors,
+)
+from replay.cli.render import render_generate, render_import, render_sql
+from replay.core.progress_fd import ProgressFd
+
+
+@app.command("import")
+@user_errors
+def import_cmd(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Parquet or CSV files to import.", metavar="PATH")
+    ],
+    store: StoreOpt = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source name (partition) [default: from the file].")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import market data files (formats are detected from their columns).
+
+    Each file is validated row by row: bad rows go to the `quarantine` family with
+    their reason; rows the store already has are skipped; the same file twice adds
+    nothing.
+    """
+    if source is not None:
+        check_source_name(source)
+    for p in paths:  # before the store is created: a typo must not leave an empty store
+        if not p.is_file():
+            raise ImportFileError(f"{p}: no such file" if not p.exists() else f"{p}: not a file")
+    st = open_store(store_path(store), create=True)
+    reports: list[ImportReport] = []
+    reporter = ProgressFd()
+
+    def phase(msg: str) -> None:
+        prog.update(task, description=escape(msg))
+        reporter.emit("import", phase=msg)
+
+    with progress_bar(sys.stderr.isatty()) as prog:
+        task = prog.add_task("importing", total=len(paths))
+        for p in paths:
+            try:
+                rep = import_file(st, p, source=source, progress=phase)
+            except (StopRequestedError, KeyboardInterrupt) as exc:
+                done = ", ".join(r.file for r in reports)
+                kept = f"{len(reports)} file(s) were imported before ({done}); " if done else ""
+                signum = getattr(exc, "signum", 0) or interrupts.requested() or 2
+                raise StopRequestedError(
+                    f"interrupted; {kept}nothing of {p} was committed", signum
+                ) from None
+            reports.append(rep)
+            prog.advance(task)
+    if as_json:
+        docs = [r.to_dict() for r in reports]
+        print_json(docs[0] if len(docs) == 1 else docs)
+    else:
+        for r in reports:
+            render_import(out, r)
+
+
+@app.command()
+@user_errors
+def generate(
+    store: StoreOpt = None,
+    mints: Annotated[int, typer.Option(help="Number of token launches.")] = 200,
+    hours: Annotated[float, typer.Option(help="Length of the market in hours.")] = 24.0,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same market).")] = 7,
+    start: Annotated[str, typer.Option(help="UTC start, ISO 8601.")] = "2025-01-01T00:00:00Z",
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate the built-in SYNTHETIC memecoin market into a store.
+
+    Deterministic: the same options always give the same ticks, and running the
+    same command twice adds nothing the second time.
+    """
+    params = MarketParams(
+        mints=mints, hours=hours, seed=seed, start=dt.datetime.fromisoformat(start)
+    )
+    st = open_store(store_path(store), create=True)
+    with err.status("generating synthetic market", spinner="dots") as status:
+        rep = generate_into(st, params, progress=lambda m: status.update(m))
+    if as_json:
+        print_json(rep.to_dict())
+    else:
+        render_generate(out, rep)
+
+
+@app.command(
+    help="Run one read-only SQL query (DuckDB) over the store's views: "
+    + ", ".join(VIEWS)
+    + ". Only SELECT statements run, and only files inside the store can be read."
+)
+@user_errors
+def sql(
+    query: Annotated[
+        str, typer.Argument(help="A DuckDB SELECT over the store's views.", metavar="QUERY")
+    ],
+    store: StoreOpt = None,
+    limit: Annotated[int, typer.Option(help="Rows to print at most (0 = all).", min=0)] = 100,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            help="Check the SHA-256 of every segment of the families the query reads first "
+            "(DuckDB does not verify Parquet checksums; about 0.5 s per GB)."
+        ),
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one read-only query (the help text is built from the list of views)."""
+    st = open_store(store_path(store))
+    tbl = _run_query(st, query, limit, verify)
+    truncated = limit > 0 and tbl.num_rows > limit
+    if truncated:
+        tbl = tbl.slice(0, limit)
+    if as_json:
+        print_json({"columns": tbl.column_names, "rows": tbl.to_pylist(), "truncated": truncated})
+    else:
+        render_sql(out, tbl, truncated)
+
+
+def _run_query(st: EventStore, query: str, limit: int, verify: bool) -> Any:
+    """One sandboxed SELECT; Ctrl-C interrupts DuckDB, a segment retired meanwhile retries.
+
+    A compaction by another process can retire a segment between the moment the views
+    were built and the moment DuckDB opens it: the query then runs again once on the
+    new manifest (the rows are the same, only the files changed).
+    """
+    import threading
+
+    from data.sql_guard import sandbox
+
+    con = st.con
+    read_only_query(con, query)
+    sandbox(con, st.root)
+    if verify:
+        verify_query_families(con, query, st.root, st.manifest)
+    done = threading.Event()
+
+    def watch() -> None:  # DuckDB runs in C: a stop request reaches it through interrupt()
+        while not done.wait(0.05):
+            if interrupts.requested():
+                con.interrupt()
+                return
+
+    watcher = threading.Thread(target=watch, name="sql-interrupt", daemon=True)
+    watcher.start()
+    try:
+        for attempt in (1, 2):
+            try:
+                rel = st.con.sql(query)
+                shown = rel.limit(limit + 1) if limit > 0 else rel
+                return shown.to_arrow_table()
+            except duckdb.IOException:
+                before = st.manifest.generation
+                st.refresh()
+                if attempt == 2 or st.manifest.generation == before:
+                    raise
+            except duckdb.InterruptException:
+                interrupts.check("the query was cancelled")
+                raise
+        raise AssertionError("unreachable")
+    finally:
+        done.set()
+        watcher.join()  # a daemon thread alive at exit would keep the connection alive
+
+
+@app.command()
+@user_errors
+def control(
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="emergency-stop (halt new entries) or reset (clear breakers).", metavar="ACTION"
+        ),
+    ],
+    at: Annotated[
+        str | None, typer.Option("--at", help="Event time (ISO 8601, UTC) [default: now].")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Log an operator control: an emergency stop or a manual breaker reset.
+
+    It takes effect at its event time in every later replay (and live, when it
+    arrives); exits are never blocked, only new entries.
+    """
+    ts = iso_ns(at, "--at")
+    if ts is None:
+        ts = time.time_ns()
+    st = open_store(store_path(store))
+    seq = append_control(st, action, ts)
+    out.print(f"logged {action} at {iso_text(ts)} (signals seq {seq.first})")

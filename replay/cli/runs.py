@@ -1,0 +1,101 @@
+"""`clanka replay` and `clanka explain`: a run of the store through the kernel, and why."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from data.errors import StoreError
+from data.store import open_store
+from replay.cli.common import (
+    ConfigOpt,
+    EntryOpt,
+    FromOpt,
+    JsonOpt,
+    MintsOpt,
+    SetOpt,
+    StoreOpt,
+    StrategyOpt,
+    ToOpt,
+    app,
+    mint_ids_of,
+    out,
+    print_json,
+    progress_bar,
+    scope_text,
+    store_path,
+    strategy_from,
+    time_range,
+    user_errors,
+)
+from replay.cli.render import render_explain, render_report
+from replay.core.progress_fd import ProgressFd
+from replay.core.runner import count_ticks, run_replay
+from replay.report.explain import explain as explain_target
+
+
+@app.command()
+@user_errors
+def replay(
+    store: StoreOpt = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    mints: MintsOpt = None,
+    strategy: StrategyOpt = "momentum_breakout",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    entry: EntryOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay the store through the kernel, log every event under a new run id, report.
+
+    The report covers trades, win rate, average return, realized and unrealized PnL,
+    fees, slippage, max drawdown, Sharpe, hold time, exit reasons and the run's
+    events_sha256 (same data and config, same hash).
+    """
+    strat = strategy_from(strategy, config, entry, set_)
+    params = strat.vector()
+    start, end = time_range(from_, to)
+    st = open_store(store_path(store))
+    mint_ids = mint_ids_of(st, mints)
+    total = count_ticks(st, start, end, mint_ids)
+    if total == 0:
+        raise StoreError(f"no ticks to replay {scope_text(st, from_, to, mints)}; nothing was run")
+    reporter = ProgressFd()
+
+    def advanced(n: int) -> None:
+        prog.update(task, completed=n)
+        reporter.emit("replayed", ticks=n, total=total)
+
+    with progress_bar(sys.stderr.isatty()) as prog:
+        task = prog.add_task(f"replaying {strat.name}", total=total)
+        result = run_replay(st, strat, params, start_ts=start, end_ts=end, mint_ids=mint_ids,
+                            progress=advanced)  # fmt: skip
+    if as_json:
+        print_json(result.report)
+    else:
+        render_report(out, strat.name, result.report)
+
+
+@app.command()
+@user_errors
+def explain(
+    target: Annotated[
+        str,
+        typer.Argument(help="A trade (T12, trade:12 or 12) or a decision (D40).", metavar="TARGET"),
+    ],
+    run: Annotated[
+        str | None, typer.Option("--run", help="Run id [default: the latest run].")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why a trade happened: its decision's scores and inputs, orders, fills, outcome."""
+    st = open_store(store_path(store))
+    doc = explain_target(st, target, run)
+    if as_json:
+        print_json(doc)
+    else:
+        render_explain(out, doc)

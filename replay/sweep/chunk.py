@@ -1,0 +1,175 @@
+"""One chunk of a sweep: many parameter sets through the replay kernel in one pass.
+
+The store is read once, batch by batch (the same merged input replay uses), and every
+batch is run through all parameter sets by `replay.sweep.sweep_nb.sweep_batch_nb`,
+which calls the very `step_nb` replay calls, one independent state per set, in
+parallel over the sets. Each set's result is the replay report's metrics, computed the
+same way. Every executor (threads here, processes, Dask workers) runs chunks with
+`evaluate_chunk`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data import interrupts
+from data.store import EventStore, open_store
+from engine.events import InputKind
+from engine.layout import (
+    MAX_OUT_PER_EVENT,
+    N_OUT_F,
+    N_OUT_I,
+    KernelState,
+    new_state,
+)
+from engine.params import LAMPORTS_PER_SOL, P
+from replay.core.runner import input_batches, prefetch
+from replay.sweep.sweep_nb import (
+    M_DECISIONS,
+    M_FEES,
+    M_FILLS,
+    M_HOLD_SUM,
+    M_LAST_EQ,
+    M_MAX_DD,
+    M_N_RET,
+    M_ORDERS,
+    M_PEAK,
+    M_PNL,
+    M_POINTS,
+    M_PREV_DAY_EQ,
+    M_REJECTS,
+    M_RET_M2,
+    M_RET_MEAN,
+    M_RET_SUM,
+    M_SLIP,
+    M_START_EQ,
+    M_TRADES,
+    M_WINS,
+    N_METRICS,
+    RING,
+    sweep_batch_nb,
+    sweep_finish_nb,
+)
+from strategies.config import StrategyConfig
+
+OUT_CAPACITY = 4096
+"""Output rows per set between folds (the kernel stops and resumes when they fill)."""
+assert OUT_CAPACITY > MAX_OUT_PER_EVENT
+
+
+@dataclass
+class _Stacked:
+    """One KernelState per parameter set, stacked along a new first axis."""
+
+    arrays: list[np.ndarray]
+    out_i: np.ndarray
+    out_f: np.ndarray
+
+
+def _stack(params: np.ndarray, scales: np.ndarray) -> _Stacked:
+    states = [new_state(scales, round(p[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL)) for p in params]
+    arrays = [np.ascontiguousarray(np.stack(field)) for field in zip(*states, strict=True)]
+    n = len(params)
+    return _Stacked(
+        arrays,
+        np.zeros((n, OUT_CAPACITY, N_OUT_I), np.int64),
+        np.zeros((n, OUT_CAPACITY, N_OUT_F)),
+    )
+
+
+def sweep_local(
+    store: EventStore,
+    strategy: StrategyConfig,
+    param_sets: Sequence[dict[str, float]],
+    *,
+    start_ts: int | None = None,
+    end_ts: int | None = None,
+    mint_ids: Sequence[int] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Metrics of each parameter set over the store (or a range / some mints)."""
+    if not param_sets:
+        return []
+    params = np.stack([strategy.vector(s) for s in param_sets])
+    feat, ops, thr = strategy.conditions.compile()
+    n = len(params)
+    cond = [np.ascontiguousarray(np.broadcast_to(a, (n, len(a)))) for a in (feat, ops, thr)]
+    scales = np.array([10.0**r.decimals for r in store.mints().records()], dtype=np.float64)
+    st = _stack(params, scales)
+    met = np.zeros((n, N_METRICS))
+    cash0 = np.array([round(p[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL) for p in params]) / 1e9
+    met[:, M_START_EQ] = cash0
+    met[:, M_PEAK] = cash0
+    met[:, M_PREV_DAY_EQ] = cash0
+    ring = np.zeros((n, RING, 2), np.int64)
+    ticks = 0
+    for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
+        interrupts.check("the chunk under way was not committed")
+        # numba's stubs type a parallel dispatcher's call with fewer arguments.
+        sweep_batch_nb(*batch, params, *cond, *st.arrays, st.out_i,  # type: ignore[call-arg]
+                       st.out_f, met, ring)  # fmt: skip
+        ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
+        if progress:
+            progress(ticks)
+    unrealized = np.zeros(n)
+    n_open = np.zeros(n, np.int64)
+    state = KernelState(*st.arrays)
+    sweep_finish_nb(state.glob, state.pos_i, state.mint_f, met, unrealized, n_open)
+    return [_metrics(met[s], unrealized[s], int(n_open[s]), ticks) for s in range(n)]
+
+
+def _metrics(m: np.ndarray, unrealized: float, n_open: int, ticks: int) -> dict[str, Any]:
+    """The replay report's metrics from one set's accumulators (same definitions)."""
+    trades = int(m[M_TRADES])
+    n_ret = int(m[M_N_RET])
+    sd = math.sqrt(m[M_RET_M2] / (n_ret - 1)) if n_ret >= 2 else 0.0
+    sharpe = m[M_RET_MEAN] / sd * math.sqrt(365.0) if n_ret >= 2 and sd > 0.0 else None
+    return {
+        "ticks_processed": ticks,
+        "trades": trades,
+        "win_rate": m[M_WINS] / trades if trades else None,
+        "avg_return": m[M_RET_SUM] / trades if trades else None,
+        "realized_pnl_sol": m[M_PNL] / 1e9,
+        "unrealized_pnl_sol": unrealized / 1e9,
+        "open_positions": n_open,
+        "fees_sol": m[M_FEES] / 1e9,
+        "slippage_sol": m[M_SLIP] / 1e9,
+        "max_drawdown": float(m[M_MAX_DD]),
+        "sharpe": sharpe,
+        "avg_hold_s": m[M_HOLD_SUM] / trades / 1e9 if trades else None,
+        "decisions": int(m[M_DECISIONS]),
+        "orders": int(m[M_ORDERS]),
+        "fills": int(m[M_FILLS]),
+        "rejects": int(m[M_REJECTS]),
+        "final_equity_sol": float(m[M_LAST_EQ]) if m[M_POINTS] > 0 else float(m[M_START_EQ]),
+    }
+
+
+def evaluate_chunk(
+    store_path: str,
+    strategy: StrategyConfig,
+    param_sets: list[dict[str, float]],
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: list[int] | None,
+    threads: int,
+) -> list[dict[str, Any]]:
+    """One chunk's metrics, computed in a worker process from the store at `store_path`.
+
+    The task of both process executors: local `--processes` and Dask workers.
+    """
+    import numba
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+    store = open_store(Path(store_path))
+    try:
+        return sweep_local(store, strategy, param_sets, start_ts=start_ts, end_ts=end_ts,
+                           mint_ids=mint_ids)  # fmt: skip
+    finally:
+        store.close()
