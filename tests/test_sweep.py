@@ -80,15 +80,16 @@ def test_kill_9_mid_sweep_then_rerun_resumes_without_gaps_or_repeats(tmp_path: P
     sid = sweep_id_for(s, strat, sets, None, None, None)
     args = ["sweep", "--store", str(store_dir), "--grid", grid[0], "--grid", grid[1],
             "--chunk-size", "2", "--json", "--set", f"trailing_pct={trailing}"]  # fmt: skip
-    # Kill on the child's own report of its first committed chunks (12 chunks in all,
-    # so the kill lands mid-sweep however slow this machine is today).
-    child = Progress([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Kill on the child's own report of its second committed chunk (of 12): in step mode
+    # it stops itself after each report, so the kill lands exactly there on any machine.
+    child = Progress([*CLI, *args], step=True, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)  # fmt: skip
     child.wait_for(lambda e: e["event"] == "chunk_committed" and e["done"] >= 2)
-    child.proc.send_signal(signal.SIGKILL)
+    child.proc.send_signal(signal.SIGKILL)  # held right after its 2nd commit
     child.proc.wait()
     child.close()
     partial = _rows(store_dir, sid)
-    assert 2 * 2 <= len(partial) < len(sets), "the kill must land mid-sweep"
+    assert len(partial) == 2 * 2, "killed right after its second chunk"
     assert len(sets) == 24
     assert len(partial) % 2 == 0  # whole chunks only
     done = subprocess.run([*CLI, *args], cwd=REPO, capture_output=True, text=True, check=True)
