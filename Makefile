@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[dev]'
+	$(BIN)/clanka warmup
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -46,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_kernel
 	$(BIN)/python -m benchmarks.bench_sweep
 	$(BIN)/python -m benchmarks.bench_paper
+	$(BIN)/python -m benchmarks.bench_startup
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) .mypy_cache .ruff_cache .pytest_cache .hypothesis

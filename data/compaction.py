@@ -31,8 +31,6 @@ from data.schemas import FAMILIES
 from data.segment_files import RETIRED_DIR, corrupt_error, locate, missing_error, read_whole
 from data.segments import write_segment
 
-DEFAULT_COMPACT_TARGET_ROWS = 4_000_000
-
 
 @dataclass
 class CompactionResult:

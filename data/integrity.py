@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from data.errors import SegmentError
 from data.fsio import file_sha256
@@ -75,6 +74,8 @@ def _check_segment(root: Path, family: str, seg: SegmentInfo) -> Problem | None:
     if table.num_rows != seg.rows:
         return bad("rows", f"{table.num_rows:,} rows in the file, the manifest says {seg.rows:,}")
     if table.num_rows:
+        import pyarrow.compute as pc
+
         seq = pc.min_max(table.column("seq"))
         ts = pc.min_max(table.column("ts_ns"))
         got = (seq["min"].as_py(), seq["max"].as_py(), ts["min"].as_py(), ts["max"].as_py())

@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from data import interrupts
 from data.manifest import SegmentInfo
 from data.readers import reader_pin
 from data.segment_files import open_segment, read_row_groups
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 Chunk = dict[str, np.ndarray]
 """A batch of rows: column name -> 1-D numpy array, all of one length."""

@@ -14,12 +14,15 @@ stops the one read that needs it, with a message that says what to do.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from data.errors import SegmentError
 from data.manifest import SegmentInfo
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 RETIRED_DIR = "_retired"
 CHECK_HINT = "run `clanka store check`; `clanka store repair --drop-missing` drops it"
@@ -70,6 +73,8 @@ def corrupt_error(seg: SegmentInfo, detail: str) -> SegmentError:
 
 def open_segment(root: Path, seg: SegmentInfo) -> pq.ParquetFile:
     """Open a segment for reading with page checksums verified on every page read."""
+    import pyarrow.parquet as pq  # loaded on first read: views alone never need it
+
     path = locate(root, seg)
     if path is None:
         raise missing_error(seg)

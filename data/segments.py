@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from data.fsio import HashingWriter, make_dirs_durable, write_durably
 from data.manifest import SegmentInfo
@@ -52,6 +51,8 @@ def write_segment(
     name = f"part-{first:012d}-{last:012d}{tag}.parquet"
     final = root / rel_dir / name
     make_dirs_durable(final.parent, root)
+    import pyarrow.parquet as pq  # loaded on first write
+
     dict_cols = [f.name for f in spec.schema if pa.types.is_string(f.type)]
     digest = [""]
 

@@ -30,7 +30,8 @@ from data.manifest import Manifest
 from data.schemas import FAMILIES
 
 VIEWS: tuple[str, ...] = (*FAMILIES, *PROJECTIONS)
-"""Every view a store's connection has: one per family, then the projections."""
+"""Every view a store's connection has: one per family, then the projections (the same
+as `data.names.VIEW_NAMES`, which the help text reads without loading this module)."""
 
 
 def read_only_query(con: duckdb.DuckDBPyConnection, query: str) -> str:

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from data import interrupts
-from data.compaction import DEFAULT_COMPACT_TARGET_ROWS, CompactionResult, move_out
+from data.compaction import CompactionResult, move_out
 from data.compaction import compact as compact_store
+from data.defaults import DEFAULT_COMPACT_TARGET_ROWS
 from data.errors import StoreError, StoreFullError
 from data.fsio import is_disk_full, is_temp_name
 from data.integrity import DAMAGED_DIR, CheckReport, Problem, check_store, still_damaged
@@ -596,6 +596,8 @@ def _scan_manifest(
 
 def _filter_rows(table: pa.Table, flt: ScanFilter) -> pa.Table:
     """Rows of `table` inside the filter's time range and mint set."""
+    import pyarrow.compute as pc  # loaded on first use: `clanka sql` never needs it
+
     mask = None
     if flt.start_ts > ScanFilter.start_ts or flt.end_ts < ScanFilter.end_ts:
         ts = table.column("ts_ns")

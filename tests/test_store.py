@@ -233,3 +233,11 @@ def test_compaction_failing_after_its_commit_keeps_the_new_segments(
     assert len(reopened.segments("ticks")) == 1
     uids = np.concatenate([c["uid"] for c in reopened.scan("ticks", ["uid"])])
     assert uids.tolist() == [0, 1, 2]
+
+
+def test_the_light_list_of_view_names_matches_the_definitions() -> None:
+    from data.duck import PROJECTIONS
+    from data.names import FAMILY_NAMES, PROJECTION_NAMES
+    from data.schemas import FAMILIES
+
+    assert (tuple(FAMILIES), tuple(PROJECTIONS)) == (FAMILY_NAMES, PROJECTION_NAMES)

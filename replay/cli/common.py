@@ -21,11 +21,9 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
-import duckdb
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -42,13 +40,13 @@ from typer.core import TyperGroup
 
 from data import interrupts
 from data.errors import ClankaDataError, StopRequestedError
-from data.store import EventStore
-from engine.conditions import ConditionSet
-from replay.cli.settings import ClankaSettings
-from strategies.config import StrategyConfig, load_strategy, parse_overrides
+
+if TYPE_CHECKING:  # the heavy libraries load inside the commands that use them
+    from data.store import EventStore
+    from strategies.config import StrategyConfig
 
 COMMAND_ORDER = ("import", "generate", "replay", "sweep", "explain", "control", "run", "verify",
-                 "feed", "sql", "store")  # fmt: skip
+                 "feed", "sql", "store", "warmup")  # fmt: skip
 """How `clanka --help` lists the commands: in the order a user meets them."""
 
 
@@ -131,7 +129,11 @@ EntryOpt = Annotated[
 
 def store_path(store: Path | None) -> Path:
     """--store, else $CLANKA_STORE, else ./store."""
-    return store if store is not None else ClankaSettings().store
+    if store is not None:
+        return store
+    from replay.cli.settings import ClankaSettings
+
+    return ClankaSettings().store
 
 
 def _json_safe(v: Any) -> Any:
@@ -173,20 +175,38 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
             line, code = "interrupted; nothing was committed", 128 + (interrupts.requested() or 2)
         except ClankaDataError as exc:
             line, code = f"[red]error:[/red] {escape(exc)}", 1
-        except ValidationError as exc:
-            parts = [
-                f"invalid {'.'.join(str(x) for x in e['loc']) or 'input'}: {e['msg']}"
-                for e in exc.errors()
-            ]
-            line, code = f"[red]{escape('; '.join(parts))}[/red]", 2
-        except ValueError as exc:
-            line, code = f"[red]invalid input:[/red] {escape(exc)}", 2
-        except duckdb.Error as exc:
-            line, code = f"[red]query failed:[/red] {escape(_one_line(exc))}", 1
+        except Exception as exc:  # classified below; anything else is re-raised
+            known = _known_failure(exc)
+            if known is None:
+                raise
+            line, code = known
         err.print(line, highlight=False)
         raise typer.Exit(code)
 
     return wrapper
+
+
+def _known_failure(exc: Exception) -> tuple[str, int] | None:
+    """The line and exit code of an invalid value or a failed query, else None.
+
+    pydantic and DuckDB are imported here, not at start-up: if either raised, it is
+    loaded already. pydantic's ValidationError is a ValueError, so it comes first.
+    """
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        parts = [
+            f"invalid {'.'.join(str(x) for x in e['loc']) or 'input'}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        return f"[red]{escape('; '.join(parts))}[/red]", 2
+    if isinstance(exc, ValueError):
+        return f"[red]invalid input:[/red] {escape(exc)}", 2
+    import duckdb
+
+    if isinstance(exc, duckdb.Error):
+        return f"[red]query failed:[/red] {escape(_one_line(exc))}", 1
+    return None
 
 
 def escape(text: object) -> str:
@@ -219,6 +239,30 @@ def progress_bar(enabled: bool, eta: bool = False) -> Iterator[Progress]:
         columns += [TextColumn("eta"), TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=True, disable=not enabled) as prog:
         yield prog
+
+
+def announce_compile(*kernels: str) -> None:
+    """Say in one line, before it happens, that a first run will compile the kernels.
+
+    `kernels` names what the command runs ("step" or "sweep"); a cold numba cache costs
+    tens of seconds that would otherwise look like a hang.
+    """
+    from replay.core.warm import compile_notice
+
+    dispatchers: list[Any] = []
+    for name in kernels:
+        if name == "step":
+            from engine.kernel_nb import step_nb
+            from replay.core.merge_nb import merge_streams_nb
+
+            dispatchers += [step_nb, merge_streams_nb]
+        else:
+            from replay.sweep.sweep_nb import sweep_batch_nb
+
+            dispatchers.append(sweep_batch_nb)
+    notice = compile_notice(*dispatchers)
+    if notice:
+        err.print(notice, highlight=False, markup=False, soft_wrap=True)
 
 
 def iso_text(ts_ns: int) -> str:
@@ -284,6 +328,9 @@ def strategy_from(
 
     With `validate` off, --set values are checked later, together with swept values.
     """
+    from engine.conditions import ConditionSet
+    from strategies.config import load_strategy, parse_overrides
+
     strat = load_strategy(config if config is not None else name)
     if entry is not None:
         strat = strat.model_copy(update={"entry": str(ConditionSet.parse(entry))})

@@ -6,19 +6,13 @@ import datetime as dt
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import duckdb
 import typer
 
 from data import interrupts
-from data.controls import append_control
 from data.errors import ImportFileError, StopRequestedError
-from data.generator.market import MarketParams, generate_into
-from data.importers import ImportReport, import_file
-from data.schemas import check_source_name
-from data.sql_guard import VIEWS, read_only_query, verify_query_families
-from data.store import EventStore, open_store
+from data.names import VIEW_NAMES
 from replay.cli.common import (
     JsonOpt,
     StoreOpt,
@@ -33,8 +27,11 @@ from replay.cli.common import (
     store_path,
     user_errors,
 )
-from replay.cli.render import render_generate, render_import, render_sql
 from replay.core.progress_fd import ProgressFd
+
+if TYPE_CHECKING:
+    from data.importers import ImportReport
+    from data.store import EventStore
 
 
 @app.command("import")
@@ -55,6 +52,11 @@ def import_cmd(
     their reason; rows the store already has are skipped; the same file twice adds
     nothing.
     """
+    from data.importers import import_file
+    from data.schemas import check_source_name
+    from data.store import open_store
+    from replay.cli.render import render_import
+
     if source is not None:
         check_source_name(source)
     for p in paths:  # before the store is created: a typo must not leave an empty store
@@ -105,6 +107,10 @@ def generate(
     Deterministic: the same options always give the same ticks, and running the
     same command twice adds nothing the second time.
     """
+    from data.generator.market import MarketParams, generate_into
+    from data.store import open_store
+    from replay.cli.render import render_generate
+
     params = MarketParams(
         mints=mints, hours=hours, seed=seed, start=dt.datetime.fromisoformat(start)
     )
@@ -119,7 +125,7 @@ def generate(
 
 @app.command(
     help="Run one read-only SQL query (DuckDB) over the store's views: "
-    + ", ".join(VIEWS)
+    + ", ".join(VIEW_NAMES)
     + ". Only SELECT statements run, and only files inside the store can be read."
 )
 @user_errors
@@ -139,6 +145,9 @@ def sql(
     as_json: JsonOpt = False,
 ) -> None:
     """Run one read-only query (the help text is built from the list of views)."""
+    from data.store import open_store
+    from replay.cli.render import render_sql
+
     st = open_store(store_path(store))
     tbl = _run_query(st, query, limit, verify)
     truncated = limit > 0 and tbl.num_rows > limit
@@ -159,7 +168,9 @@ def _run_query(st: EventStore, query: str, limit: int, verify: bool) -> Any:
     """
     import threading
 
-    from data.sql_guard import sandbox
+    import duckdb
+
+    from data.sql_guard import read_only_query, sandbox, verify_query_families
 
     con = st.con
     read_only_query(con, query)
@@ -215,6 +226,9 @@ def control(
     It takes effect at its event time in every later replay (and live, when it
     arrives); exits are never blocked, only new entries.
     """
+    from data.controls import append_control
+    from data.store import open_store
+
     ts = iso_ns(at, "--at")
     if ts is None:
         ts = time.time_ns()

@@ -15,16 +15,11 @@ import sys
 import time
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from data.errors import StoreError
-from data.feed.client import FeedConfig, PumpFunFeed, WallClock
-from data.feed.server import serve_store
-from data.feed.wire import FeedGap, FeedItem, FeedProblem, FeedTick
-from data.mints import MintSpec
-from data.store import open_store
 from replay.cli.common import (
     ConfigOpt,
     EntryOpt,
@@ -34,6 +29,7 @@ from replay.cli.common import (
     SetOpt,
     StoreOpt,
     StrategyOpt,
+    announce_compile,
     app,
     err,
     escape,
@@ -45,29 +41,22 @@ from replay.cli.common import (
     time_range,
     user_errors,
 )
-from replay.cli.render import render_report
-from replay.core.runner import run_replay
-from replay.live.paper import (
-    RunSettings,
-    feed_failure,
-    install_stop_signals,
-    replay_inputs,
-    run_async,
-    run_paper_blocking,
-)
-from replay.live.run import (
-    LiveRun,
-    first_difference,
-    logged_tables,
-    run_strategy,
-)
+
+if TYPE_CHECKING:  # the feed, the store and the kernel load inside the commands
+    from data.feed.client import FeedConfig
+    from data.feed.wire import FeedItem
+    from replay.live.paper import RunSettings
+    from replay.live.run import LiveRun
 
 feed_app = typer.Typer(
     help="Live feeds: serve a store as a Solana websocket feed, or record one.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(feed_app, name="feed")
-verify_app = typer.Typer(help="Check a run against a replay of its own log.", no_args_is_help=True)
+verify_app = typer.Typer(
+    help="Check a run against a replay of its own log.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(verify_app, name="verify")
 
 API_KEY_ENV = "CLANKA_FEED_API_KEY"
@@ -75,6 +64,8 @@ API_KEY_ENV = "CLANKA_FEED_API_KEY"
 
 def _settings(path: Path | None, feed_url: str | None) -> RunSettings:
     """`--settings FILE.toml` ([feed], [live]), then --feed, then the key from the env."""
+    from replay.live.paper import RunSettings
+
     doc: dict[str, Any] = {}
     if path is not None:
         try:
@@ -134,7 +125,14 @@ def run_cmd(
     with the same --run-id), stops cleanly on Ctrl-C / SIGTERM and prints the report
     with the latency from frame receipt to the decision logged.
     """
+    from data.store import open_store
+    from replay.cli.render import render_report
+    from replay.core.runner import run_replay
+    from replay.live.paper import feed_failure, replay_inputs, run_paper_blocking
+    from replay.live.run import LiveRun, run_strategy
+
     st = open_store(store_path(store), create=mode == "paper")
+    announce_compile("step")
     if mode == "replay" and inputs_of is None:
         strat = strategy_from(strategy, config, entry, set_)
         result = run_replay(st, strat, strat.vector())
@@ -188,7 +186,12 @@ def verify_parity(
     Decisions, orders, fills, positions and breaker events must match field for field
     in the same order; the first difference is printed and the exit code is 1.
     """
+    from data.store import open_store
+    from replay.live.paper import RunSettings, replay_inputs
+    from replay.live.run import LiveRun, first_difference, logged_tables, run_strategy
+
     st = open_store(store_path(store))
+    announce_compile("step")
     strat = run_strategy(st, run)
     if strat is None:
         raise ValueError(f"no run {run!r} in this store")
@@ -248,6 +251,10 @@ def feed_serve(
     accountSubscribe (a mint's bonding curve), exactly as with a public RPC node.
     Runs until the tape has played or Ctrl-C.
     """
+    from data.feed.server import serve_store
+    from data.store import open_store
+    from replay.live.paper import install_stop_signals, run_async
+
     st = open_store(from_store)
     start, end = time_range(from_, to)
     mint_ids = mint_ids_of(st, mints)
@@ -287,6 +294,9 @@ def feed_record(
     time), problems in `quarantine`, outages in `feed_gaps`, so a recording can be
     replayed or served again.
     """
+    from data.store import open_store
+    from replay.live.paper import run_async
+
     cfg = _settings(settings, url).feed
     st = open_store(store_path(store), create=True)
     counts = run_async(_record(st, cfg, duration))
@@ -300,6 +310,9 @@ def feed_record(
 
 async def _record(st: Any, cfg: FeedConfig, duration: float | None) -> dict[str, int]:
     """Collect frames and feed items; append them every second in one transaction."""
+    from data.feed.client import PumpFunFeed, WallClock
+    from replay.live.paper import install_stop_signals
+
     clock = WallClock()
     items: list[FeedItem] = []
     frames: list[tuple[int, str]] = []
@@ -331,6 +344,9 @@ def _take(xs: list[Any]) -> list[Any]:
 def _append_recorded(
     st: Any, frames: list[tuple[int, str]], batch: list[FeedItem], counts: dict[str, int]
 ) -> None:
+    from data.feed.wire import FeedGap, FeedProblem, FeedTick
+    from data.mints import MintSpec
+
     ticks = [b for b in batch if isinstance(b, FeedTick)]
     problems = [b for b in batch if isinstance(b, FeedProblem)]
     gaps = [b for b in batch if isinstance(b, FeedGap)]

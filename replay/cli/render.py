@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
-from data.generator.market import GenerateReport
-from data.importers import ImportReport
+if TYPE_CHECKING:  # only for annotations: the CLI's start-up stays light
+    import pyarrow as pa
+
+    from data.generator.market import GenerateReport
+    from data.importers import ImportReport
 
 
 def _mb(n: int) -> str:

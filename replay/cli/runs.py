@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from data.errors import StoreError
-from data.store import open_store
 from replay.cli.common import (
     ConfigOpt,
     EntryOpt,
@@ -19,6 +18,7 @@ from replay.cli.common import (
     StoreOpt,
     StrategyOpt,
     ToOpt,
+    announce_compile,
     app,
     mint_ids_of,
     out,
@@ -30,10 +30,7 @@ from replay.cli.common import (
     time_range,
     user_errors,
 )
-from replay.cli.render import render_explain, render_report
 from replay.core.progress_fd import ProgressFd
-from replay.core.runner import count_ticks, run_replay
-from replay.report.explain import explain as explain_target
 
 
 @app.command()
@@ -58,12 +55,17 @@ def replay(
     strat = strategy_from(strategy, config, entry, set_)
     params = strat.vector()
     start, end = time_range(from_, to)
+    from data.store import open_store
+    from replay.cli.render import render_report
+    from replay.core.runner import count_ticks, run_replay
+
     st = open_store(store_path(store))
     mint_ids = mint_ids_of(st, mints)
     total = count_ticks(st, start, end, mint_ids)
     if total == 0:
         raise StoreError(f"no ticks to replay {scope_text(st, from_, to, mints)}; nothing was run")
     reporter = ProgressFd()
+    announce_compile("step")
 
     def advanced(n: int) -> None:
         prog.update(task, completed=n)
@@ -93,6 +95,10 @@ def explain(
     as_json: JsonOpt = False,
 ) -> None:
     """Why a trade happened: its decision's scores and inputs, orders, fills, outcome."""
+    from data.store import open_store
+    from replay.cli.render import render_explain
+    from replay.report.explain import explain as explain_target
+
     st = open_store(store_path(store))
     doc = explain_target(st, target, run)
     if as_json:

@@ -11,8 +11,7 @@ from typing import Annotated
 
 import typer
 
-from data.store import DEFAULT_COMPACT_TARGET_ROWS, EventStore, open_store
-from data.summary import store_summary
+from data.defaults import DEFAULT_COMPACT_TARGET_ROWS
 from replay.cli.common import (
     JsonOpt,
     StoreOpt,
@@ -24,13 +23,16 @@ from replay.cli.common import (
     store_path,
     user_errors,
 )
-from replay.cli.render import render_summary
 
 
 @store_app.command("info")
 @user_errors
 def store_info(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Summarise a store: families, row counts, time range, size, sources."""
+    from data.store import open_store
+    from data.summary import store_summary
+    from replay.cli.render import render_summary
+
     st = open_store(store_path(store))
     summary = store_summary(st)
     if as_json:
@@ -56,7 +58,9 @@ def store_compact(
     Each input segment is verified (hash, page checksums) before it is merged: a
     damaged one stops the compaction by name instead of being copied into a new file.
     """
-    st: EventStore = open_store(store_path(store))
+    from data.store import open_store
+
+    st = open_store(store_path(store))
     res = st.compact(family, target_rows=target_rows)
     doc = {
         "segments_before": res.segments_before,
@@ -80,6 +84,8 @@ def store_vacuum(store: StoreOpt = None) -> None:
 
     Waits (up to 30 s) while a scan in another process may still read retired segments.
     """
+    from data.store import open_store
+
     st = open_store(store_path(store))
     freed = st.vacuum()
     out.print(f"freed {freed / 1e6:.1f} MB")
@@ -93,6 +99,8 @@ def store_check(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     Prints one line per damaged segment and exits 1 if there is any; changes nothing.
     Segments written before hashes were kept are checked by size, pages and rows.
     """
+    from data.store import open_store
+
     st = open_store(store_path(store))
     rep = st.check()
     doc = {
@@ -137,6 +145,8 @@ def store_repair(
     Without --drop-missing it only says what it would drop. Damaged files still on
     disk move to _damaged/ (deleted by `store vacuum`).
     """
+    from data.store import open_store
+
     st = open_store(store_path(store))
     problems = st.check().problems
     if not drop_missing:

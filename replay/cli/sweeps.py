@@ -6,12 +6,10 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import numba
 import typer
 
 from data import interrupts
 from data.errors import StopRequestedError, StoreFullError
-from data.store import open_store
 from replay.cli.common import (
     ConfigOpt,
     EntryOpt,
@@ -22,6 +20,7 @@ from replay.cli.common import (
     StoreOpt,
     StrategyOpt,
     ToOpt,
+    announce_compile,
     mint_ids_of,
     out,
     print_json,
@@ -32,12 +31,7 @@ from replay.cli.common import (
     time_range,
     user_errors,
 )
-from replay.cli.render import render_sweep, render_walk_forward
-from replay.sweep.grid import MAX_SETS, grid_sets, parse_grid, random_sets
-from replay.sweep.html import build_report
-from replay.sweep.results import METRIC_KEYS, finished_chunks, sweep_id_for
-from replay.sweep.run import run_sweep
-from replay.sweep.walkforward import parse_walk_forward, walk_forward
+from replay.sweep.limits import MAX_SETS
 
 
 @sweep_app.callback(invoke_without_command=True)
@@ -123,6 +117,15 @@ def sweep(
     if ctx.invoked_subcommand is not None:
         return
     strat = strategy_from(strategy, config, entry, set_, validate=False)  # per set, below
+    import numba
+
+    from data.store import open_store
+    from replay.cli.render import render_sweep, render_walk_forward
+    from replay.sweep.grid import grid_sets, parse_grid, random_sets
+    from replay.sweep.results import METRIC_KEYS, finished_chunks, sweep_id_for
+    from replay.sweep.run import run_sweep
+    from replay.sweep.walkforward import parse_walk_forward, walk_forward
+
     if sort not in METRIC_KEYS:
         raise ValueError(f"--sort {sort!r}: choose one of {', '.join(METRIC_KEYS)}")
     if bool(grid) == (random_n is not None):
@@ -141,6 +144,8 @@ def sweep(
     start, end = time_range(from_, to)
     st = open_store(store_path(store))
     mint_ids = mint_ids_of(st, mints)
+    if executor == "local":
+        announce_compile("sweep")
     if walk_forward_ is not None:
         train_days, test_days = parse_walk_forward(walk_forward_)
         with progress_bar(sys.stderr.isatty()) as prog:
@@ -217,6 +222,9 @@ def sweep_report(
     The best sets are re-run through replay, so their events land in the store as
     ordinary runs (their run ids are printed).
     """
+    from data.store import open_store
+    from replay.sweep.html import build_report
+
     st = open_store(store_path(store))
     doc = build_report(st, sweep_id, html, top=top, sort=sort, x=x, y=y)
     if as_json:

@@ -15,11 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.params import check_name, param_names
+from replay.sweep.limits import MAX_SETS
 from strategies.config import StrategyConfig
-
-MAX_SETS = 100_000
-"""Most parameter sets one sweep takes (`--max-sets` raises it): a grid's size is a
-product and grows past any machine's memory and patience without anyone noticing."""
 
 
 def parse_grid(specs: Sequence[str], max_sets: int = MAX_SETS) -> dict[str, list[float]]:
