@@ -1,17 +1,28 @@
-"""Operator controls as events: the emergency stop and the manual breaker reset.
+"""Controls as events: what steers the kernel, logged before it can take effect.
 
-A control is a `signals` row for no mint (mint_id -1) under the source "control", so
-it takes effect at its event time in replay exactly as it did live, and the log shows
-who stopped trading when. The kernel trips the emergency-stop breaker on
-SignalKind.EMERGENCY_STOP and clears every breaker on SignalKind.BREAKER_RESET.
+- The emergency stop and the manual breaker reset are `signals` rows for no mint
+  (mint_id -1) under the source "control"; the kernel trips the emergency-stop breaker
+  on SignalKind.EMERGENCY_STOP and clears every breaker on SignalKind.BREAKER_RESET.
+- Parameter and condition-set changes are `controls` rows (source: who asked). Every
+  mode reads them as kernel input at their `(ts_ns, seq)` place (`control_input`), so
+  a replay of a day reproduces what a steered paper or live bot did.
+
+Either way the log shows who changed what, when and why.
 """
 
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
+from data.schemas import CONTROL_ORIGINS
 from data.store import EventStore, SeqRange
 from engine.codes import SignalKind
+from engine.controls import Checked, check_conditions, check_param, parse_conditions
 
 CONTROL_SOURCE = "control"
 CONTROLS = {
@@ -37,3 +48,129 @@ def append_control(store: EventStore, name: str, ts_ns: int) -> SeqRange:
         },
         source=CONTROL_SOURCE,
     )
+
+
+class ControlRefusedError(ValueError):
+    """A change that fails the run-independent checks: nothing is logged."""
+
+
+def append_param(
+    store: EventStore,
+    name: str,
+    value: float,
+    ts_ns: int,
+    *,
+    source: str,
+    reason: str,
+    evidence: dict[str, Any] | None = None,
+    old_value: float = math.nan,
+) -> SeqRange:
+    """Log `name = value` from `source` at `ts_ns`; refused (ControlRefusedError) when invalid."""
+    checked = check_param(name, value)
+    if checked.refusal is not None:
+        raise ControlRefusedError(checked.detail)
+    return _append(store, "param", name.strip().lower(), float(value), "", ts_ns, source,
+                   reason, evidence, old_value)  # fmt: skip
+
+
+def append_conditions(
+    store: EventStore,
+    text: str,
+    ts_ns: int,
+    *,
+    source: str,
+    reason: str,
+    evidence: dict[str, Any] | None = None,
+) -> SeqRange:
+    """Log a new entry condition set ('none' turns the sniper off); refused when invalid."""
+    checked = check_conditions(text)
+    if checked.refusal is not None:
+        raise ControlRefusedError(checked.detail)
+    cs = parse_conditions(text)
+    canonical = str(cs) if cs is not None else "none"
+    return _append(store, "conditions", "conditions", math.nan, canonical, ts_ns, source,
+                   reason, evidence, math.nan)  # fmt: skip
+
+
+def _append(
+    store: EventStore, control: str, name: str, value: float, conditions: str, ts_ns: int,
+    source: str, reason: str, evidence: dict[str, Any] | None, old_value: float,
+) -> SeqRange:  # fmt: skip
+    if source not in CONTROL_ORIGINS:
+        raise ValueError(f"unknown control source {source!r}; known: {', '.join(CONTROL_ORIGINS)}")
+    return store.append(
+        "controls",
+        {
+            "ts_ns": np.array([ts_ns], dtype=np.int64),
+            "mint_id": np.array([-1], dtype=np.int32),
+            "control": [control],
+            "name": [name],
+            "value": np.array([value]),
+            "conditions": [conditions],
+            "old_value": np.array([old_value]),
+            "reason": [reason],
+            "evidence": [json.dumps(evidence or {}, sort_keys=True, default=str)],
+        },
+        source=source,
+    )
+
+
+@dataclass(frozen=True)
+class ControlInput:
+    """Controls as kernel input rows (several per condition set), in `(ts, seq)` order.
+
+    `seq` is each row's `controls` seq: the merged input carries it as `-1 - seq`, the
+    way signals are carried, and a run's `params` rows point back to it.
+    """
+
+    ts_ns: np.ndarray
+    seq: np.ndarray
+    kind: np.ndarray
+    sig_kind: np.ndarray
+    sig_value: np.ndarray
+    size: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+
+def control_input(rows: list[tuple[int, int, str, str, float, str]]) -> ControlInput:
+    """Kernel rows for stored controls `(ts_ns, seq, control, name, value, conditions)`.
+
+    Each is checked again on the way in (a store written by hand or by an older
+    version may hold what the checks now refuse): a refused one still reaches the
+    kernel, carrying its Refusal code, so the run logs the refusal.
+    """
+    ts: list[int] = []
+    seq: list[int] = []
+    kind: list[int] = []
+    sk: list[int] = []
+    sv: list[float] = []
+    size: list[int] = []
+    for t, s, control, name, value, conditions in rows:
+        checked: Checked = (
+            check_conditions(conditions) if control == "conditions" else check_param(name, value)
+        )
+        for r in checked.rows:
+            ts.append(t)
+            seq.append(s)
+            kind.append(r.kind)
+            sk.append(r.sig_kind)
+            sv.append(r.sig_value)
+            size.append(r.size)
+    return ControlInput(
+        np.array(ts, np.int64), np.array(seq, np.int64), np.array(kind, np.int64),
+        np.array(sk, np.int64), np.array(sv, np.float64), np.array(size, np.int64),
+    )  # fmt: skip
+
+
+def read_controls(store: EventStore, start_ts: int | None, end_ts: int | None) -> ControlInput:
+    """The store's controls in `[start_ts, end_ts)` as kernel input rows."""
+    rows: list[tuple[int, int, str, str, float, str]] = []
+    for chunk in store.scan("controls", ["control", "name", "value", "conditions"],
+                            start_ts=start_ts, end_ts=end_ts):  # fmt: skip
+        c = chunk
+        cols = (c["ts_ns"].tolist(), c["seq"].tolist(), list(c["control"]), list(c["name"]),
+                c["value"].tolist(), list(c["conditions"]))  # fmt: skip
+        rows.extend(zip(*cols, strict=True))
+    return control_input(rows)

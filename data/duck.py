@@ -164,11 +164,25 @@ SELECT run_id, ts_ns, breaker_name AS breaker, cause_name AS cause, value, thres
 FROM risk
 """
 
+PARAM_HISTORY = """
+CREATE OR REPLACE VIEW param_history AS
+SELECT p.run_id, p.ts_ns, make_timestamp(p.ts_ns // 1000) AS time, p.control, p.name,
+       p.old_value, p.new_value,
+       CASE WHEN p.control = 'conditions' THEN c.conditions END AS conditions,
+       p.status, p.refusal, c.source AS requested_by, c.reason, c.evidence,
+       p.control_seq, p.run_seq
+FROM params p
+LEFT JOIN controls c ON c.seq = p.control_seq
+"""
+"""Every parameter and condition-set change each run applied or refused, with who asked
+and why: `SELECT * FROM param_history WHERE run_id = ? ORDER BY run_seq`."""
+
 PROJECTIONS = {
     "closed_trades": CLOSED_TRADES,
     "open_positions": OPEN_POSITIONS,
     "decision_audit": DECISION_AUDIT,
     "breaker_history": BREAKER_HISTORY,
+    "param_history": PARAM_HISTORY,
 }
 """The SQL views built on the family views, in the order they depend on each other."""
 
@@ -177,6 +191,7 @@ PROJECTION_FAMILIES = {
     "open_positions": ("positions", "fills", "mints"),
     "decision_audit": ("decisions", "orders", "fills", "rejects", "positions", "mints"),
     "breaker_history": ("risk", "mints"),
+    "param_history": ("params", "controls"),
 }
 """The families each projection reads (what a query on it depends on)."""
 
@@ -213,7 +228,7 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
                     f", source AS run_id, {_case('breaker', Breaker)} AS breaker_name"
                     f", {_case('cause', BreakerCause)} AS cause_name, {_MINT_NAME}"
                 )
-        elif spec.name == "equity":
+        elif spec.name in ("equity", "params"):
             extra = ", source AS run_id"
         rel = family_relation(root, manifest, spec)
         # Names come from FAMILIES and paths are quoted by _sql_str: no user text here.

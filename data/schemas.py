@@ -477,9 +477,56 @@ REPAIRS = FamilySpec(
     "(missing, size, hash, unreadable, rows). Committed with the removal itself.",
 )
 
+CONTROL_ORIGINS = ("config", "operator", "strategist", "adaptation")
+"""Who may steer a run; a `controls` row's source is one of these."""
+
+CONTROLS = FamilySpec(
+    name="controls",
+    schema=pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            _f("mint_id", pa.int32()),
+            _f("control", pa.string()),
+            _f("name", pa.string()),
+            _f("value", _F64),
+            _f("conditions", pa.string()),
+            _f("old_value", _F64),
+            _f("reason", pa.string()),
+            _f("evidence", pa.string()),
+        ]
+    ),
+    partitioning=Partitioning.DATE_SOURCE,
+    compression="zstd",
+    row_group_rows=_ROW_GROUP,
+    doc="ControlRequested: a change that steers the kernel from ts_ns on, as input in every "
+    "mode: control 'param' (name = value) or 'conditions' (the new entry set; 'none' turns "
+    "the sniper off). The source says who asked (config, operator, strategist, "
+    "adaptation); old_value is the value the requester saw (NaN if unknown), reason and "
+    "evidence (JSON) say why. Each run logs what it applied or refused in `params`.",
+)
+
+PARAMS = _run_family(
+    "params",
+    [
+        _f("control", pa.string()),
+        _f("name", pa.string()),
+        _f("old_value", _F64),
+        _f("new_value", _F64),
+        _f("status", pa.string()),
+        _f("refusal", pa.string()),
+        _f("control_seq", _I64),
+    ],
+    "ParameterChanged / ConditionsChanged / ControlRefused: what a run did with each "
+    "control at its event time: status 'applied' (old_value -> new_value of the run's "
+    "own vector; for a condition set the number of conditions before and after) or "
+    "'refused' (refusal says why; nothing changed). control_seq is the `controls` row it "
+    "came from; the param_history view joins it for the set's text, source and reason.",
+)
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
         RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES,
-        REPAIRS)  # fmt: skip
+        REPAIRS, CONTROLS, PARAMS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

@@ -50,6 +50,9 @@ class SignalKind(IntEnum):
     """1.0 for a meme token, 0.0 otherwise."""
     MARKET_CAP = 13
     """Market capitalisation in SOL."""
+    SOL_USD = 32
+    """Reference price (mint id -1): US dollars per SOL, from imported reference prices;
+    thresholds set in USD (min_liquidity_usd, mcap_*_usd) apply once it is known."""
     EMERGENCY_STOP = 64
     """Control (any mint id, -1 by convention): trip the emergency-stop breaker."""
     BREAKER_RESET = 65

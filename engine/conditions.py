@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-MAX_CONDITIONS = 8
+from engine.layout import MAX_CONDITIONS
 
 
 class Feature(IntEnum):

@@ -16,6 +16,15 @@ class InputKind(IntEnum):
     TICK = 0
     SIGNAL = 1
     HEARTBEAT = 2
+    PARAM = 3
+    """A parameter change: sig_kind the index (engine.params.P), sig_value the new value,
+    size 0 or the Refusal code a validator already gave it (then nothing changes)."""
+    CONDITIONS = 4
+    """A condition-set change: sig_kind the number of conditions (0 turns the sniper
+    off), size 0 or a Refusal code; that many CONDITION rows follow at the same time."""
+    CONDITION = 5
+    """One condition of the set being changed: sig_kind feature id x 4 + op code,
+    sig_value the threshold. The set takes effect at its last condition."""
 
 
 class OutKind(IntEnum):
@@ -32,6 +41,31 @@ class OutKind(IntEnum):
     EQUITY_MARKED = 9
     """Cash (O_SOL, lamports) and open positions at their last price (OF_PRICE, SOL)
     at the end (O_TS) of a minute that had a tick; the equity curve, not a log event."""
+    PARAM_CHANGED = 10
+    """O_REASON the parameter index, OF_PRICE the new value, OF_OUT_CONF the old one."""
+    CONDITIONS_CHANGED = 11
+    """O_QTY conditions in the new set, O_SOL in the old one."""
+    CONTROL_REFUSED = 12
+    """O_TRIGGER 1 parameter / 2 condition set, O_ACTION the Refusal code; for a
+    parameter O_REASON its index, OF_PRICE the refused value, OF_OUT_CONF the kept one."""
+
+
+class Refusal(IntEnum):
+    """Why a parameter or condition-set change was refused (it changed nothing)."""
+
+    INVALID_VALUE = 1
+    """Unknown name, not finite, out of range or not of the parameter's kind."""
+    FIXED_AT_START = 2
+    """initial_cash_sol is the run's starting point; it cannot change mid-run."""
+    CONFLICT = 3
+    """With the run's other values it breaks a rule (tp1 < tp2 < tp3, ...)."""
+    INVALID_CONDITIONS = 4
+    """The condition text did not parse or validate."""
+
+    @property
+    def label(self) -> str:
+        """Lower-case name."""
+        return self.name.lower()
 
 
 class Reason(IntEnum):

@@ -31,6 +31,7 @@ from engine.layout import (
     STATUS_DONE,
     KernelState,
     grow_state,
+    load_conditions,
     new_state,
 )
 from engine.params import LAMPORTS_PER_SOL, P
@@ -109,13 +110,12 @@ class Kernel:
     ) -> None:
         if params.dtype != np.float64 or params.ndim != 1 or len(params) != len(P):
             raise ValueError(f"params must be a float64 vector of length {len(P)}")
-        self.params = params
-        if conditions is None:
-            self.cond = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-        else:
-            self.cond = conditions.compile()
+        self.params = params.copy()
+        """The values in force: parameter-change events write into this copy, so the
+        vector the run started with stays as it was."""
         cash = round(params[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL)
         self.state: KernelState = new_state(np.asarray(scales, dtype=np.float64), cash)
+        load_conditions(self.state, None if conditions is None else conditions.compile())
         if out_capacity <= MAX_OUT_PER_EVENT:
             raise ValueError(f"out_capacity must exceed {MAX_OUT_PER_EVENT} (one event's output)")
         self.n_mints = len(scales)
@@ -137,11 +137,7 @@ class Kernel:
         i = 0
         st = self.state
         while True:
-            i, n, status = STEP(
-                *batch, i, self.params, *self.cond, st.mint_f, st.mint_i, st.bars, st.sig,
-                st.pos_f, st.pos_i, st.ord_f, st.ord_i, st.glob, st.dec, st.top, self.out_i,
-                self.out_f, 0,
-            )  # fmt: skip
+            i, n, status = STEP(*batch, i, self.params, *st, self.out_i, self.out_f, 0)
             if n:
                 rows_i = self.out_i[:n]
                 mark = rows_i[:, O_KIND] == OutKind.EQUITY_MARKED

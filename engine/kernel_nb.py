@@ -47,9 +47,17 @@ from engine.layout import (
     B_HIGH,
     B_LOW,
     B_VOL,
+    C_FEATURE,
+    C_OP,
+    C_THRESHOLD,
+    CS_ACTIVE,
+    CS_STAGE,
     EXIT_FEE_RESERVE_TX,
     G_BREAKERS,
     G_CASH,
+    G_COND_HAVE,
+    G_COND_N,
+    G_COND_STAGE,
     G_CONSEC_LOSSES,
     G_DAY_END,
     G_DAY_PNL,
@@ -62,8 +70,14 @@ from engine.layout import (
     G_NEXT_SCAN_TS,
     G_RESERVED,
     G_SLOTS_USED,
+    GF_MCAP_HI,
+    GF_MCAP_LO,
+    GF_MIN_LIQ,
+    GF_SOL_USD,
     MAX_CANDIDATES,
+    MAX_CONDITIONS,
     MAX_OUT_PER_EVENT,
+    MF_DAY_OPEN,
     MF_EMA_FAST,
     MF_EMA_SLOW,
     MF_EWMA_VAR,
@@ -79,6 +93,7 @@ from engine.layout import (
     MF_VOL_TOTAL,
     MI_COOLDOWN_UNTIL,
     MI_CUR_MIN,
+    MI_DAY,
     MI_FIRST_MIN,
     MI_FIRST_TS,
     MI_LAST_TS,
@@ -178,17 +193,21 @@ from engine.layout import (
     RING,
     STATUS_DONE,
     STATUS_OUT_FULL,
+    STATUS_RESUME,
 )
-from engine.params import P
+from engine.params import N_PARAMS, P
 
 NS_PER_MIN = 60_000_000_000
 NS_PER_DAY = 86_400_000_000_000
 NAN = np.nan
 
 # Input kinds, output kinds, reasons, actions (engine.events; plain ints for the compiler).
-TICK, SIGNAL, HEARTBEAT = 0, 1, 2
+TICK, SIGNAL, HEARTBEAT, PARAM, CONDITIONS, CONDITION = 0, 1, 2, 3, 4, 5
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
 BREAKER_TRIPPED, BREAKER_RESET, EQUITY_MARKED = 7, 8, 9
+PARAM_CHANGED, CONDITIONS_CHANGED, CONTROL_REFUSED = 10, 11, 12
+REF_FIXED_AT_START, REF_CONFLICT = 2, 3  # engine.events.Refusal
+CTL_PARAM, CTL_CONDITIONS = 1, 2
 R_ENTRY, R_STOP, R_TP1, R_TP2, R_TP3, R_TIME, R_TRAIL, R_VOLDEATH = 1, 2, 3, 4, 5, 6, 7, 8
 R_SENT_FLIP = 9
 R_LOW_CONF, R_HOLD_ZONE, R_TREND_NOT_UP, R_LOW_LIQ, R_STRONG_SELL = 30, 31, 32, 33, 34
@@ -199,6 +218,8 @@ TRIG_POSITION, TRIG_SNIPER, TRIG_SCANNER = 0, 1, 2
 BK_CONSEC, BK_LOSS_SOL, BK_LOSS_PCT, BK_TRADES, BK_SLIP, BK_EMERGENCY = 1, 2, 3, 4, 5, 6
 CAUSE_TRIPPED, CAUSE_NEW_DAY, CAUSE_MANUAL = 1, 2, 3
 SIG_EMERGENCY, SIG_RESET = 64, 65
+SIG_SOL_USD = 32
+NS_PER_HOUR = 3_600_000_000_000
 # Signal kinds (engine.codes.SignalKind) the scores read.
 S_BUYERS, S_TOP3, S_BOT, S_BUY_P, S_SELL_P = 1, 2, 4, 5, 6
 S_SENTIMENT, S_ENGAGEMENT, S_NARRATIVE, S_COMMUNITY, S_RISK, S_TYPE, S_MCAP = (
@@ -305,6 +326,16 @@ _SRC_FRESH = int(P.SRC_W_FRESH)
 _SRC_SPIKE = int(P.SRC_W_SPIKE)
 _SRC_BREAKOUT = int(P.SRC_W_BREAKOUT)
 _SRC_TRENDING = int(P.SRC_W_TRENDING)
+_ADAPTIVE = int(P.ADAPTIVE_SCAN)
+_SCAN_FAST = int(P.SCAN_FAST_S)
+_SCAN_SLOW = int(P.SCAN_SLOW_S)
+_SCAN_BUSY = int(P.SCAN_BUSY_S)
+_SCAN_HOT = int(P.SCAN_HOT_CHANGE)
+_SCAN_QUIET = int(P.SCAN_QUIET_CHANGE)
+_SCAN_BUSY_N = int(P.SCAN_BUSY_POSITIONS)
+_MIN_LIQ_USD = int(P.MIN_LIQUIDITY_USD)
+_MCAP_LO_USD = int(P.MCAP_LOW_USD)
+_MCAP_HI_USD = int(P.MCAP_HIGH_USD)
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
@@ -600,6 +631,7 @@ def _scores(
     bars: np.ndarray,
     sig: np.ndarray,
     dec: np.ndarray,
+    globf: np.ndarray,
 ) -> float:
     """Fill `dec` with mint m's component scores and inputs; return the confidence.
 
@@ -696,8 +728,8 @@ def _scores(
     num += params[_FW_TYPE] * (params[_MEME_SCORE] if meme else params[_OTHER_SCORE])
     den += params[_FW_TYPE]
     if mcap > 0.0:
-        span = math.log(params[_MCAP_HI] / params[_MCAP_LO])
-        num += params[_FW_MCAP] * _clamp01(math.log(params[_MCAP_HI] / mcap) / span)
+        span = math.log(globf[GF_MCAP_HI] / globf[GF_MCAP_LO])
+        num += params[_FW_MCAP] * _clamp01(math.log(globf[GF_MCAP_HI] / mcap) / span)
         den += params[_FW_MCAP]
         num += params[_FW_VOLMCAP] * _clamp01(mint_f[m, MF_VOL60] / mcap / params[_VOLMCAP_FULL])
         den += params[_FW_VOLMCAP]
@@ -885,6 +917,7 @@ def _decide(
     out_f: np.ndarray,
     n_out: int,
     dec: np.ndarray,
+    globf: np.ndarray,
 ) -> int:
     """The decision engine for a flat mint: score, choose, size, guard, log, order.
 
@@ -894,14 +927,14 @@ def _decide(
     cash) or becomes a skip naming the guard. Holds and skips (and sells of mints we do
     not hold) are logged at most once per `decision_log_interval_s` per mint.
     """
-    conf = _scores(m, t, params, mint_f, mint_i, bars, sig, dec)
+    conf = _scores(m, t, params, mint_f, mint_i, bars, sig, dec, globf)
     p = dec[OF_PRICE]
     dec[OF_SCAN_SCORE] = scan_score
     meme = _is_meme(m, params, sig)
     liq = mint_f[m, MF_LIQ]
     liq_v = liq if liq > 0.0 else 0.0
     trend_up = dec[OF_TREND] > TREND_EPS or params[_REQ_TREND] < 0.5
-    liq_ok = liq_v > params[_MIN_LIQ]
+    liq_ok = liq_v > globf[GF_MIN_LIQ]
     if _strong_sell(m, params, sig, dec):
         action = A_SELL
         reason = R_STRONG_SELL
@@ -1058,6 +1091,155 @@ def _scan_sources(
     return bits, score
 
 
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _usd_thresholds(params: np.ndarray, globf: np.ndarray) -> None:
+    """The liquidity and market-cap thresholds in force, in SOL.
+
+    A threshold set in USD (above 0) replaces the SOL one while a SOL/USD reference
+    price is known; otherwise the SOL parameter applies.
+    """
+    usd = globf[GF_SOL_USD]
+    known = usd == usd
+    globf[GF_MIN_LIQ] = params[_MIN_LIQ]
+    if known and params[_MIN_LIQ_USD] > 0.0:
+        globf[GF_MIN_LIQ] = params[_MIN_LIQ_USD] / usd
+    globf[GF_MCAP_LO] = params[_MCAP_LO]
+    globf[GF_MCAP_HI] = params[_MCAP_HI]
+    if known and params[_MCAP_HI_USD] > 0.0:
+        globf[GF_MCAP_LO] = max(params[_MCAP_LO_USD], 1e-9) / usd
+        globf[GF_MCAP_HI] = params[_MCAP_HI_USD] / usd
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _adaptive_interval(
+    t: int, params: np.ndarray, mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray,
+    pos_i: np.ndarray, base: int,
+) -> int:  # fmt: skip
+    """The next scan interval (ns) by the seed's "Adaptive Timing" rule.
+
+    The market's hourly change is the mean |ret_1h| and its daily change the mean
+    |price / the day's first price - 1| of the mints traded in the last hour (a mint
+    first seen this hour counts its change since then).
+    """
+    n_h = 0
+    s_h = 0.0
+    n_d = 0
+    s_d = 0.0
+    day = t // NS_PER_DAY
+    for j in range(mint_f.shape[0]):
+        if mint_i[j, MI_TICKS] == 0 or t - mint_i[j, MI_LAST_TS] > NS_PER_HOUR:
+            continue
+        last = mint_f[j, MF_LAST_PRICE]
+        k = mint_i[j, MI_CUR_MIN] - 60
+        ref = (
+            mint_f[j, MF_FIRST_PRICE] if k < mint_i[j, MI_FIRST_MIN] else bars[j, k % RING, B_CLOSE]
+        )
+        r = last / ref - 1.0
+        if r == r:
+            s_h += abs(r)
+            n_h += 1
+        if mint_i[j, MI_DAY] == day:
+            s_d += abs(last / mint_f[j, MF_DAY_OPEN] - 1.0)
+            n_d += 1
+    iv = base
+    if n_h > 0 and s_h / n_h > params[_SCAN_HOT]:
+        iv = np.int64(params[_SCAN_FAST] * 1e9)
+    elif n_d > 0 and s_d / n_d < params[_SCAN_QUIET]:
+        iv = np.int64(params[_SCAN_SLOW] * 1e9)
+    n_open = 0
+    for s in range(pos_i.shape[0]):
+        if pos_i[s, PI_ACTIVE] == 1:
+            n_open += 1
+    if n_open > params[_SCAN_BUSY_N]:
+        iv = min(iv, np.int64(params[_SCAN_BUSY] * 1e9))
+    return iv
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def params_conflict_nb(params: np.ndarray) -> bool:
+    """True when the vector breaks a rule that ties parameters together.
+
+    The same rules `engine.params.make_params` enforces when a run starts (a test
+    checks they agree), so a change mid-run cannot reach a state no run could start in.
+    """
+    return (
+        params[_TP1_FRAC] + params[_TP2_FRAC] > 1.0
+        or not (params[_TP1] < params[_TP2] < params[_TP3])
+        or params[_HOLD_CONF] > params[_MIN_BUY]
+        or params[_MCAP_LO] >= params[_MCAP_HI]
+        or (params[_MCAP_HI_USD] > 0.0 and params[_MCAP_LO_USD] >= params[_MCAP_HI_USD])
+    )
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _refused(
+    out_i: np.ndarray, out_f: np.ndarray, n: int, t: int, seq: int, what: int, code: int,
+    index: int, value: float, kept: float,
+) -> int:  # fmt: skip
+    n = _emit(out_i, out_f, n, CONTROL_REFUSED, t, -1, 0, 0, 0, index, 0, 0, 0, 0, 0, seq,
+              value, kept, NAN, 0)  # fmt: skip
+    out_i[n - 1, O_ACTION] = code
+    out_i[n - 1, O_TRIGGER] = what
+    return n
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _change_param(
+    index: int, value: float, code: int, t: int, seq: int, params: np.ndarray,
+    out_i: np.ndarray, out_f: np.ndarray, n: int,
+) -> tuple[bool, int]:  # fmt: skip
+    """Apply (or refuse) one parameter change; (applied?, outputs)."""
+    if index < 0 or index >= N_PARAMS:
+        return False, _refused(out_i, out_f, n, t, seq, CTL_PARAM, 1, index, value, NAN)
+    old = params[index]
+    if code == 0 and index == _CASH0:
+        code = REF_FIXED_AT_START
+    if code == 0:
+        params[index] = value
+        if params_conflict_nb(params):
+            params[index] = old
+            code = REF_CONFLICT
+    if code != 0:
+        return False, _refused(out_i, out_f, n, t, seq, CTL_PARAM, code, index, value, old)
+    n = _emit(out_i, out_f, n, PARAM_CHANGED, t, -1, 0, 0, 0, index, 0, 0, 0, 0, 0, seq, value,
+              old, NAN, 0)  # fmt: skip
+    return True, n
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _change_conditions(
+    kind: int, count: int, value: float, code: int, t: int, seq: int, cond: np.ndarray,
+    glob: np.ndarray, out_i: np.ndarray, out_f: np.ndarray, n: int,
+) -> int:  # fmt: skip
+    """A condition-set header or one of its conditions; the set swaps in at its last."""
+    if kind == CONDITIONS:
+        if code != 0 or count < 0 or count > MAX_CONDITIONS:
+            glob[G_COND_STAGE] = -1
+            return _refused(out_i, out_f, n, t, seq, CTL_CONDITIONS, code if code != 0 else 4,
+                            -1, NAN, NAN)  # fmt: skip
+        glob[G_COND_STAGE] = count
+        glob[G_COND_HAVE] = 0
+    elif glob[G_COND_STAGE] > glob[G_COND_HAVE]:
+        k = glob[G_COND_HAVE]
+        cond[CS_STAGE, k, C_FEATURE] = count // 4
+        cond[CS_STAGE, k, C_OP] = count % 4
+        cond[CS_STAGE, k, C_THRESHOLD] = value
+        glob[G_COND_HAVE] = k + 1
+    else:
+        return n  # a condition without its header (never written by Clanka): ignored
+    if glob[G_COND_HAVE] < glob[G_COND_STAGE]:
+        return n
+    old = glob[G_COND_N]
+    new = glob[G_COND_STAGE]
+    for c in range(MAX_CONDITIONS):
+        for f in range(3):
+            cond[CS_ACTIVE, c, f] = cond[CS_STAGE, c, f] if c < new else 0.0
+    glob[G_COND_N] = new
+    glob[G_COND_STAGE] = -1
+    return _emit(out_i, out_f, n, CONDITIONS_CHANGED, t, -1, 0, 0, 0, 0, new, old, 0, 0, 0, seq,
+                 NAN, NAN, NAN, 0)  # fmt: skip
+
+
 @njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def step_nb(
     in_kind: np.ndarray,
@@ -1071,9 +1253,6 @@ def step_nb(
     in_sig_value: np.ndarray,
     start: int,
     params: np.ndarray,
-    cond_feat: np.ndarray,
-    cond_op: np.ndarray,
-    cond_thr: np.ndarray,
     mint_f: np.ndarray,
     mint_i: np.ndarray,
     bars: np.ndarray,
@@ -1085,15 +1264,20 @@ def step_nb(
     glob: np.ndarray,
     dec: np.ndarray,
     top: np.ndarray,
+    cond: np.ndarray,
+    globf: np.ndarray,
     out_i: np.ndarray,
     out_f: np.ndarray,
     n_out: int,
 ) -> tuple[int, int, int]:
-    """Process input events from `start`; return (next input index, outputs, status)."""
+    """Process input events from `start`; return (next input index, outputs, status).
+
+    `params` is the run's own vector: a parameter change writes into it (and returns
+    STATUS_RESUME so the values derived from it are recomputed on the next call).
+    """
     n_in = in_ts.shape[0]
     n_mints = mint_f.shape[0]
     cap = out_i.shape[0]
-    n_cond = cond_feat.shape[0]
     latency = np.int64(params[_LATENCY] * 1e6)
     cooldown = np.int64(params[_COOLDOWN] * 1e9)
     netfee = np.int64(params[_NET_FEE] + params[_PRIO_FEE])
@@ -1104,7 +1288,8 @@ def step_nb(
     a_slow = 2.0 / (params[_EMA_SLOW] + 1.0)
     keep_f = 1.0 - a_fast
     keep_s = 1.0 - a_slow
-    min_liq = params[_MIN_LIQ]
+    _usd_thresholds(params, globf)
+    min_liq = globf[GF_MIN_LIQ]
     score_exits = params[_SS_SOCIAL] >= 0.0 or params[_SS_TECH] >= 0.0
     need_trend = params[_REQ_TREND] >= 0.5
     n_bars = np.int64(params[_BARS_N])
@@ -1142,6 +1327,11 @@ def step_nb(
             if 0 <= k < N_SIG:
                 if in_mint[i] >= 0:
                     sig[in_mint[i], k] = in_sig_value[i]
+            elif k == SIG_SOL_USD:
+                v = in_sig_value[i]
+                globf[GF_SOL_USD] = v if v > 0.0 and v < np.inf else NAN
+                _usd_thresholds(params, globf)
+                min_liq = globf[GF_MIN_LIQ]
             elif k == SIG_EMERGENCY and in_sig_value[i] != 0.0:
                 n_out = _trip(out_i, out_f, n_out, glob, BK_EMERGENCY, t, -1, seq,
                               in_sig_value[i], 0.0)  # fmt: skip
@@ -1150,6 +1340,16 @@ def step_nb(
                 glob[G_DAY_PNL] = 0
                 glob[G_DAY_TRADES] = 0
                 glob[G_CONSEC_LOSSES] = 0
+            continue
+        if kind == PARAM:
+            changed, n_out = _change_param(in_sig_kind[i], in_sig_value[i], in_size[i], t,
+                                           seq, params, out_i, out_f, n_out)  # fmt: skip
+            if changed:
+                return i + 1, n_out, STATUS_RESUME
+            continue
+        if kind in (CONDITIONS, CONDITION):
+            n_out = _change_conditions(kind, in_sig_kind[i], in_sig_value[i], in_size[i], t,
+                                       seq, cond, glob, out_i, out_f, n_out)  # fmt: skip
             continue
         if n_cand > 0 and t >= glob[G_NEXT_SCAN_TS]:
             # The scanner ranks every recently traded flat mint on the state as it stood
@@ -1188,8 +1388,11 @@ def step_nb(
                 bits = np.int64(top[r, 2])
                 n_out = _decide(j, t, seq, TRIG_SCANNER, bits, top[r, 1], params, mint_f,
                                 mint_i, bars, sig, pos_f, pos_i, ord_f, ord_i, glob, out_i,
-                                out_f, n_out, dec)  # fmt: skip
-            glob[G_NEXT_SCAN_TS] = (t // scan_iv + 1) * scan_iv
+                                out_f, n_out, dec, globf)  # fmt: skip
+            iv = scan_iv
+            if params[_ADAPTIVE] >= 0.5:
+                iv = _adaptive_interval(t, params, mint_f, mint_i, bars, pos_i, scan_iv)
+            glob[G_NEXT_SCAN_TS] = (t // iv + 1) * iv
         if kind == HEARTBEAT:
             for s in range(pos_i.shape[0]):
                 if pos_i[s, PI_ACTIVE] != 1:
@@ -1286,6 +1489,10 @@ def step_nb(
                 mint_i[m, MI_CUR_MIN] = minute
                 new_bar = True
         s_bar = minute % RING
+        if new_bar and mint_i[m, MI_DAY] != minute // 1440:
+            # The first bar of a new UTC day opens it (the adaptive scan's daily change).
+            mint_i[m, MI_DAY] = minute // 1440
+            mint_f[m, MF_DAY_OPEN] = p
         if new_bar:
             bars[m, s_bar, B_HIGH] = p
             bars[m, s_bar, B_LOW] = p
@@ -1503,7 +1710,7 @@ def step_nb(
                 elif score_exits or sig[m, S_RISK] >= params[_SS_RISK]:
                     # Scores lie in [0, 1]: with both score thresholds below 0 only an
                     # external risk rating can flip a position, so skip scoring ticks.
-                    _scores(m, t, params, mint_f, mint_i, bars, sig, dec)
+                    _scores(m, t, params, mint_f, mint_i, bars, sig, dec, globf)
                     scored = True
                     if _strong_sell(m, params, sig, dec):
                         why = R_SENT_FLIP
@@ -1535,6 +1742,7 @@ def step_nb(
             continue
 
         # ----------------------------------------------------------------- 4. entry
+        n_cond = glob[G_COND_N]
         if n_cond == 0 or mint_i[m, MI_PENDING_ORDER] >= 0 or t < mint_i[m, MI_COOLDOWN_UNTIL]:
             continue
         if (
@@ -1557,9 +1765,10 @@ def step_nb(
                 continue
         ok = True
         for c in range(n_cond):
-            v = feature_value(cond_feat[c], m, t, params, mint_f, mint_i, bars, sig)
-            thr = cond_thr[c]
-            op = cond_op[c]
+            v = feature_value(np.int64(cond[CS_ACTIVE, c, C_FEATURE]), m, t, params, mint_f,
+                              mint_i, bars, sig)  # fmt: skip
+            thr = cond[CS_ACTIVE, c, C_THRESHOLD]
+            op = np.int64(cond[CS_ACTIVE, c, C_OP])
             if not (
                 (op == 0 and v > thr)
                 or (op == 1 and v >= thr)
@@ -1571,7 +1780,7 @@ def step_nb(
         if ok:
             n_out = _decide(m, t, seq, TRIG_SNIPER, 0, NAN, params, mint_f, mint_i, bars, sig,
                             pos_f, pos_i, ord_f, ord_i, glob, out_i, out_f, n_out,
-                            dec)  # fmt: skip
+                            dec, globf)  # fmt: skip
     return n_in, n_out, STATUS_DONE
 
 

@@ -19,6 +19,8 @@ MAX_SLOTS = 16
 MAX_ORDERS = 2 * MAX_SLOTS
 EXIT_FEE_RESERVE_TX = 3
 """Exit transactions whose network fees an entry reserves (target 1, target 2, final)."""
+MAX_CONDITIONS = 8
+"""Conditions in one entry set (engine.conditions keeps the same limit)."""
 MAX_CANDIDATES = 16
 """Upper bound of the scanner's `max_candidates` per scan."""
 N_SIG = 16
@@ -44,6 +46,7 @@ MF_EMA_FAST = 9  # EMA of completed 1-minute closes
 MF_EMA_SLOW = 10
 MF_EWMA_VAR = 11
 MF_FIRST_PRICE = 12
+MF_DAY_OPEN = 13  # first price of the current UTC day (set when the day's first bar opens)
 N_MF = 16
 
 # Per-mint ints, laid out like the floats: what a tick touches is in columns 0-7.
@@ -57,6 +60,7 @@ MI_LOG_AFTER = 6  # hold/skip/sell decisions are logged again from this time
 MI_FIRST_MIN = 7
 MI_FIRST_TS = 8
 MI_SCAN_UNTIL = 9  # scanner cooldown: not surfaced again before this
+MI_DAY = 10  # UTC day (days since the epoch) of MF_DAY_OPEN; -1 before the first tick
 N_MI = 16
 
 # Bar ring fields: bars[mint, minute % RING, field], so one minute's close, high,
@@ -131,9 +135,19 @@ G_DAY_TRADES = 10  # entries placed today
 G_CONSEC_LOSSES = 11
 G_NEXT_SCAN_TS = 12
 G_MARK_END = 13  # end (exclusive, ns) of the minute of the latest tick: the next equity mark
-N_G = 14
+G_COND_N = 14  # conditions in the active entry set (0: the sniper is off)
+G_COND_STAGE = 15  # conditions a condition-set change announced (-1: none under way)
+G_COND_HAVE = 16  # of those, received so far
+N_G = 17
 NO_DAY_YET = -(2**63)
 """G_DAY_END before the first event: any event starts a day without resetting."""
+
+# Portfolio floats: the SOL/USD reference price and the thresholds derived from it.
+GF_SOL_USD = 0  # latest SOL/USD reference price (NaN: unknown)
+GF_MIN_LIQ = 1  # min_liquidity in force, SOL (min_liquidity_usd / SOL/USD when set)
+GF_MCAP_LO = 2  # mcap_low in force, SOL
+GF_MCAP_HI = 3  # mcap_high in force, SOL
+N_GF = 4
 
 # Output rows
 O_KIND = 0
@@ -189,6 +203,18 @@ OF_FIRST_CONTEXT = OF_TECH
 
 STATUS_DONE = 0
 STATUS_OUT_FULL = 1
+STATUS_RESUME = 2
+"""A parameter changed: call again from the returned index (values derived from the
+parameters are recomputed on entry)."""
+
+# The entry condition set: cond[0] is active, cond[1] stages a change until all of its
+# conditions have arrived; columns are the feature id, the op code and the threshold.
+CS_ACTIVE = 0
+CS_STAGE = 1
+C_FEATURE = 0
+C_OP = 1
+C_THRESHOLD = 2
+N_C = 3
 
 
 class KernelState(NamedTuple):
@@ -207,6 +233,10 @@ class KernelState(NamedTuple):
     """Scratch: the decision being built (laid out like an output row's floats)."""
     top: np.ndarray
     """Scratch: the scanner's ranked candidates (mint id, score, source bits)."""
+    cond: np.ndarray
+    """The entry condition set (active and staging), see CS_ACTIVE / CS_STAGE."""
+    globf: np.ndarray
+    """Portfolio floats (GF_*): the SOL/USD reference and thresholds derived from it."""
 
 
 def _aligned(shape: tuple[int, ...], dtype: type, fill: float) -> np.ndarray:
@@ -232,12 +262,14 @@ def new_state(scales: np.ndarray, initial_cash_lamports: int) -> KernelState:
     mint_i[:, MI_POS_SLOT] = -1
     mint_i[:, MI_PENDING_ORDER] = -1
     mint_i[:, MI_LOG_AFTER] = np.iinfo(np.int64).min
+    mint_i[:, MI_DAY] = -1
     mint_f[:, MF_VOL_TOTAL] = 0.0
     glob = np.zeros(N_G, dtype=np.int64)
     glob[G_CASH] = initial_cash_lamports
     glob[G_DAY_END] = NO_DAY_YET
     glob[G_MARK_END] = NO_DAY_YET
     glob[G_DAY_START_EQUITY] = initial_cash_lamports
+    glob[G_COND_STAGE] = -1
     return KernelState(
         mint_f=mint_f,
         mint_i=mint_i,
@@ -250,7 +282,24 @@ def new_state(scales: np.ndarray, initial_cash_lamports: int) -> KernelState:
         glob=glob,
         dec=np.full(N_OUT_F, np.nan),
         top=np.zeros((MAX_CANDIDATES, 3)),
+        cond=np.zeros((2, MAX_CONDITIONS, N_C)),
+        globf=np.full(N_GF, np.nan),
     )
+
+
+def load_conditions(
+    state: KernelState, compiled: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+) -> None:
+    """Make `compiled` (ConditionSet.compile(); None: no entry rule) the active set."""
+    feat, ops, thr = compiled if compiled is not None else (np.zeros(0), np.zeros(0), np.zeros(0))
+    n = len(feat)
+    if n > MAX_CONDITIONS:
+        raise ValueError(f"at most {MAX_CONDITIONS} conditions, got {n}")
+    state.cond[CS_ACTIVE].fill(0.0)
+    state.cond[CS_ACTIVE, :n, C_FEATURE] = feat
+    state.cond[CS_ACTIVE, :n, C_OP] = ops
+    state.cond[CS_ACTIVE, :n, C_THRESHOLD] = thr
+    state.glob[G_COND_N] = n
 
 
 def grow_state(state: KernelState, more_scales: np.ndarray) -> KernelState:

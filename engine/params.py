@@ -116,6 +116,16 @@ class P(IntEnum):
     SRC_W_SPIKE = 91
     SRC_W_BREAKOUT = 92
     SRC_W_TRENDING = 93
+    ADAPTIVE_SCAN = 94
+    SCAN_FAST_S = 95
+    SCAN_SLOW_S = 96
+    SCAN_BUSY_S = 97
+    SCAN_HOT_CHANGE = 98
+    SCAN_QUIET_CHANGE = 99
+    SCAN_BUSY_POSITIONS = 100
+    MIN_LIQUIDITY_USD = 101
+    MCAP_LOW_USD = 102
+    MCAP_HIGH_USD = 103
 
 
 @dataclass(frozen=True)
@@ -244,6 +254,28 @@ SPECS: dict[P, ParamSpec] = {
     P.SRC_W_SPIKE: ParamSpec(1.0, 0.0, 100.0, "scanner weight: volume spike"),
     P.SRC_W_BREAKOUT: ParamSpec(1.0, 0.0, 100.0, "scanner weight: breakout"),
     P.SRC_W_TRENDING: ParamSpec(1.0, 0.0, 100.0, "scanner weight: trending"),
+    # Adaptive timing (seed "Adaptive Timing"): the next scan comes after
+    # scan_fast_s when the market's hourly change is above scan_hot_change, else after
+    # scan_slow_s when its daily change is below scan_quiet_change, else after
+    # scan_interval_s; never later than scan_busy_s with more than scan_busy_positions
+    # open. The market's change: the mean absolute change of the mints traded in the
+    # last hour (ret_1h; price over the mint's first price of the UTC day).
+    P.ADAPTIVE_SCAN: ParamSpec(
+        0.0, 0.0, 1.0, "1: the scan interval follows the seed's adaptive rule", "flag"
+    ),
+    P.SCAN_FAST_S: ParamSpec(30, 1, 86400, "adaptive: interval in a hot market, s"),
+    P.SCAN_SLOW_S: ParamSpec(120, 1, 86400, "adaptive: interval in a quiet market, s"),
+    P.SCAN_BUSY_S: ParamSpec(45, 1, 86400, "adaptive: longest interval when busy, s"),
+    P.SCAN_HOT_CHANGE: ParamSpec(0.5, 0.0, 1e6, "adaptive: hot above this hourly change"),
+    P.SCAN_QUIET_CHANGE: ParamSpec(0.1, 0.0, 1e6, "adaptive: quiet below this daily change"),
+    P.SCAN_BUSY_POSITIONS: ParamSpec(
+        5, 0, 16, "adaptive: busy with more open positions than this", "int"
+    ),
+    # Thresholds in USD (the seed's, which assumed SOL at $200): where a SOL/USD
+    # reference price is known and the value is above 0, it replaces the SOL one.
+    P.MIN_LIQUIDITY_USD: ParamSpec(0.0, 0.0, 1e15, "buy only when liquidity > this, USD (0: off)"),
+    P.MCAP_LOW_USD: ParamSpec(0.0, 0.0, 1e18, "market cap at or below this scores 1.0, USD"),
+    P.MCAP_HIGH_USD: ParamSpec(0.0, 0.0, 1e18, "market cap at or above this scores 0.0, USD"),
 }
 N_PARAMS = len(P)
 
@@ -297,4 +329,6 @@ def make_params(overrides: Mapping[str, float] | None = None) -> np.ndarray:
         raise ValueError("hold_confidence must not exceed min_buy_confidence")
     if vec[P.MCAP_LOW_SOL] >= vec[P.MCAP_HIGH_SOL]:
         raise ValueError("mcap_low_sol must be below mcap_high_sol")
+    if vec[P.MCAP_HIGH_USD] > 0 and vec[P.MCAP_LOW_USD] >= vec[P.MCAP_HIGH_USD]:
+        raise ValueError("mcap_low_usd must be below mcap_high_usd")
     return vec

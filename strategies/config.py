@@ -83,17 +83,17 @@ def load_strategy(name_or_path: str | Path) -> StrategyConfig:
     return StrategyConfig.model_validate(doc)
 
 
-def parse_overrides(items: list[str]) -> dict[str, float]:
-    """Parse `--set name=value` items into parameter overrides."""
+def parse_overrides(items: list[str], flag: str = "--set") -> dict[str, float]:
+    """Parse `--set name=value` items (or `flag`'s) into parameter overrides."""
     out: dict[str, float] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--set expects name=value, got {item!r}")
+            raise ValueError(f"{flag} expects name=value, got {item!r}")
         name = check_name(name.strip().lower())
         try:
             number = float(value)
         except ValueError:
-            raise ValueError(f"--set {name}: {value!r} is not a number") from None
+            raise ValueError(f"{flag} {name}: {value!r} is not a number") from None
         out[name] = check_value(name, number)
     return out

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from engine.conditions import ConditionSet
+from engine.controls import ControlRow, check_conditions, check_param
 from engine.events import InputKind, OutKind, Reason
 from engine.kernel import Kernel, KernelInput, as_input
 from engine.layout import (
@@ -68,6 +69,19 @@ class Tape:
 
     def heartbeat(self, t: int) -> Tape:
         self.rows.append((InputKind.HEARTBEAT, t, 0, 0.0, 0, float("nan"), 0, 0.0))
+        return self
+
+    def param(self, t: int, name: str, value: float) -> Tape:
+        """A parameter change at t, checked as `engine.controls` checks every change."""
+        return self._control(t, check_param(name, value).rows)
+
+    def conditions(self, t: int, text: str) -> Tape:
+        """A condition-set change at t ('none': the sniper off)."""
+        return self._control(t, check_conditions(text).rows)
+
+    def _control(self, t: int, rows: tuple[ControlRow, ...]) -> Tape:
+        for r in rows:
+            self.rows.append((r.kind, t, -1, 0.0, r.size, float("nan"), r.sig_kind, r.sig_value))
         return self
 
     def build(self) -> KernelInput:
@@ -148,6 +162,14 @@ decision engine's own tests leave it on.
 """
 
 
+_CONTROL_KINDS = (OutKind.PARAM_CHANGED, OutKind.CONDITIONS_CHANGED, OutKind.CONTROL_REFUSED)
+
+
+def _reason(kind: int, value: int) -> Any:
+    """A Reason, except for control events, whose O_REASON is a parameter index."""
+    return value if kind in _CONTROL_KINDS else Reason(value)
+
+
 def decode(out_i: np.ndarray, out_f: np.ndarray) -> list[Out]:
     return [
         Out(
@@ -157,7 +179,7 @@ def decode(out_i: np.ndarray, out_f: np.ndarray) -> list[Out]:
             int(r[O_ORDER_ID]),
             int(r[O_POS_ID]),
             int(r[O_SIDE]),
-            Reason(int(r[O_REASON])),
+            _reason(int(r[O_KIND]), int(r[O_REASON])),
             int(r[O_QTY]),
             int(r[O_SOL]),
             int(r[O_FEE]),

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from engine.codes import SignalKind
-from engine.events import Action, Breaker, BreakerCause, OutKind, Reason
+from engine.events import Action, Breaker, BreakerCause, OutKind, Reason, Refusal
 from engine.layout import (
     N_OUT_F,
     OF_COMMUNITY,
@@ -41,7 +41,7 @@ from engine.layout import (
     OF_VOL60,
     OF_VOLATILITY,
 )
-from engine.params import P
+from engine.params import P, make_params
 
 NS_MIN = 60_000_000_000
 
@@ -148,6 +148,8 @@ class Ref:
     out: list[tuple] = field(default_factory=list)
     mints: dict[int, Mint] = field(default_factory=dict)
     slot_of: dict[int, int] = field(default_factory=dict)
+    staged: tuple[int, list[tuple[int, int, float]]] | None = None
+    sol_usd: float = math.nan
     """Position slot held by each mint with an open position or a pending entry."""
 
     def __post_init__(self) -> None:
@@ -157,6 +159,20 @@ class Ref:
     # --------------------------------------------------------------- helpers
     def p(self, k: P) -> float:
         return self.params[k]
+
+    def min_liquidity(self) -> float:
+        """min_liquidity_usd / SOL/USD when both are known, else min_liquidity (SOL)."""
+        if self.sol_usd == self.sol_usd and self.p(P.MIN_LIQUIDITY_USD) > 0:
+            return self.p(P.MIN_LIQUIDITY_USD) / self.sol_usd
+        return self.p(P.MIN_LIQUIDITY)
+
+    def mcap_bounds(self) -> tuple[float, float]:
+        """The market-cap scoring bounds in SOL, from USD where set and SOL/USD known."""
+        if self.sol_usd == self.sol_usd and self.p(P.MCAP_HIGH_USD) > 0:
+            return max(self.p(P.MCAP_LOW_USD), 1e-9) / self.sol_usd, (
+                self.p(P.MCAP_HIGH_USD) / self.sol_usd
+            )
+        return self.p(P.MCAP_LOW_SOL), self.p(P.MCAP_HIGH_SOL)
 
     @property
     def netfee(self) -> int:
@@ -314,13 +330,14 @@ class Ref:
         meme = self.is_meme(m)
         ext = sig(SignalKind.RISK_SCORE, nan)
         mcap = self.market_cap(m)
-        span = math.log(self.p(P.MCAP_HIGH_SOL) / self.p(P.MCAP_LOW_SOL))
+        lo, hi = self.mcap_bounds()
+        span = math.log(hi / lo)
         known_mcap = mcap > 0
         fund = wmean([
             (self.p(P.FW_RISK), 1 - clamp(ext / 10)),
             (self.p(P.FW_TYPE), self.p(P.MEME_TYPE_SCORE if meme else P.OTHER_TYPE_SCORE)),
             (self.p(P.FW_MCAP),
-             clamp(math.log(self.p(P.MCAP_HIGH_SOL) / mcap) / span) if known_mcap else nan),
+             clamp(math.log(hi / mcap) / span) if known_mcap else nan),
             (self.p(P.FW_LIQUIDITY), clamp(m.liq / self.p(P.LIQUIDITY_FULL)) if m.liq > 0 else nan),
             (self.p(P.FW_VOLMCAP),
              clamp(m.window(60) / mcap / self.p(P.VOLMCAP_FULL)) if known_mcap else nan),
@@ -407,11 +424,64 @@ class Ref:
         self.begin_event(t, seq)
         if kind < 16:
             self.mints[mint_id].signals[kind] = value
+        elif kind == SignalKind.SOL_USD:
+            self.sol_usd = value if 0 < value < math.inf else math.nan
         elif kind == SignalKind.EMERGENCY_STOP and value != 0:
             self.trip(Breaker.EMERGENCY_STOP, t, -1, seq, value, 0.0)
         elif kind == SignalKind.BREAKER_RESET:
             self.reset(t, seq, BreakerCause.MANUAL_RESET)
             self.day_pnl = self.day_trades = self.consec = 0
+
+    def param(self, t: int, index: int, value: float, code: int, seq: int) -> None:
+        """A parameter change: applied unless refused (the run's rules via make_params)."""
+        self.begin_event(t, seq)
+        old = self.params[index]
+        if code == 0 and index == P.INITIAL_CASH_SOL:
+            code = Refusal.FIXED_AT_START
+        if code == 0:
+            trial = list(self.params)
+            trial[index] = value
+            try:
+                make_params({p.name.lower(): v for p, v in zip(P, trial, strict=True)})
+            except ValueError:
+                code = Refusal.CONFLICT
+        if code:
+            self.emit(OutKind.CONTROL_REFUSED, t, -1, 0, 0, 0, index, 0, 0, 0, 0, 0, seq, value,
+                      old, math.nan, action=code, trigger=1)  # type: ignore[arg-type]  # fmt: skip
+            return
+        self.params[index] = value
+        self.emit(OutKind.PARAM_CHANGED, t, -1, 0, 0, 0, index, 0, 0, 0, 0, 0, seq, value, old,
+                  math.nan)  # type: ignore[arg-type]  # fmt: skip
+
+    def conditions_header(self, t: int, count: int, code: int, seq: int) -> None:
+        """A condition-set change announcing `count` conditions (0: sniper off)."""
+        self.begin_event(t, seq)
+        self.staged = None
+        if code:
+            self.emit(OutKind.CONTROL_REFUSED, t, -1, 0, 0, 0, -1, 0, 0, 0, 0, 0, seq, math.nan,
+                      math.nan, math.nan, action=code, trigger=2)  # type: ignore[arg-type]  # fmt: skip
+            return
+        self.staged = (count, [])
+        self._maybe_swap(t, seq)
+
+    def condition(self, t: int, packed: int, threshold: float, seq: int) -> None:
+        """One condition of the staged set."""
+        self.begin_event(t, seq)
+        if self.staged is None or len(self.staged[1]) >= self.staged[0]:
+            return
+        self.staged[1].append((packed // 4, packed % 4, threshold))
+        self._maybe_swap(t, seq)
+
+    def _maybe_swap(self, t: int, seq: int) -> None:
+        assert self.staged is not None
+        count, got = self.staged
+        if len(got) < count:
+            return
+        old = len(self.conditions)
+        self.conditions = list(got)
+        self.staged = None
+        self.emit(OutKind.CONDITIONS_CHANGED, t, -1, 0, 0, 0, 0, count, old, 0, 0, 0, seq,
+                  math.nan, math.nan, math.nan)  # type: ignore[arg-type]  # fmt: skip
 
     def place_sell(
         self,
@@ -792,7 +862,7 @@ class Ref:
         conf = sc[OF_OUT_CONF]
         liq = m.liq if m.liq > 0 else 0.0
         up = sc[OF_TREND] > 1e-9 or self.p(P.REQUIRE_TREND_UP) < 0.5  # flat below 1e-9
-        liq_ok = liq > self.p(P.MIN_LIQUIDITY)
+        liq_ok = liq > self.min_liquidity()
         if self.strong_sell(m, sc):
             action, reason = Action.SELL, Reason.STRONG_SELL
         elif conf >= self.p(P.MIN_BUY_CONFIDENCE) and up and liq_ok:

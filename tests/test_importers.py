@@ -30,11 +30,10 @@ EXPECTED_ROWS = {
     "pumpfun_trades_2025-01-30_to_2025-01-31.parquet": (680, "trades", 680, 0),
     # README: 31 multi-leg signatures (distinct events), one 0-lamport sell at price 0.
     "pumpfun_trades_2025-10-20.parquet": (1292, "trades", 1291, 1),
+    # README: 2,161 hourly SOL/USD points: reference prices, global signals, no ticks.
+    "sol_usd_hourly_2024-12-01_to_2025-03-01.parquet": (2161, "reference_prices", 0, 0),
 }
-REFUSED = {
-    # A reference price series (no size, no side): not a market Clanka can trade.
-    "sol_usd_hourly_2024-12-01_to_2025-03-01.parquet": "unrecognised columns",
-}
+REFUSED: dict[str, str] = {}
 
 
 def _ticks(store: EventStore, mint: str) -> list[tuple]:
@@ -70,7 +69,7 @@ def test_every_shared_file_imports_and_reimport_adds_nothing(
                  "pumpfun_curve_snapshots_2025-06-07.parquet"):  # fmt: skip
         snap = pl.read_parquet(shared_data / name).filter(pl.col("price_sol").is_not_null())
         want += sum(snap[c].cast(pl.Float64).is_not_null().sum() for c in cols)
-    assert store.rows("signals") == want
+    assert store.rows("signals") == want + 2161  # and one SOL/USD signal per hour
     gen = store.manifest.generation
     for f in files:
         if f.name in REFUSED:
@@ -358,3 +357,28 @@ def test_solana_trades_keyed_by_mint_get_spl_decimals(store: EventStore, tmp_pat
     assert store.con.sql("SELECT decimals, quote FROM mints").fetchall() == [(9, "SOL")]
     # 1234.123456789 tokens at 9 decimals = 1,234,123,456,789 raw units.
     assert [t[2] for t in _ticks(store, "So1anaMint111")] == [1_234_123_456_789]
+
+
+def test_sol_usd_reference_prices_reach_the_kernel_at_their_time(
+    store: EventStore, shared_data: Path
+) -> None:
+    """The pump.fun trades of 2025-01-30/31 with the SOL/USD hours around them: a replay
+    that ends at the last trade has seen exactly the SOL/USD points stamped before it."""
+    from engine.layout import GF_SOL_USD
+    from replay.core.runner import run_replay
+    from strategies.config import load_strategy
+
+    import_file(store, shared_data / "pumpfun_trades_2025-01-30_to_2025-01-31.parquet")
+    r = import_file(store, shared_data / "sol_usd_hourly_2024-12-01_to_2025-03-01.parquet")
+    assert (r.format, r.ticks, r.signals, r.mints_added) == ("reference_prices", 0, 2161, 0)
+    (row,) = store.con.sql(
+        "SELECT count(*), min(mint_id), max(mint_id), any_value(kind_name) FROM signals"
+    ).fetchall()
+    assert row == (2161, -1, -1, "sol_usd")
+    ((last_tick,),) = store.con.sql("SELECT max(ts_ns) FROM ticks").fetchall()
+    ref = pl.read_parquet(shared_data / "sol_usd_hourly_2024-12-01_to_2025-03-01.parquet")
+    want = ref.filter(pl.col("ts") <= last_tick).sort("ts")["price"][-1]
+    strat = load_strategy("momentum_breakout")
+    done = run_replay(store, strat, strat.vector(), end_ts=last_tick + 1, write=False)
+    assert done.kernel.state.globf[GF_SOL_USD] == want
+    assert 200 < want < 260  # late January 2025

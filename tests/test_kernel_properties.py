@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.conditions import ConditionSet
-from engine.events import OutKind
+from engine.events import InputKind, OutKind
 from engine.kernel import Kernel, KernelInput
 from engine.layout import (
     G_CASH,
@@ -45,6 +45,16 @@ RULES = [
     "range_pos >= 0.5 AND mcap < 1e9 AND sentiment > -0.5",
 ]
 SCALES = [1e6, 1e9, 1e8]
+CONTROLS: list[tuple[str, float | str]] = [
+    ("stop_loss", 0.03), ("stop_loss", 0.3), ("tp1", 0.05), ("tp1", 0.9), ("tp1_frac", 0.9),
+    ("max_positions", 1), ("latency_ms", 0), ("latency_ms", 5000), ("time_stop_s", 60),
+    ("trailing_pct", 0.02), ("min_buy_confidence", 0.9), ("hold_confidence", 0.99),
+    ("reentry_cooldown_s", 0), ("vol_halflife_min", 2), ("ema_fast_min", 2),
+    ("max_daily_trades", 1), ("initial_cash_sol", 1.0), ("stop_loss", float("nan")),
+    ("conditions", "price > 0"), ("conditions", "none"), ("conditions", "ret_1m >= 0.05"),
+    ("conditions", "ret_5m >= oops"), ("min_liquidity_usd", 12_000.0),
+    ("min_liquidity_usd", 0.0), ("mcap_high_usd", 2e5), ("mcap_low_usd", 1e4),
+]  # fmt: skip
 
 
 @st.composite
@@ -56,7 +66,7 @@ def scenario(draw: st.DrawFn) -> tuple[Tape, dict[str, float], str]:
     for _ in range(n):
         gap = draw(st.sampled_from([0, 1, 10 * S, 45 * S, MIN, 3 * MIN, 70 * MIN, 5 * 3600 * S]))
         t += gap
-        what = draw(st.sampled_from(["tick"] * 8 + ["signal", "heartbeat"]))
+        what = draw(st.sampled_from(["tick"] * 8 + ["signal", "heartbeat", "control"]))
         m = draw(st.integers(min_value=0, max_value=len(SCALES) - 1))
         if what == "tick":
             price[m] *= draw(st.sampled_from([0.6, 0.85, 0.95, 1.0, 1.03, 1.1, 1.2, 1.5, 2.0]))
@@ -68,9 +78,16 @@ def scenario(draw: st.DrawFn) -> tuple[Tape, dict[str, float], str]:
                 st.sampled_from([
                     (2, 20.0), (2, 80.0), (4, 1.0), (5, 3.0), (6, 0.2), (6, 40.0), (7, -0.9),
                     (7, 0.8), (11, 9.5), (11, 2.0), (12, 0.0), (13, 5e5), (64, 1.0), (65, 1.0),
+                    (32, 150.0), (32, 250.0), (32, -1.0),
                 ])
             )  # fmt: skip
             tape.signal(t, kind, value, mint=m)
+        elif what == "control":
+            name, value = draw(st.sampled_from(CONTROLS))
+            if name == "conditions":
+                tape.conditions(t, str(value))
+            else:
+                tape.param(t, name, float(value))
         else:
             tape.heartbeat(t)
     params: dict[str, float] = {
@@ -138,6 +155,12 @@ def test_kernel_agrees_with_plain_python_reference(sc: Any) -> None:
             ref.tick(ts, mint, price, size, liq, seq)
         elif kind == 1:
             ref.signal(ts, mint, sk, sv, seq)
+        elif kind == InputKind.PARAM:
+            ref.param(ts, sk, sv, size, seq)
+        elif kind == InputKind.CONDITIONS:
+            ref.conditions_header(ts, sk, size, seq)
+        elif kind == InputKind.CONDITION:
+            ref.condition(ts, sk, sv, seq)
         else:
             ref.heartbeat(ts, seq)
     assert [g[O_KIND] for g in got] == [r[O_KIND] for r in ref.out]

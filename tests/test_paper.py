@@ -286,3 +286,60 @@ def _tuples(state: dict[str, object]) -> dict[str, object]:
     for k in ("positions", "orders"):
         out[k] = sorted(tuple(x) for x in state[k])  # type: ignore[attr-defined]
     return out
+
+
+def test_a_reload_mid_run_is_applied_logged_and_replays_with_zero_differences(
+    server_of_pump: int, files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Edit the strategy file of a running paper run (then break it, then SIGHUP), log
+    an operator change too: every valid change is applied at its time, the broken file
+    is refused with its reason and changes nothing, and a replay of the run's inputs
+    has 0 differences."""
+    store = tmp_path / "paper"
+    strat, _ = files
+    child = Progress(_paper_cmd(server_of_pump, store, files, "steer", 600), text=True,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    p = child.proc
+    try:
+        child.wait_for(lambda e: e["event"] == "appended" and e["batch_no"] >= 3)
+        edited = EAGER.replace("time_stop_s = 1\n", "time_stop_s = 2\n")
+        strat.write_text(edited.replace('"price > 0"', '"price > 0 AND ticks >= 2"'))
+        p.send_signal(signal.SIGHUP)
+        child.wait_for(lambda e: e["event"] == "reload" and e["changes"] == 2)
+        child.wait_for(lambda e: e["event"] == "controls" and e["applied"] == 2)
+        strat.write_text(EAGER.replace("time_stop_s = 1\n", "time_stop_s = -5\n"))
+        p.send_signal(signal.SIGHUP)
+        child.wait_for(lambda e: e["event"] == "reload" and e["refused"] == 1)
+        op = subprocess.run([*CLI, "control", "set", "max_positions=2", "--reason", "calm",
+                             "--store", str(store)], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+        assert op.returncode == 0, op.stderr
+        last = child.wait_for(lambda e: e["event"] == "controls" and e["applied"] == 1)
+        child.wait_for(lambda e: e["event"] == "appended" and e["batch_no"] > last["batch_no"] + 3)
+        child.close()
+        p.send_signal(signal.SIGTERM)
+        out, errs = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, errs
+    assert "config reload: time_stop_s 1 -> 2" in errs and "config reload refused" in errs
+    rep = json.loads(out)
+    assert [(c["change"], c["status"], c["requested_by"]) for c in rep["controls"]] == [
+        ("time_stop_s 1 -> 2", "applied", "config"),
+        ("conditions -> price > 0 AND ticks >= 2", "applied", "config"),
+        ("max_positions 3 -> 2", "applied", "operator"),
+    ]
+    st = open_store(store)
+    hist = st.con.sql("SELECT name, status, requested_by FROM param_history "
+                      "WHERE run_id = 'steer' ORDER BY run_seq").fetchall()  # fmt: skip
+    assert hist == [("time_stop_s", "applied", "config"), ("conditions", "applied", "config"),
+                    ("max_positions", "applied", "operator")]  # fmt: skip
+    ((why,),) = st.con.sql("SELECT detail FROM quarantine WHERE reason = 'invalid_config'"
+                           ).fetchall()  # fmt: skip
+    assert "time_stop_s" in why
+    ver = subprocess.run([*CLI, "verify", "parity", "steer", "--store", str(store), "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ver.returncode == 0, ver.stdout + ver.stderr
+    doc = json.loads(ver.stdout)
+    assert doc["differences"] == 0 and doc["events"] > 0

@@ -162,7 +162,7 @@ def test_cli_replay_json_report(tmp_path: Path, shared_data: Path) -> None:
 
 
 def test_merge_puts_signals_before_ticks_at_equal_times() -> None:
-    from replay.core.runner import _merge
+    from replay.core.runner import _merge, _signal_side
 
     ticks = {"ts_ns": np.array([10, 20, 20, 30]), "seq": np.array([0, 1, 2, 3]),
              "mint_id": np.array([0, 0, 1, 0], np.int32), "price": np.array([1.0, 2, 3, 4]),
@@ -170,7 +170,7 @@ def test_merge_puts_signals_before_ticks_at_equal_times() -> None:
     sig = {"ts_ns": np.array([5, 20, 40]), "seq": np.array([0, 1, 2]),
            "mint_id": np.array([0, 1, 0], np.int32), "kind": np.array([2, 3, 4], np.int16),
            "value": np.array([0.5, 1.0, 0.0])}  # fmt: skip
-    m = _merge(ticks, sig)
+    m = _merge(ticks, _signal_side(sig))
     assert m.ts.tolist() == [5, 10, 20, 20, 20, 30, 40]
     assert m.kind.tolist() == [1, 0, 1, 0, 0, 0, 1]  # the signal at t=20 precedes both ticks
     assert m.seq.tolist() == [-1, 0, -2, 1, 2, 3, -3]  # ticks keep seq; signals -1 - seq

@@ -573,7 +573,95 @@ class PumpFunFormat:
         return out.with_columns(uid=pl.Series(uid)).drop("leg")
 
 
-FORMATS: list[Format] = [PumpFunFormat(), DexSwapsFormat(), BarsFormat(), TradesFormat()]
+REFERENCE_SYMBOLS = {
+    "SOLUSD": SignalKind.SOL_USD, "SOL-USD": SignalKind.SOL_USD, "SOL/USD": SignalKind.SOL_USD,
+    "SOLUSDT": SignalKind.SOL_USD, "SOLUSDC": SignalKind.SOL_USD,
+}  # fmt: skip
+"""Reference symbols Clanka knows, and the global signal each becomes."""
+
+
+class ReferencePricesFormat:
+    """Reference prices: `ts, symbol, price` and nothing to trade (e.g. SOL/USD hourly).
+
+    Each row becomes one global signal (mint id -1) of the symbol's kind, SOLUSD ->
+    SignalKind.SOL_USD (USD per SOL), at its own time: the kernel then applies the
+    strategy's USD thresholds. No ticks and no mints; a symbol Clanka does not know is
+    quarantined (`reference_unknown`).
+    """
+
+    name = "reference_prices"
+    columns = "ts, symbol, price (no size)"
+
+    def matches(self, columns: set[str]) -> bool:
+        """A price per symbol and time, with no trade size or bar columns."""
+        return {"ts", "symbol", "price"} <= columns and not (
+            {"size", "qty", "volume", "open", "mint", "side"} & columns
+        )
+
+    def default_source(self, df: pl.DataFrame) -> str:
+        """Always 'reference'."""
+        return "reference"
+
+    def normalise(self, df: pl.DataFrame) -> Normalised:
+        """One normalised row per price; size 0, liquidity unknown."""
+        parsed = parse_ts(df["ts"])
+        ts = parsed.ns
+        price, price_bad = numeric(df, "price", "price_not_numeric")
+        symbol = text(df, "symbol")
+        known = symbol.str.to_uppercase().is_in(list(REFERENCE_SYMBOLS))
+        rows = pl.DataFrame(
+            {
+                "row_no": np.arange(df.height, dtype=np.int64),
+                "ts_ns": ts,
+                "ts_reason": parsed.reason,
+                "cast_reason": first_reason([price_bad]),
+                "mint": symbol,
+                "price": price,
+                "size": pl.Series([0.0] * df.height),
+                "liquidity": pl.Series([float("nan")] * df.height),
+                "uid": to_int64(combine(hash_strings(symbol), as_u64(ts.fill_null(0).to_numpy()))),
+                "format_reason": pl.Series(
+                    [None if k else "reference_unknown" for k in known.fill_null(False)],
+                    dtype=pl.String,
+                ),
+            }
+        )
+        return Normalised(rows, liquidity_required=False)
+
+    def mint_specs(self, valid: pl.DataFrame) -> list[MintSpec]:
+        """Reference symbols are not instruments to trade: no mints."""
+        return []
+
+    def ticks(self, valid: pl.DataFrame) -> pl.DataFrame:
+        """No ticks."""
+        return pl.DataFrame(
+            schema={
+                "ts_ns": pl.Int64,
+                "mint_id": pl.Int32,
+                "price": pl.Float64,
+                "size": pl.Int64,
+                "side": pl.Int8,
+                "liquidity": pl.Float64,
+                "uid": pl.Int64,
+            }
+        )
+
+    def signals(self, valid: pl.DataFrame) -> pl.DataFrame | None:
+        """One global signal per price."""
+        kinds = [int(REFERENCE_SYMBOLS[m.upper()]) for m in valid["mint"].to_list()]
+        return pl.DataFrame(
+            {
+                "ts_ns": valid["ts_ns"].cast(pl.Int64),
+                "mint_id": pl.Series([-1] * valid.height, dtype=pl.Int32),
+                "kind": pl.Series(kinds, dtype=pl.Int16),
+                "value": valid["price"].cast(pl.Float64),
+                "uid": valid["uid"].cast(pl.Int64),
+            }
+        )
+
+
+FORMATS: list[Format] = [PumpFunFormat(), DexSwapsFormat(), BarsFormat(), TradesFormat(),
+                         ReferencePricesFormat()]  # fmt: skip
 """Detection order: the most specific schemas first."""
 
 

@@ -105,25 +105,31 @@ def _already_imported(tx: Transaction, sha: str) -> bool:
 
 
 def _present_in_store(tx: Transaction, source: str, valid: pl.DataFrame) -> pl.Series:
-    """Boolean per valid row: is its (mint_id, uid) already in the store's ticks?"""
+    """Boolean per valid row: is its (mint_id, uid) already in the store?
+
+    Rows of instruments are looked up in `ticks`; rows without a mint (reference
+    prices, global signals with mint id -1) in `signals`.
+    """
     if valid.height == 0:
         return pl.Series([], dtype=pl.Boolean)
     ts = valid["ts_ns"]
+    ids = valid["mint_id"].cast(pl.Int32).fill_null(-1)
+    family = "signals" if bool((ids == -1).all()) else "ticks"
     seen = [
         pl.DataFrame({"mint_id": c["mint_id"], "uid": c["uid"]})
         for c in tx.scan(
-            "ticks",
+            family,
             ["mint_id", "uid"],
             start_ts=int(ts.min()),  # type: ignore[arg-type]
             end_ts=int(ts.max()) + 1,  # type: ignore[arg-type]
-            mint_ids=valid["mint_id"].unique().to_numpy(),
+            mint_ids=ids.unique().to_numpy(),
             source=source,
         )
     ]
     if not seen:
         return pl.Series([False] * valid.height)
     existing = pl.concat(seen).unique().with_columns(present=pl.lit(True))
-    keyed = valid.select(pl.col("mint_id").cast(pl.Int32), "uid").join(
+    keyed = pl.DataFrame({"mint_id": ids, "uid": valid["uid"]}).join(
         existing, on=["mint_id", "uid"], how="left", maintain_order="left"
     )
     return keyed["present"].fill_null(False)

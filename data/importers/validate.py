@@ -58,6 +58,7 @@ REASON_DETAIL = {
     "duplicate": "same source event was already accepted earlier in the file",
     "ts_backwards": "timestamp earlier than the latest accepted row of the same instrument",
     "size_overflow": "size does not fit int64 raw token units",
+    "reference_unknown": "reference symbol Clanka does not know (it knows SOLUSD)",
 }
 
 

@@ -207,31 +207,74 @@ def _run_query(st: EventStore, query: str, limit: int, verify: bool) -> Any:
         watcher.join()  # a daemon thread alive at exit would keep the connection alive
 
 
+CONTROL_ACTIONS = ("set", "conditions", "emergency-stop", "reset")
+
+
 @app.command()
 @user_errors
 def control(
     action: Annotated[
         str,
         typer.Argument(
-            help="emergency-stop (halt new entries) or reset (clear breakers).", metavar="ACTION"
+            help="set NAME=VALUE ..., conditions 'TEXT', emergency-stop or reset.",
+            metavar="ACTION",
         ),
     ],
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="set: NAME=VALUE pairs; conditions: the set's text.", metavar="ARG"),
+    ] = None,
     at: Annotated[
         str | None, typer.Option("--at", help="Event time (ISO 8601, UTC) [default: now].")
     ] = None,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, in words (kept with the change).")
+    ] = "operator",
     store: StoreOpt = None,
 ) -> None:
-    """Log an operator control: an emergency stop or a manual breaker reset.
+    """Log an operator control: it steers every run from its event time on.
 
-    It takes effect at its event time in every later replay (and live, when it
-    arrives); exits are never blocked, only new entries.
+    `set stop_loss=0.05` changes a parameter (checked as --set checks it), `conditions
+    'ret_5m >= 0.1 AND liquidity >= 40'` replaces the sniper's entry set ('none' turns
+    it off), `emergency-stop` halts new entries (never exits), `reset` clears every
+    tripped breaker. Each run applies it at its place in event time (a later replay of
+    the day too) and lists it in its report; `param_history` shows what each run did.
     """
-    from data.controls import append_control
+    from data.controls import append_conditions, append_control, append_param
     from data.store import open_store
 
+    if action not in CONTROL_ACTIONS:
+        raise ValueError(f"unknown control {action!r}; known: {', '.join(CONTROL_ACTIONS)}")
+    args = list(args or [])
+    changes: list[tuple[str, float]] = []
+    if action == "set":
+        if not args:
+            raise ValueError("control set needs NAME=VALUE, e.g. stop_loss=0.05")
+        from engine.controls import check_param
+        from strategies.config import parse_overrides
+
+        changes = list(parse_overrides(args, "control set").items())
+        for name, value in changes:  # all checked before any is logged
+            checked = check_param(name, value)
+            if checked.refusal is not None:
+                raise ValueError(checked.detail)
+    elif action == "conditions":
+        if len(args) != 1:
+            raise ValueError("control conditions takes one quoted text, e.g. 'ret_5m >= 0.1'")
+    elif args:
+        raise ValueError(f"control {action} takes no arguments")
     ts = iso_ns(at, "--at")
     if ts is None:
         ts = time.time_ns()
     st = open_store(store_path(store))
-    seq = append_control(st, action, ts)
-    out.print(f"logged {action} at {iso_text(ts)} (signals seq {seq.first})")
+    when = iso_text(ts)
+    if action == "set":
+        for name, value in changes:
+            seq = append_param(st, name, value, ts, source="operator", reason=reason)
+            out.print(f"logged {name.lower()} = {value:g} at {when} (controls seq {seq.first})")
+    elif action == "conditions":
+        seq = append_conditions(st, args[0], ts, source="operator", reason=reason)
+        out.print(f"logged conditions at {when} (controls seq {seq.first})")
+    else:
+        seq = append_control(st, action, ts)
+        out.print(f"logged {action} at {when} (signals seq {seq.first})")

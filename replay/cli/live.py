@@ -85,6 +85,14 @@ def _new_run_id(mode: str) -> str:
     return f"{mode}-{stamp}-{secrets.token_hex(3)}"
 
 
+def _strategy_file(strategy: str, config: Path | None) -> Path | None:
+    """The strategy TOML a paper run watches: --config, or --strategy given as a path."""
+    if config is not None:
+        return config
+    path = Path(strategy)
+    return path if path.suffix == ".toml" and path.is_file() else None
+
+
 @app.command("run")
 @user_errors
 def run_cmd(
@@ -129,6 +137,7 @@ def run_cmd(
     from replay.cli.render import render_report
     from replay.core.runner import run_replay
     from replay.live.paper import feed_failure, replay_inputs, run_paper_blocking
+    from replay.live.reload import StrategyReload
     from replay.live.run import LiveRun, run_strategy
 
     st = open_store(store_path(store), create=mode == "paper")
@@ -156,8 +165,11 @@ def run_cmd(
             err.print(f"paper run {rid} on {cfg.feed.display_url}{again}", highlight=False,
                       markup=False)  # fmt: skip
 
+        watched = _strategy_file(strategy, config)
+        reload = StrategyReload(watched, lambda: strategy_from(strategy, config, entry, set_),
+                                strat)  # fmt: skip
         report = run_paper_blocking(st, rid, strat, cfg, duration_s=duration, status=show,
-                                    on_started=started)  # fmt: skip
+                                    on_started=started, reload=reload)  # fmt: skip
     else:
         raise ValueError(f"--mode {mode!r}: use paper or replay")
     if as_json:

@@ -144,6 +144,11 @@ def render_report(out: Console, strategy: str, r: dict[str, Any]) -> None:
     trips = ", ".join(f"{k} {v}" for k, v in r["breaker_trips"].items()) or "none"
     out.print(f"breaker trips: {trips}")
     out.print(f"Sharpe: {r['sharpe_note']}")
+    for c in r.get("controls") or []:
+        who = f" by {c['requested_by']}" if c["requested_by"] else ""
+        why = f" ({c['reason']})" if c["reason"] else ""
+        status = "applied" if c["status"] == "applied" else f"REFUSED: {c['refusal']}"
+        out.print(f"control {c['time']} UTC: {c['change']} {status}{who}{why}")
     out.print(f"run_id {r['run_id']}  events_sha256 {r['events_sha256']}")
 
 

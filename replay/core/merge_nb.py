@@ -1,7 +1,9 @@
 """Numba kernel: merge the tick and signal streams into one kernel input, in one pass.
 
 Both streams arrive sorted by `(ts, seq)`; signals go first at equal timestamps so a
-decision at t sees every signal stamped t. Pure arrays in and out, no GIL held.
+decision at t sees every signal stamped t. The signal stream also carries the controls
+(parameter and condition-set changes), each row with its own input kind and size
+(the refusal code). Pure arrays in and out, no GIL held.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ def merge_streams_nb(
     s_mint: np.ndarray,
     s_kind: np.ndarray,
     s_value: np.ndarray,
+    s_in_kind: np.ndarray,
+    s_size: np.ndarray,
     kind: np.ndarray,
     ts: np.ndarray,
     seq: np.ndarray,
@@ -41,12 +45,12 @@ def merge_streams_nb(
     for k in range(n_t + n_s):
         take_sig = j < n_s and (i >= n_t or s_ts[j] <= t_ts[i])
         if take_sig:
-            kind[k] = 1
+            kind[k] = s_in_kind[j]
             ts[k] = s_ts[j]
             seq[k] = -1 - s_seq[j]
             mint[k] = s_mint[j]
             price[k] = 0.0
-            size[k] = 0
+            size[k] = s_size[j]
             liq[k] = np.nan
             sig_kind[k] = s_kind[j]
             sig_value[k] = s_value[j]

@@ -2,7 +2,7 @@
 
 The kernel writes every event to one buffer so their relative order survives; each
 row keeps that order as `run_seq` when it lands in its family (decisions, orders,
-fills, rejects, positions, risk).
+fills, rejects, positions, risk, params).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from engine.layout import (
     OF_OUT_STOP,
     OF_PRICE,
 )
+from replay.report.controls import control_columns
 
 
 def split_families(
@@ -68,6 +69,7 @@ def split_families(
     r = rows(OutKind.ORDER_REJECTED)
     p = rows(OutKind.POSITION_OPENED, OutKind.POSITION_CLOSED)
     k = rows(OutKind.BREAKER_TRIPPED, OutKind.BREAKER_RESET)
+    c = rows(OutKind.PARAM_CHANGED, OutKind.CONDITIONS_CHANGED, OutKind.CONTROL_REFUSED)
     context = {name: out_f[d, OF_FIRST_CONTEXT + c] for c, name in enumerate(DECISION_CONTEXT)}
     return {
         "decisions": pa.table({
@@ -117,4 +119,5 @@ def split_families(
             "value": out_f[k, OF_PRICE], "threshold": out_f[k, OF_OUT_STOP],
             "in_seq": col(k, O_IN_SEQ),
         }),
+        "params": pa.table({**base(c), **control_columns(out_i[c], out_f[c])}),
     }  # fmt: skip

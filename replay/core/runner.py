@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from data import interrupts
+from data.controls import ControlInput, read_controls
 from data.store import EventStore
 from engine.events import InputKind, OutKind
 from engine.kernel import Kernel, KernelInput, as_input
@@ -42,6 +43,7 @@ from engine.layout import (
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.core.merge_nb import merge_streams_nb
 from replay.core.run_events import split_families
+from replay.report.controls import applied_controls
 from replay.report.metrics import build_report
 from strategies.config import StrategyConfig
 
@@ -79,36 +81,67 @@ def input_batches(
     end_ts: int | None,
     mint_ids: Sequence[int] | None,
 ) -> Iterator[KernelInput]:
-    """Merged tick + signal input in `(ts, kind, seq)` order, one store chunk at a time.
+    """Merged control + signal + tick input in `(ts, kind, seq)` order, chunk by chunk.
 
-    `in_seq` carries the tick's store seq (signals: -1 - their seq), so any decision
-    can be traced back to the exact input event that caused it.
+    At one instant controls come first (they steer what follows), then signals, then
+    ticks, so a decision at time t sees every change and signal stamped t. `in_seq`
+    carries the tick's store seq (signals and controls: -1 - their seq), so any
+    decision can be traced back to the exact input event that caused it. The controls
+    are read here, before the first batch (they are few); the rest is streamed.
     """
-    empty: dict[str, np.ndarray] = {"ts_ns": np.zeros(0, np.int64), "seq": np.zeros(0, np.int64),
-             "mint_id": np.zeros(0, np.int32), "kind": np.zeros(0, np.int16),
-             "value": np.zeros(0)}  # fmt: skip
+    controls = read_controls(store, start_ts, end_ts)
+    return _batches(store, start_ts, end_ts, mint_ids, controls)
+
+
+_SIDE_KEYS = ("ts_ns", "seq", "mint_id", "kind", "value", "in_kind", "size")
+
+
+def _batches(
+    store: EventStore,
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: Sequence[int] | None,
+    controls: ControlInput,
+) -> Iterator[KernelInput]:
+    ctl: dict[str, np.ndarray] = {
+        "ts_ns": controls.ts_ns, "seq": controls.seq,
+        "mint_id": np.full(len(controls), -1, np.int64), "kind": controls.sig_kind,
+        "value": controls.sig_value, "in_kind": controls.kind, "size": controls.size,
+    }  # fmt: skip
     # Controls (emergency stop, breaker reset) are signals for no mint (-1): a replay
     # of some mints still sees them.
     sig_iter = store.scan(
         "signals", ["mint_id", "kind", "value"], start_ts=start_ts, end_ts=end_ts,
         mint_ids=None if mint_ids is None else [*mint_ids, -1],
     )  # fmt: skip
-    buf = dict(empty)
+    buf: dict[str, np.ndarray] = {k: v[:0] for k, v in _signal_side({
+        "ts_ns": np.zeros(0, np.int64), "seq": np.zeros(0, np.int64),
+        "mint_id": np.zeros(0, np.int32), "kind": np.zeros(0, np.int16), "value": np.zeros(0),
+    }).items()}  # fmt: skip
     sig_done = False
 
     def signals_upto(ts: int) -> dict[str, np.ndarray]:
-        """Pop buffered signals with ts_ns <= ts, reading more chunks as needed."""
-        nonlocal buf, sig_done
+        """Pop buffered signals and controls with ts_ns <= ts, reading more as needed."""
+        nonlocal buf, sig_done, ctl
         while not sig_done and (len(buf["ts_ns"]) == 0 or buf["ts_ns"][-1] <= ts):
             nxt = next(sig_iter, None)
             if nxt is None:
                 sig_done = True
             else:
-                buf = {k: np.concatenate([buf[k], nxt[k]]) for k in buf}
+                more = _signal_side(nxt)
+                buf = {k: np.concatenate([buf[k], more[k]]) for k in buf}
         cut = int(np.searchsorted(buf["ts_ns"], ts, side="right"))
         head = {k: v[:cut] for k, v in buf.items()}
         buf = {k: v[cut:] for k, v in buf.items()}
-        return head
+        c_cut = int(np.searchsorted(ctl["ts_ns"], ts, side="right"))
+        if c_cut == 0:
+            return head
+        c_head = {k: v[:c_cut] for k, v in ctl.items()}
+        ctl = {k: v[c_cut:] for k, v in ctl.items()}
+        both = {k: np.concatenate([c_head[k], head[k]]) for k in _SIDE_KEYS}
+        # Stable: by time, controls before signals at one instant, each in its order.
+        order = np.argsort(both["ts_ns"], kind="stable")
+        return {k: v[order] for k, v in both.items()}
 
     cols = ["mint_id", "price", "size", "liquidity"]
     for chunk in store.scan("ticks", cols, start_ts=start_ts, end_ts=end_ts, mint_ids=mint_ids):
@@ -116,6 +149,17 @@ def input_batches(
     rest = signals_upto(np.iinfo(np.int64).max)
     if len(rest["ts_ns"]):
         yield _merge(None, rest)
+
+
+def _signal_side(chunk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A signals chunk with the columns the control rows also have."""
+    n = len(chunk["ts_ns"])
+    return {
+        "ts_ns": chunk["ts_ns"], "seq": chunk["seq"],
+        "mint_id": chunk["mint_id"].astype(np.int64), "kind": chunk["kind"].astype(np.int64),
+        "value": chunk["value"], "in_kind": np.full(n, int(InputKind.SIGNAL), np.int64),
+        "size": np.zeros(n, np.int64),
+    }  # fmt: skip
 
 
 def prefetch(batches: Iterator[KernelInput], depth: int = 2) -> Iterator[KernelInput]:
@@ -180,8 +224,8 @@ def _merge(ticks: dict[str, np.ndarray] | None, sig: dict[str, np.ndarray]) -> K
     )  # fmt: skip
     merge_streams_nb(
         t["ts_ns"], t["seq"], t["mint_id"].astype(np.int64), t["price"], t["size"],
-        t["liquidity"], sig["ts_ns"], sig["seq"], sig["mint_id"].astype(np.int64),
-        sig["kind"].astype(np.int64), sig["value"], *out,
+        t["liquidity"], sig["ts_ns"], sig["seq"], sig["mint_id"], sig["kind"], sig["value"],
+        sig["in_kind"], sig["size"], *out,
     )  # fmt: skip
     return out
 
@@ -220,6 +264,7 @@ def run_replay(
     points = kernel.curve()
     equity_curve = [(ts, cash + held) for ts, cash, held in points]
     report = build_report(out_i, out_f, ticks, equity_curve, open_pos, cash0)
+    report["controls"] = applied_controls(store, out_i, out_f)
     run_id = _new_run_id(digest)
     report["run_id"] = run_id
     report["events_sha256"] = digest

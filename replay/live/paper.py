@@ -26,6 +26,7 @@ from data.feed.client import FeedConfig, PumpFunFeed, WallClock
 from data.feed.wire import FeedItem, FeedTick
 from data.store import EventStore
 from engine.layout import PI_ACTIVE, PI_MINT
+from replay.live.reload import ReloadResult, StrategyReload
 from replay.live.run import LiveRun, LiveSettings, recorded_batches
 from strategies.config import StrategyConfig
 
@@ -49,12 +50,15 @@ async def run_paper(
     duration_s: float | None,
     stop: asyncio.Event,
     on_batch: Callable[[LiveRun, PumpFunFeed], None] | None = None,
+    reload: StrategyReload | None = None,
 ) -> dict[str, Any]:
     """Feed -> kernel -> log until `stop` is set or `duration_s` has passed; the report.
 
     Items the feed delivers are queued by its sink; each turn of the loop takes what is
     queued (up to `max_batch`) as one kernel batch, adding a heartbeat when one is due,
-    so the kernel always sees micro-batches, never single ticks through Python.
+    so the kernel always sees micro-batches, never single ticks through Python. Every
+    `control_poll_ms` (and at once on SIGHUP) it reloads the strategy file if it changed
+    and feeds the store's new controls to the kernel.
     """
     items: deque[FeedItem] = deque()
     wake = asyncio.Event()
@@ -63,6 +67,9 @@ async def run_paper(
         items.append(it)
         wake.set()
 
+    reload_now = asyncio.Event()
+    if reload is not None:
+        install_reload_signal(reload_now, wake.set)
     feed = PumpFunFeed(feed_cfg, clock, sink)
     for m in _held_addresses(run):
         feed.watch(m, held=True)
@@ -74,17 +81,30 @@ async def run_paper(
         run.record_gap(run.last_recv_ns, start, "engine restart")
     deadline = start + int(duration_s * 1e9) if duration_s is not None else None
     next_hb = start + hb_ns
+    poll_ns = run.settings.control_poll_ms * 1_000_000
+    next_poll = start
     max_batch = run.settings.max_batch
     held = _held_addresses(run)
     try:
         while not stop.is_set():
             now = clock.now_ns()
+            forced = reload_now.is_set()
+            if now >= next_poll or forced:
+                reload_now.clear()
+                if reload is not None:
+                    result = reload.check(run.store, now, force=forced)
+                    if result is not None:
+                        _report_reload(result)
+                        run.progress.emit("reload", changes=len(result.changes),
+                                          refused=len(result.refused))  # fmt: skip
+                run.poll_controls(now)
+                next_poll = now + poll_ns
             if not items:
-                wait_until = min(next_hb, run.due(now))
+                wait_until = min(next_hb, run.due(now), next_poll)
                 if deadline is not None:
                     wait_until = min(wait_until, deadline)
                 wake.clear()
-                if not items:
+                if not items and not reload_now.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), max(0.0, (wait_until - now) / 1e9))
                 now = clock.now_ns()
@@ -122,6 +142,14 @@ async def run_paper(
                       "frames": h.frames, "ticks": h.ticks, "problems": h.problems,
                       "reconnects": h.reconnects, "last_error": h.last_error}  # fmt: skip
     return report
+
+
+def _report_reload(result: ReloadResult) -> None:
+    """Say on stderr what a reload did (the log keeps it as events)."""
+    for change in result.changes:
+        print(f"config reload: {change}", file=sys.stderr, flush=True)
+    for why in result.refused:
+        print(f"config reload refused: {why}", file=sys.stderr, flush=True)
 
 
 def feed_failure(report: dict[str, Any]) -> str | None:
@@ -173,6 +201,18 @@ def install_stop_signals(stop: asyncio.Event) -> None:
         stop.set()
 
 
+def install_reload_signal(reload_now: asyncio.Event, wake: Callable[[], None]) -> None:
+    """SIGHUP forces a reload of the strategy file at the loop's next turn."""
+    loop = asyncio.get_running_loop()
+
+    def hup() -> None:
+        reload_now.set()
+        wake()
+
+    with contextlib.suppress(NotImplementedError, AttributeError):  # no SIGHUP on Windows
+        loop.add_signal_handler(signal.SIGHUP, hup)
+
+
 def run_async(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run`, then the CLI's cooperative stop handlers back in place.
 
@@ -195,6 +235,7 @@ def run_paper_blocking(
     duration_s: float | None,
     status: bool,
     on_started: Callable[[LiveRun], None] | None = None,
+    reload: StrategyReload | None = None,
 ) -> dict[str, Any]:
     """`clanka run --mode paper`: build the run, run the loop, return the report.
 
@@ -209,11 +250,12 @@ def run_paper_blocking(
         stop = asyncio.Event()
         install_stop_signals(stop)
         if not status:
-            return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop)
+            return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop,
+                                   reload=reload)  # fmt: skip
         from replay.live.status import StatusView
 
         with StatusView(sys.stderr) as view:
             return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop,
-                                   on_batch=view.update)  # fmt: skip
+                                   on_batch=view.update, reload=reload)  # fmt: skip
 
     return run_async(main())

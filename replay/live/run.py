@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
+from data.controls import control_input
 from data.feed.pumpfun import TOKEN_DECIMALS
 from data.feed.wire import FeedGap, FeedProblem, FeedTick
 from data.locks import RunLock, read_only_error
@@ -51,12 +52,14 @@ from engine.params import LAMPORTS_PER_SOL, P
 from replay.core.progress_fd import ProgressFd
 from replay.core.run_events import split_families
 from replay.core.runner import events_sha256, open_unrealized_lamports
+from replay.report.controls import applied_controls
 from replay.report.metrics import build_report
 from strategies.config import StrategyConfig
 
 _TICK = int(InputKind.TICK)
+_CONTROL_KINDS = [int(InputKind.PARAM), int(InputKind.CONDITIONS), int(InputKind.CONDITION)]
 _HEARTBEAT = int(InputKind.HEARTBEAT)
-COMPARED_FAMILIES = ("decisions", "orders", "fills", "positions", "risk")
+COMPARED_FAMILIES = ("decisions", "orders", "fills", "positions", "risk", "params")
 """The run families parity and recovery compare event by event."""
 
 
@@ -75,6 +78,8 @@ class LiveSettings(BaseModel):
     """How often acknowledged batches move from the log into Parquet."""
     max_batch: int = Field(default=4096, gt=0)
     """Most feed items one kernel call takes."""
+    control_poll_ms: int = Field(default=1000, gt=0)
+    """How often the run looks for new controls in the store (and at its strategy file)."""
 
 
 class ParityError(RuntimeError):
@@ -159,6 +164,9 @@ class LiveRun:
         self.recovered_batches = 0
         self.last_recv_ns = -1
         self._taken_ns = 0
+        self.started_ns = int(now_ns())
+        self.applied_controls: set[int] = set()
+        """`controls` seqs this run has fed its kernel (recovered from its inputs)."""
         self._lock: RunLock | None = None
         self.progress = ProgressFd()
         if write:
@@ -168,6 +176,7 @@ class LiveRun:
             self._lock.acquire()  # before recovery: a second process must not touch the log
             try:
                 self._recover()
+                self.started_ns = run_started_ns(self.store, run_id) or self.started_ns
                 self.wal = WalWriter(self.wal_dir / f"wal-{self.batch_no:012d}.log")
             except BaseException:
                 self._lock.release()
@@ -272,6 +281,9 @@ class LiveRun:
                          price=cols["price"], size=cols["size"], liq=cols["liq"],
                          sig_kind=cols["sig_kind"], sig_value=cols["sig_value"])  # fmt: skip
         out_i, out_f = self.kernel.run_all(batch, split_marks=False)
+        ctl = np.isin(cols["kind"], _CONTROL_KINDS)
+        if ctl.any():
+            self.applied_controls.update((-1 - cols["seq"][ctl]).tolist())
         self.outs_i.append(out_i)
         self.outs_f.append(out_f)
         n = len(cols["ts"])
@@ -331,6 +343,36 @@ class LiveRun:
             cols = _empty_inputs()
         first_recv = min((t.recv_ns for t in ticks), default=-1)
         return self.process(cols, extras, first_recv)
+
+    def poll_controls(self, now: int) -> int:
+        """Feed the kernel the store's new controls that are due; how many it took.
+
+        A live run applies every control stamped at or after its start, once, when its
+        time has come; one that arrives late (logged for a time already past) applies
+        now. Each is recorded among the run's inputs, so a replay of them agrees.
+        """
+        self.store.refresh()
+        rows: list[tuple[int, int, str, str, float, str]] = []
+        for c in self.store.scan("controls", ["control", "name", "value", "conditions"],
+                                 start_ts=self.started_ns, end_ts=now + 1):  # fmt: skip
+            cols = (c["ts_ns"].tolist(), c["seq"].tolist(), list(c["control"]),
+                    list(c["name"]), c["value"].tolist(), list(c["conditions"]))  # fmt: skip
+            rows.extend(r for r in zip(*cols, strict=True) if r[1] not in self.applied_controls)
+        if not rows:
+            return 0
+        ci = control_input(rows)
+        n = len(ci)
+        ts = np.maximum(ci.ts_ns, self.last_ts)
+        zeros = np.zeros(n, np.int64)
+        batch = {
+            "kind": ci.kind, "ts": ts, "seq": -1 - ci.seq, "mint": np.full(n, -1, np.int64),
+            "price": np.zeros(n), "size": ci.size, "liq": np.full(n, np.nan),
+            "sig_kind": ci.sig_kind, "sig_value": ci.sig_value, "chain_ts": zeros,
+            "recv_ns": np.full(n, -1, np.int64), "uid": zeros,
+        }  # fmt: skip
+        self.process(batch, {"controls": sorted({r[1] for r in rows})}, -1)
+        self.progress.emit("controls", batch_no=self.batch_no - 1, applied=len(rows))
+        return len(rows)
 
     def process(
         self,
@@ -546,6 +588,7 @@ class LiveRun:
         rep["feed_problems"] = self.stats.problems
         rep["feed_gaps"] = self.stats.gaps
         rep["recovered_batches"] = self.recovered_batches
+        rep["controls"] = applied_controls(self.store, ev_i, ev_f)
         rep["state"] = state_summary(self.kernel)
         rep["latency_us"] = _percentiles(self.stats.latencies_ns)
         rep["durable_latency_us"] = _percentiles(self.stats.durable_ns)
@@ -584,7 +627,11 @@ def _inputs_table(recs: list[WalBatch]) -> dict[str, Any]:
 
 
 def recorded_batches(store: EventStore, run_id: str) -> Iterator[WalBatch]:
-    """A run's processed inputs, batch by batch, as it processed them (no outputs)."""
+    """A run's processed inputs, batch by batch, as it processed them (no outputs).
+
+    Rows come in the order they were appended (`seq`): a control's `in_seq` is negative
+    (-1 - its `controls` seq), so `in_seq` alone does not give the processing order.
+    """
     store.refresh()
     sizes = store.con.execute(
         "SELECT batch_no, n_mints FROM live_batches WHERE source = ? ORDER BY batch_no", [run_id]
@@ -592,7 +639,7 @@ def recorded_batches(store: EventStore, run_id: str) -> Iterator[WalBatch]:
     rows = store.con.execute(
         "SELECT batch_no, in_seq, kind, ts_ns, mint_id, price, size, liquidity, sig_kind, "
         "sig_value, chain_ts_ns, recv_ts_ns, uid FROM feed_inputs WHERE source = ? "
-        "ORDER BY batch_no, in_seq",
+        "ORDER BY batch_no, seq",
         [run_id],
     ).fetchnumpy()
     bn = np.asarray(rows["batch_no"], dtype=np.int64)
@@ -673,6 +720,14 @@ def wal_files(store_root: Path, run_id: str) -> list[Path]:
     """A run's write-ahead log files (empty once it closed cleanly and rolled)."""
     d = store_root / "_wal" / run_id
     return sorted(d.glob("wal-*.log")) if d.exists() else []
+
+
+def run_started_ns(store: EventStore, run_id: str) -> int | None:
+    """When a live run was first started (its first `runs` row), or None."""
+    ((ts,),) = store.con.execute(
+        "SELECT min(ts_ns) FROM runs WHERE run_id = ?", [run_id]
+    ).fetchall()
+    return None if ts is None else int(ts)
 
 
 def run_strategy(store: EventStore, run_id: str) -> StrategyConfig | None:

@@ -26,6 +26,7 @@ from engine.layout import (
     N_OUT_F,
     N_OUT_I,
     KernelState,
+    load_conditions,
     new_state,
 )
 from engine.params import LAMPORTS_PER_SOL, P
@@ -72,8 +73,11 @@ class _Stacked:
     out_f: np.ndarray
 
 
-def _stack(params: np.ndarray, scales: np.ndarray) -> _Stacked:
+def _stack(params: np.ndarray, scales: np.ndarray, strategy: StrategyConfig) -> _Stacked:
     states = [new_state(scales, round(p[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL)) for p in params]
+    compiled = strategy.conditions.compile()
+    for st in states:
+        load_conditions(st, compiled)
     arrays = [np.ascontiguousarray(np.stack(field)) for field in zip(*states, strict=True)]
     n = len(params)
     return _Stacked(
@@ -96,12 +100,11 @@ def sweep_local(
     """Metrics of each parameter set over the store (or a range / some mints)."""
     if not param_sets:
         return []
+    # Each set's row is its own: the store's parameter changes write into it.
     params = np.stack([strategy.vector(s) for s in param_sets])
-    feat, ops, thr = strategy.conditions.compile()
     n = len(params)
-    cond = [np.ascontiguousarray(np.broadcast_to(a, (n, len(a)))) for a in (feat, ops, thr)]
     scales = np.array([10.0**r.decimals for r in store.mints().records()], dtype=np.float64)
-    st = _stack(params, scales)
+    st = _stack(params, scales, strategy)
     met = np.zeros((n, N_METRICS))
     cash0 = np.array([round(p[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL) for p in params]) / 1e9
     met[:, M_START_EQ] = cash0
@@ -112,7 +115,7 @@ def sweep_local(
     for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
         interrupts.check("the chunk under way was not committed")
         # numba's stubs type a parallel dispatcher's call with fewer arguments.
-        sweep_batch_nb(*batch, params, *cond, *st.arrays, st.out_i,  # type: ignore[call-arg]
+        sweep_batch_nb(*batch, params, *st.arrays, st.out_i,  # type: ignore[call-arg]
                        st.out_f, met, ring)  # fmt: skip
         ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
         if progress:

@@ -140,9 +140,6 @@ def sweep_batch_nb(
     in_sig_kind: np.ndarray,
     in_sig_value: np.ndarray,
     params: np.ndarray,
-    cond_feat: np.ndarray,
-    cond_op: np.ndarray,
-    cond_thr: np.ndarray,
     mint_f: np.ndarray,
     mint_i: np.ndarray,
     bars: np.ndarray,
@@ -154,6 +151,8 @@ def sweep_batch_nb(
     glob: np.ndarray,
     dec: np.ndarray,
     top: np.ndarray,
+    cond: np.ndarray,
+    globf: np.ndarray,
     out_i: np.ndarray,
     out_f: np.ndarray,
     met: np.ndarray,
@@ -170,9 +169,9 @@ def sweep_batch_nb(
         while True:
             i, n, status = step_nb(
                 in_kind, in_ts, in_seq, in_mint, in_price, in_size, in_liq, in_sig_kind,
-                in_sig_value, i, params[s], cond_feat[s], cond_op[s], cond_thr[s], mint_f[s],
-                mint_i[s], bars[s], sig[s], pos_f[s], pos_i[s], ord_f[s], ord_i[s], glob[s],
-                dec[s], top[s], out_i[s], out_f[s], 0,
+                in_sig_value, i, params[s], mint_f[s], mint_i[s], bars[s], sig[s], pos_f[s],
+                pos_i[s], ord_f[s], ord_i[s], glob[s], dec[s], top[s], cond[s], globf[s], out_i[s],
+                out_f[s], 0,
             )  # fmt: skip
             _fold(out_i[s], out_f[s], n, met[s], ring[s])
             if status == STATUS_DONE:
