@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # the heavy libraries load inside the commands that use them
     from strategies.config import StrategyConfig
 
 COMMAND_ORDER = ("import", "generate", "replay", "sweep", "explain", "control", "run", "verify",
-                 "feed", "sql", "store", "warmup")  # fmt: skip
+                 "feed", "service", "sql", "store", "warmup")  # fmt: skip
 """How `clanka --help` lists the commands: in the order a user meets them."""
 
 
@@ -94,8 +94,55 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="More log detail: -v INFO, -vv DEBUG (paper runs log INFO already).",
+        ),
+    ] = 0,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="CRITICAL, ERROR, WARNING, INFO or DEBUG "
+            "[default: $CLANKA_LOG_LEVEL, else WARNING; INFO for paper runs].",
+        ),
+    ] = None,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file", help="Also append log lines to this file [default: $CLANKA_LOG_FILE]."
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="text or json (one JSON object per line) "
+            "[default: $CLANKA_LOG_FORMAT, else text].",
+        ),
+    ] = None,
+    trade_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--trade-log",
+            help="Also append trade lines (positions opened and "
+            "closed) to this file, a stream of their own [default: $CLANKA_TRADE_LOG].",
+        ),
+    ] = None,
 ) -> None:
     """Clanka: event-sourced, backtest-first trading engine for Solana tokens."""
+    from replay.cli import logs
+
+    try:
+        logs.configure(verbose=verbose, level=log_level, log_file=log_file, fmt=log_format,
+                       trade_log=trade_log)  # fmt: skip
+    except (ValueError, OSError) as exc:
+        err.print(f"[red]invalid input:[/red] {escape(exc)}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 out = Console()

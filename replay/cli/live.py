@@ -77,7 +77,12 @@ def _settings(path: Path | None, feed_url: str | None) -> RunSettings:
         feed["url"] = feed_url
     if os.environ.get(API_KEY_ENV) and "api_key" not in feed:
         feed["api_key"] = os.environ[API_KEY_ENV]
-    return RunSettings.model_validate({**doc, "feed": feed})
+    settings = RunSettings.model_validate({**doc, "feed": feed})
+    if settings.feed.api_key is not None:
+        from replay.cli import logs
+
+        logs.redact(settings.feed.api_key.get_secret_value())  # from a settings file too
+    return settings
 
 
 def _new_run_id(mode: str) -> str:
@@ -153,6 +158,9 @@ def run_cmd(
         live = LiveRun(st, rid, strat, _settings(settings, None).live, mode="replay")
         report = replay_inputs(live, st, inputs_of)
     elif mode == "paper":
+        from replay.cli import logs
+
+        logs.raise_default("INFO")  # a long-running service narrates what it does
         strat = strategy_from(strategy, config, entry, set_)
         cfg = _settings(settings, feed)
         rid = run_id or _new_run_id("paper")

@@ -95,6 +95,7 @@ def configure(
     Without a level: `default`, lowered one step per -v (INFO, then DEBUG). Messages go
     to stderr, and also to `log_file` when given (appended, so restarts keep history).
     """
+    _explicit[0] = bool(level or verbose or os.environ.get(ENV_LEVEL))
     level = (level or os.environ.get(ENV_LEVEL) or "").upper() or None
     if level is not None and level not in LEVELS:
         raise ValueError(f"--log-level {level!r}: use one of {', '.join(LEVELS)}")
@@ -141,7 +142,7 @@ def configure(
 def raise_default(level: str) -> None:
     """Lower the threshold to `level` unless the user chose one (long-running modes)."""
     root = logging.getLogger("clanka")
-    if os.environ.get(ENV_LEVEL) or _explicit[0]:
+    if _explicit[0]:
         return
     if root.level > logging.getLevelName(level):
         root.setLevel(level)

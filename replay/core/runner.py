@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import queue
 import threading
 import time
@@ -47,6 +48,7 @@ from replay.report.controls import applied_controls
 from replay.report.metrics import build_report
 from strategies.config import StrategyConfig
 
+LOG = logging.getLogger("clanka.replay")
 Progress = Callable[[int], None]
 """Receives the number of input ticks processed so far."""
 
@@ -265,6 +267,10 @@ def run_replay(
     equity_curve = [(ts, cash + held) for ts, cash, held in points]
     report = build_report(out_i, out_f, ticks, equity_curve, open_pos, cash0)
     report["controls"] = applied_controls(store, out_i, out_f)
+    for c in report["controls"]:
+        if c["status"] != "applied":
+            LOG.warning("%s UTC: control refused (%s): %s; nothing changed", c["time"],
+                        c["refusal"], c["change"])  # fmt: skip
     run_id = _new_run_id(digest)
     report["run_id"] = run_id
     report["events_sha256"] = digest

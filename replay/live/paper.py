@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections import deque
@@ -31,6 +32,8 @@ from replay.live.run import LiveRun, LiveSettings, recorded_batches
 from strategies.config import StrategyConfig
 
 T = TypeVar("T")
+RELOAD_LOG = logging.getLogger("clanka.reload")
+RUN_LOG = logging.getLogger("clanka.run")
 
 
 class RunSettings(BaseModel):
@@ -77,8 +80,12 @@ async def run_paper(
     feed_task = asyncio.create_task(feed.run(feed_stop))
     hb_ns = run.settings.heartbeat_ms * 1_000_000
     start = clock.now_ns()
+    RUN_LOG.info("paper run %s started on %s (strategy %s)", run.run_id, feed_cfg.display_url,
+                 run.strategy.name)  # fmt: skip
     if run.last_recv_ns > 0:  # a restart: the engine was down since its last input
         run.record_gap(run.last_recv_ns, start, "engine restart")
+        RUN_LOG.warning("engine was down for %.1f s since its last input: logged as a feed gap",
+                        (start - run.last_recv_ns) / 1e9)  # fmt: skip
     deadline = start + int(duration_s * 1e9) if duration_s is not None else None
     next_hb = start + hb_ns
     poll_ns = run.settings.control_poll_ms * 1_000_000
@@ -137,6 +144,8 @@ async def run_paper(
     if outage is not None:  # stopped while the feed was down: the log says so
         run.process_items([outage], None)
     report = run.close()
+    RUN_LOG.info("paper run %s stopped: %d ticks, %d trades closed, %d open", run.run_id,
+                 report["ticks_processed"], report["trades"], report["open_positions"])  # fmt: skip
     h = feed.health
     report["feed"] = {"url": feed_cfg.display_url, "connected": feed.ever_connected,
                       "frames": h.frames, "ticks": h.ticks, "problems": h.problems,
@@ -145,11 +154,13 @@ async def run_paper(
 
 
 def _report_reload(result: ReloadResult) -> None:
-    """Say on stderr what a reload did (the log keeps it as events)."""
+    """Log what a reload did (the store keeps it as events)."""
     for change in result.changes:
-        print(f"config reload: {change}", file=sys.stderr, flush=True)
+        RELOAD_LOG.info("config reload: %s", change)
     for why in result.refused:
-        print(f"config reload refused: {why}", file=sys.stderr, flush=True)
+        RELOAD_LOG.warning("config reload refused: %s", why)
+    if not result.changes and not result.refused:
+        RELOAD_LOG.info("config reload: no parameter or condition changed")
 
 
 def feed_failure(report: dict[str, Any]) -> str | None:

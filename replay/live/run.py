@@ -18,6 +18,7 @@ for event, or the run refuses to continue. Paper mode is this plus the live feed
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -53,9 +54,12 @@ from replay.core.progress_fd import ProgressFd
 from replay.core.run_events import split_families
 from replay.core.runner import events_sha256, open_unrealized_lamports
 from replay.report.controls import applied_controls
+from replay.report.event_log import log_events
 from replay.report.metrics import build_report
 from strategies.config import StrategyConfig
 
+RUN_LOG = logging.getLogger("clanka.run")
+FEED_LOG = logging.getLogger("clanka.feed")
 _TICK = int(InputKind.TICK)
 _CONTROL_KINDS = [int(InputKind.PARAM), int(InputKind.CONDITIONS), int(InputKind.CONDITION)]
 _HEARTBEAT = int(InputKind.HEARTBEAT)
@@ -181,6 +185,9 @@ class LiveRun:
             except BaseException:
                 self._lock.release()
                 raise
+            if self.recovered_batches:
+                RUN_LOG.info("run %s recovered: %d batches re-run and checked against its log",
+                             run_id, self.recovered_batches)  # fmt: skip
             self.progress.emit("started", run_id=run_id, recovered_batches=self.recovered_batches,
                                next_batch=self.batch_no)  # fmt: skip
 
@@ -314,6 +321,9 @@ class LiveRun:
         if gaps:
             extras["gaps"] = [g.__dict__ for g in gaps]
             self.stats.gaps += len(gaps)
+            for g in gaps:
+                FEED_LOG.warning("feed gap: nothing received for %.1f s after %d attempt(s) (%s)",
+                                 (g.end_ns - g.start_ns) / 1e9, g.attempts, g.reason)  # fmt: skip
         n = len(ticks) + (heartbeat_ts is not None)
         if ticks:
             self.register([t.mint for t in ticks], ticks[0].recv_ns)
@@ -409,6 +419,7 @@ class LiveRun:
         self.pending.append(_Pending(rec, decided, appended))
         self.unsynced_outputs += len(out_i)
         self._note(out_i)
+        log_events(out_i, out_f, lambda m: self.by_id.get(m, f"mint {m}"))
         if self.unsynced_outputs >= self.settings.flush_events or self.settings.flush_ms == 0:
             self.sync()
         return len(out_i)

@@ -157,10 +157,14 @@ def test_item12_a_server_that_echoes_the_key_never_gets_it_into_the_store(
 
     store = tmp_path / "s"
     env_key = {"CLANKA_FEED_API_KEY": KEY}
+    logs = tmp_path / "logs"
+    log_env = {**env_key, "CLANKA_LOG_LEVEL": "DEBUG", "CLANKA_LOG_FORMAT": "json",
+               "CLANKA_LOG_FILE": str(logs / "paper.log"),
+               "CLANKA_TRADE_LOG": str(logs / "trades.log")}  # fmt: skip
     with Server(script) as srv:
         url = f"ws://127.0.0.1:{srv.port}/?api-key={{api_key}}"
         child = Progress(paper_cmd(url, store, files, "p12"), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env_extra=env_key)  # fmt: skip
+                         stderr=subprocess.PIPE, text=True, env_extra=log_env)  # fmt: skip
         out, err = _stop_after(child, lambda e: e["event"] == "gap")
         assert any(KEY in p for p in srv.paths)  # the key really went to the server
         rec = clanka("feed", "record", url, "--store", str(tmp_path / "rec"), "--duration", "2",
@@ -168,8 +172,14 @@ def test_item12_a_server_that_echoes_the_key_never_gets_it_into_the_store(
     clean(rec, one_line_error=False)
     for text in (out, err, rec.out, rec.err):
         assert KEY not in text
-    for root in (store, tmp_path / "rec"):
+    for root in (store, tmp_path / "rec", logs):
         assert files_containing(root, KEY.encode()) == []
+    # The logs (JSON lines, every level) say what happened, the gap among it.
+    lines = [json.loads(x) for x in (logs / "paper.log").read_text().splitlines()]
+    said = [(x["level"], x["logger"], x["message"]) for x in lines]
+    assert any(lvl == "WARNING" and "feed gap" in msg for lvl, _, msg in said), said
+    assert any(lvl == "INFO" and "paper run p12 started" in msg for lvl, _, msg in said)
+    assert all("***" in msg for _, _, msg in said if "api-key=" in msg)
     q = "SELECT count(*) FILTER (WHERE contains(frame, '***')) FROM feed_frames"
     assert open_store(tmp_path / "rec").con.sql(q).fetchall()[0][0] >= 1  # echoed, redacted
     st = open_store(store)
