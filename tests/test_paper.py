@@ -343,3 +343,29 @@ def test_a_reload_mid_run_is_applied_logged_and_replays_with_zero_differences(
     assert ver.returncode == 0, ver.stdout + ver.stderr
     doc = json.loads(ver.stdout)
     assert doc["differences"] == 0 and doc["events"] > 0
+
+
+def test_a_live_run_applies_each_control_once_when_its_time_comes(tmp_path: Path) -> None:
+    """In-process: a control stamped in the future waits; one stamped before the run
+    started is not the run's; each applies once, however often the run looks."""
+    from data.controls import append_param
+    from engine.params import P
+    from strategies.config import load_strategy
+
+    st = open_store(tmp_path / "s", create=True)
+    clock = [1_800_000_000 * 10**9]
+    run = LiveRun(st, "poll", load_strategy("momentum_breakout"),
+                  LiveSettings(flush_ms=0), mode="paper", now_ns=lambda: clock[0])  # fmt: skip
+    t0 = run.started_ns
+    append_param(st, "stop_loss", 0.05, t0 - 1, source="operator", reason="before the run")
+    append_param(st, "tp1", 0.2, t0 + 10 * 10**9, source="operator", reason="in 10 s")
+    assert run.poll_controls(t0 + 5 * 10**9) == 0  # not yet due
+    assert run.poll_controls(t0 + 6 * 10**9) == 0
+    assert run.poll_controls(t0 + 10 * 10**9) == 1
+    assert run.poll_controls(t0 + 11 * 10**9) == 0  # applied once
+    assert run.kernel.params[P.TP1] == 0.2 and run.kernel.params[P.STOP_LOSS] == 0.08
+    append_param(st, "tp1", 0.25, t0 + 5 * 10**9, source="operator", reason="late")
+    assert run.poll_controls(t0 + 12 * 10**9) == 1  # logged for a moment past: now
+    assert run.kernel.params[P.TP1] == 0.25
+    report = run.close()
+    assert [c["change"] for c in report["controls"]] == ["tp1 0.15 -> 0.2", "tp1 0.2 -> 0.25"]

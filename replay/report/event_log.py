@@ -35,11 +35,6 @@ from engine.params import P
 RISK = logging.getLogger("clanka.risk")
 CONTROLS = logging.getLogger("clanka.controls")
 TRADES = logging.getLogger("clanka.trades")
-_WATCHED = np.array([int(k) for k in (
-    OutKind.BREAKER_TRIPPED, OutKind.BREAKER_RESET, OutKind.PARAM_CHANGED,
-    OutKind.CONDITIONS_CHANGED, OutKind.CONTROL_REFUSED, OutKind.POSITION_OPENED,
-    OutKind.POSITION_CLOSED,
-)])  # fmt: skip
 
 
 def _when(ts: int) -> str:
@@ -54,7 +49,11 @@ def log_events(out_i: np.ndarray, out_f: np.ndarray, mint_name: Callable[[int], 
     """Log the watched events among a batch's output rows, in their order."""
     if not len(out_i):
         return
-    for k in np.flatnonzero(np.isin(out_i[:, O_KIND], _WATCHED)).tolist():
+    kinds = out_i[:, O_KIND]
+    watched = (kinds >= OutKind.POSITION_OPENED) & (kinds != OutKind.EQUITY_MARKED)
+    if not watched.any():  # most batches: the paper path's hot loop pays two vector ops
+        return
+    for k in np.flatnonzero(watched).tolist():
         r, f = out_i[k], out_f[k]
         kind, when = int(r[O_KIND]), _when(int(r[O_TS]))
         if kind == OutKind.BREAKER_TRIPPED:
@@ -82,7 +81,7 @@ def log_events(out_i: np.ndarray, out_f: np.ndarray, mint_name: Callable[[int], 
         elif kind == OutKind.POSITION_OPENED:
             TRADES.info("%s opened T%d %s: %.6g SOL at %.6g SOL/token", when, int(r[O_POS_ID]),
                         mint_name(int(r[O_MINT])), r[O_SOL] / 1e9, f[OF_PRICE])  # fmt: skip
-        else:
+        elif kind == OutKind.POSITION_CLOSED:
             TRADES.info("%s closed T%d %s (%s): PnL %+.6g SOL", when, int(r[O_POS_ID]),
                         mint_name(int(r[O_MINT])), Reason(int(r[O_REASON])).label,
                         r[O_SOL] / 1e9)  # fmt: skip
