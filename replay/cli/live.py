@@ -203,8 +203,8 @@ def verify_parity(
 ) -> None:
     """Replay a run's recorded inputs through --mode replay; compare events one by one.
 
-    Decisions, orders, fills, positions and breaker events must match field for field
-    in the same order; the first difference is printed and the exit code is 1.
+    Decisions, orders, fills, positions, breaker events and controls must match field
+    for field in the same order; the first difference is printed and the exit code is 1.
     """
     from data.store import open_store
     from replay.live.paper import RunSettings, replay_inputs
