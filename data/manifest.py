@@ -34,6 +34,9 @@ class SegmentInfo:
     bytes: int
     sha256: str = ""
     """SHA-256 of the file's bytes ("" for segments written before hashes were kept)."""
+    footer_sha256: str = ""
+    """SHA-256 of the Parquet footer (metadata, its length, the magic): checked on every
+    open, because a damaged footer can crash pyarrow ("" for older segments)."""
 
     @property
     def partition_dir(self) -> str:

@@ -16,6 +16,7 @@ import pyarrow as pa
 from data.fsio import HashingWriter, make_dirs_durable, write_durably
 from data.manifest import SegmentInfo
 from data.schemas import FamilySpec, Partitioning
+from data.segment_files import footer_sha256
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 _EPOCH = dt.date(1970, 1, 1)
@@ -72,6 +73,7 @@ def write_segment(
         digest[0] = sink.hexdigest()
 
     size = write_durably(final, _write, replace=False)
+    footer = footer_sha256(final)
     return SegmentInfo(
         path=f"{rel_dir}/{name}",
         rows=table.num_rows,
@@ -81,4 +83,5 @@ def write_segment(
         max_ts=int(np.max(ts)),
         bytes=size,
         sha256=digest[0],
+        footer_sha256=footer,
     )

@@ -8,8 +8,12 @@ the next call: splitting the input into batches never changes the output.
 Per event, in this order:
 0. a new UTC day resets the daily breaker counters (and every breaker but the
    emergency stop); control signals trip the emergency stop or reset breakers by
-   hand; when a scan is due, the scanner ranks the flat mints and hands its top
-   candidates to the decision engine;
+   hand; a SOL/USD reference signal updates the thresholds set in USD; a parameter
+   change writes the run's vector (or is refused, changing nothing) and returns
+   STATUS_RESUME so that values derived from parameters are recomputed; a condition
+   set is staged row by row and swaps in at its last condition; when a scan is due,
+   the scanner ranks the flat mints, hands its top candidates to the decision engine
+   and sets the next scan time (fixed, or by the adaptive rule);
 1. features of the tick's mint m: 1-minute bars (64-minute ring) with highs and lows,
    returns, EWMA volatility of 1-minute log returns, fast and slow EMAs, N-bar high
    and low, 5-minute, 1-hour and lifetime volume, liquidity;
