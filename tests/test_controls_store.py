@@ -137,6 +137,11 @@ def test_refused_controls_log_nothing_and_say_why_in_one_line(steered: EventStor
         assert len(lines) == 1 and why in lines[0], (args, r.stderr)
     steered.refresh()
     assert steered.con.execute("SELECT count(*) FROM controls").fetchone() == (0,)
+    # Refused content (not usage errors) is kept as quarantine events with the reason.
+    kept = steered.con.execute(
+        "SELECT detail FROM quarantine WHERE reason = 'invalid_control' ORDER BY seq"
+    ).fetchall()  # fmt: skip
+    assert len(kept) == 5 and "outside [0.001, 0.99]" in kept[0][0]
     with pytest.raises(ControlRefusedError, match="outside"):
         append_param(steered, "stop_loss", 2.0, MID, source="operator", reason="r")
     with pytest.raises(ValueError, match="unknown control source"):

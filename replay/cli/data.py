@@ -210,6 +210,29 @@ def _run_query(st: EventStore, query: str, limit: int, verify: bool) -> Any:
 CONTROL_ACTIONS = ("set", "conditions", "emergency-stop", "reset")
 
 
+def _record_refusal(store: Path | None, action: str, args: list[str], why: str) -> None:
+    """Log a refused operator control as a `quarantine` event, when the store exists.
+
+    The command still fails with one line; the log keeps who tried what and why it was
+    refused. A store that does not exist (or cannot be written) is left alone.
+    """
+    import json
+
+    from data.errors import StoreError
+    from data.store import open_store
+
+    try:
+        st = open_store(store_path(store))
+        now = time.time_ns()
+        st.append("quarantine", {
+            "ts_ns": [now], "recorded_ts_ns": [now], "target_family": ["controls"],
+            "reason": ["invalid_control"], "detail": [why], "file": [""], "row_no": [-1],
+            "raw": [json.dumps({"control": action, "args": args})],
+        }, source="operator")  # fmt: skip
+    except (StoreError, OSError):
+        return
+
+
 @app.command()
 @user_errors
 def control(
@@ -253,14 +276,24 @@ def control(
         from engine.controls import check_param
         from strategies.config import parse_overrides
 
-        changes = list(parse_overrides(args, "control set").items())
-        for name, value in changes:  # all checked before any is logged
-            checked = check_param(name, value)
-            if checked.refusal is not None:
-                raise ValueError(checked.detail)
+        try:
+            changes = list(parse_overrides(args, "control set").items())
+            for name, value in changes:  # all checked before any is logged
+                checked = check_param(name, value)
+                if checked.refusal is not None:
+                    raise ValueError(checked.detail)
+        except ValueError as exc:
+            _record_refusal(store, action, args, str(exc))
+            raise
     elif action == "conditions":
         if len(args) != 1:
             raise ValueError("control conditions takes one quoted text, e.g. 'ret_5m >= 0.1'")
+        from engine.controls import check_conditions
+
+        refused = check_conditions(args[0])
+        if refused.refusal is not None:
+            _record_refusal(store, action, args, refused.detail)
+            raise ValueError(refused.detail)
     elif args:
         raise ValueError(f"control {action} takes no arguments")
     ts = iso_ns(at, "--at")
