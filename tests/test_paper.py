@@ -7,6 +7,7 @@ loopback speaking Solana's websocket JSON-RPC, read by solana-py's client.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import signal
 import socket
@@ -369,3 +370,34 @@ def test_a_live_run_applies_each_control_once_when_its_time_comes(tmp_path: Path
     assert run.kernel.params[P.TP1] == 0.25
     report = run.close()
     assert [c["change"] for c in report["controls"]] == ["tp1 0.15 -> 0.2", "tp1 0.2 -> 0.25"]
+
+
+def test_a_damaged_controls_segment_is_a_warning_and_the_run_trades_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run keeps the values in force, says why in the log, and applies the control
+    once the segment is readable again."""
+    from data.controls import append_param
+    from engine.params import P
+    from strategies.config import load_strategy
+
+    st = open_store(tmp_path / "s", create=True)
+    run = LiveRun(st, "dmg", load_strategy("momentum_breakout"), LiveSettings(flush_ms=0),
+                  mode="paper")  # fmt: skip
+    t0 = run.started_ns
+    append_param(st, "tp1", 0.2, t0 + 1, source="operator", reason="r")
+    seg = sorted((tmp_path / "s" / "controls").rglob("*.parquet"))[0]
+    good = seg.read_bytes()
+    seg.write_bytes(good[: len(good) // 2])  # torn: the footer is gone
+    log = logging.getLogger("clanka")  # the CLI's setup may stop propagation to root
+    log.addHandler(caplog.handler)
+    try:
+        assert run.poll_controls(t0 + 10**9) == 0
+    finally:
+        log.removeHandler(caplog.handler)
+    assert "controls could not be read" in caplog.text and "controls" in caplog.text
+    assert run.kernel.params[P.TP1] == 0.15
+    seg.write_bytes(good)
+    assert run.poll_controls(t0 + 2 * 10**9) == 1
+    assert run.kernel.params[P.TP1] == 0.2
+    run.close()
