@@ -1095,7 +1095,7 @@ def _scan_sources(
     return bits, score
 
 
-@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _usd_thresholds(params: np.ndarray, globf: np.ndarray) -> None:
     """The liquidity and market-cap thresholds in force, in SOL.
 
@@ -1114,7 +1114,7 @@ def _usd_thresholds(params: np.ndarray, globf: np.ndarray) -> None:
         globf[GF_MCAP_HI] = params[_MCAP_HI_USD] / usd
 
 
-@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _adaptive_interval(
     t: int, params: np.ndarray, mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray,
     pos_i: np.ndarray, base: int,
@@ -1187,7 +1187,7 @@ def _refused(
     return n
 
 
-@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _change_param(
     index: int, value: float, code: int, t: int, seq: int, params: np.ndarray,
     out_i: np.ndarray, out_f: np.ndarray, n: int,
@@ -1210,7 +1210,7 @@ def _change_param(
     return True, n
 
 
-@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+@njit(cache=True, error_model="numpy", _nrt=False)
 def _change_conditions(
     kind: int, count: int, value: float, code: int, t: int, seq: int, cond: np.ndarray,
     glob: np.ndarray, out_i: np.ndarray, out_f: np.ndarray, n: int,
