@@ -115,6 +115,10 @@ def _append(
     )
 
 
+ControlRecord = tuple[int, int, str, str, float, str]
+"""A stored control as `(ts_ns, seq, control, name, value, conditions)`."""
+
+
 @dataclass(frozen=True)
 class ControlInput:
     """Controls as kernel input rows (several per condition set), in `(ts, seq)` order.
@@ -134,7 +138,7 @@ class ControlInput:
         return len(self.ts_ns)
 
 
-def control_input(rows: list[tuple[int, int, str, str, float, str]]) -> ControlInput:
+def control_input(rows: list[ControlRecord]) -> ControlInput:
     """Kernel rows for stored controls `(ts_ns, seq, control, name, value, conditions)`.
 
     Each is checked again on the way in (a store written by hand or by an older
@@ -164,13 +168,19 @@ def control_input(rows: list[tuple[int, int, str, str, float, str]]) -> ControlI
     )  # fmt: skip
 
 
-def read_controls(store: EventStore, start_ts: int | None, end_ts: int | None) -> ControlInput:
-    """The store's controls in `[start_ts, end_ts)` as kernel input rows."""
-    rows: list[tuple[int, int, str, str, float, str]] = []
-    for chunk in store.scan("controls", ["control", "name", "value", "conditions"],
-                            start_ts=start_ts, end_ts=end_ts):  # fmt: skip
-        c = chunk
+def control_records(
+    store: EventStore, start_ts: int | None, end_ts: int | None = None
+) -> list[ControlRecord]:
+    """The store's controls with `start_ts <= ts_ns < end_ts`, in `(ts_ns, seq)` order."""
+    rows: list[ControlRecord] = []
+    for c in store.scan("controls", ["control", "name", "value", "conditions"],
+                        start_ts=start_ts, end_ts=end_ts):  # fmt: skip
         cols = (c["ts_ns"].tolist(), c["seq"].tolist(), list(c["control"]), list(c["name"]),
                 c["value"].tolist(), list(c["conditions"]))  # fmt: skip
         rows.extend(zip(*cols, strict=True))
-    return control_input(rows)
+    return rows
+
+
+def read_controls(store: EventStore, start_ts: int | None, end_ts: int | None) -> ControlInput:
+    """The store's controls in `[start_ts, end_ts)` as kernel input rows."""
+    return control_input(control_records(store, start_ts, end_ts))

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
-from data.controls import control_input
+from data.controls import ControlRecord, control_input, control_records
 from data.errors import StoreError
 from data.feed.pumpfun import TOKEN_DECIMALS
 from data.feed.wire import FeedGap, FeedProblem, FeedTick
@@ -364,7 +364,7 @@ class LiveRun:
         time has come; one that arrives late (logged for a time already past) applies
         now. Each is recorded among the run's inputs, so a replay of them agrees.
         """
-        rows: list[tuple[int, int, str, str, float, str]] = []
+        rows: list[ControlRecord] = []
         try:
             self.store.refresh()
             # Nothing logged since the last look and nothing waiting for its time: skip
@@ -373,15 +373,11 @@ class LiveRun:
             if stamp == self._controls_stamp:
                 return 0
             waiting = False
-            for c in self.store.scan("controls", ["control", "name", "value", "conditions"],
-                                     start_ts=self.started_ns):  # fmt: skip
-                cols = (c["ts_ns"].tolist(), c["seq"].tolist(), list(c["control"]),
-                        list(c["name"]), c["value"].tolist(), list(c["conditions"]))  # fmt: skip
-                for r in zip(*cols, strict=True):
-                    if r[0] > now:
-                        waiting = True
-                    elif r[1] not in self.applied_controls:
-                        rows.append(r)
+            for r in control_records(self.store, self.started_ns):
+                if r[0] > now:
+                    waiting = True
+                elif r[1] not in self.applied_controls:
+                    rows.append(r)
         except StoreError as exc:  # trade on with the values in force; look again later
             RUN_LOG.warning("controls could not be read (trying again): %s", exc)
             return 0
