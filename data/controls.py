@@ -87,8 +87,10 @@ def append_conditions(
     if checked.refusal is not None:
         raise ControlRefusedError(checked.detail)
     cs = parse_conditions(text)
-    canonical = str(cs) if cs is not None else "none"
-    return _append(store, "conditions", "conditions", math.nan, canonical, ts_ns, source,
+    # The text as written (thresholds keep every digit; str(cs) would round them to 6
+    # significant digits), or "none" for a set that turns the sniper off.
+    kept = " ".join(text.split()) if cs is not None else "none"
+    return _append(store, "conditions", "conditions", math.nan, kept, ts_ns, source,
                    reason, evidence, math.nan)  # fmt: skip
 
 

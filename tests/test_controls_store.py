@@ -173,3 +173,16 @@ def test_a_control_at_the_instant_of_a_decision_applies_to_it(steered: EventStor
         frac = _stop_fraction(0.05, after.out_f[j, OF_VOLATILITY])
         assert math.isclose(after.out_f[j, OF_OUT_STOP], after.out_f[j, OF_PRICE] * (1 - frac),
                             rel_tol=1e-12)  # fmt: skip
+
+
+def test_a_condition_set_keeps_every_digit_of_its_thresholds(steered: EventStore) -> None:
+    from data.controls import read_controls
+    from engine.events import InputKind
+
+    append_conditions(steered, "ret_5m >= 0.123456789  AND liquidity >= 40", MID,
+                      source="operator", reason="r")  # fmt: skip
+    ci = read_controls(steered, None, None)
+    thr = ci.sig_value[ci.kind == InputKind.CONDITION].tolist()
+    assert thr == [0.123456789, 40.0]
+    ((text,),) = steered.con.execute("SELECT conditions FROM controls").fetchall()
+    assert text == "ret_5m >= 0.123456789 AND liquidity >= 40"

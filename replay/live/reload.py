@@ -96,7 +96,7 @@ class StrategyReload:
                 self._quarantine(store, now_ns, str(exc))
                 result.refused.append(str(exc))
         if str(new.conditions) != str(self.current.conditions):
-            append_conditions(store, str(new.conditions), now_ns, source="config", reason=reason,
+            append_conditions(store, new.entry, now_ns, source="config", reason=reason,
                               evidence=evidence)  # fmt: skip
             result.changes.append(f"conditions -> {new.conditions}")
         self.current = new
