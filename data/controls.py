@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,32 @@ def append_control(store: EventStore, name: str, ts_ns: int) -> SeqRange:
         },
         source=CONTROL_SOURCE,
     )
+
+
+def record_refused_control(
+    store: EventStore,
+    reason: str,
+    detail: str,
+    *,
+    source: str,
+    file: str = "",
+    raw: str = "",
+    ts_ns: int | None = None,
+) -> None:
+    """Keep a refused control (a bad command, a bad strategy file) as a `quarantine` row.
+
+    Nothing is applied; the log keeps who tried what and why it was refused.
+    """
+    now = time.time_ns()
+    store.append(
+        "quarantine",
+        {
+            "ts_ns": [now if ts_ns is None else ts_ns], "recorded_ts_ns": [now],
+            "target_family": ["controls"], "reason": [reason], "detail": [detail],
+            "file": [file], "row_no": [-1], "raw": [raw],
+        },
+        source=source,
+    )  # fmt: skip
 
 
 class ControlRefusedError(ValueError):

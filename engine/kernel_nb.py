@@ -210,7 +210,8 @@ TICK, SIGNAL, HEARTBEAT, PARAM, CONDITIONS, CONDITION = 0, 1, 2, 3, 4, 5
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
 BREAKER_TRIPPED, BREAKER_RESET, EQUITY_MARKED = 7, 8, 9
 PARAM_CHANGED, CONDITIONS_CHANGED, CONTROL_REFUSED = 10, 11, 12
-REF_FIXED_AT_START, REF_CONFLICT = 2, 3  # engine.events.Refusal
+REF_INVALID_VALUE, REF_FIXED_AT_START, REF_CONFLICT, REF_INVALID_CONDITIONS = 1, 2, 3, 4
+# (engine.events.Refusal)
 CTL_PARAM, CTL_CONDITIONS = 1, 2
 R_ENTRY, R_STOP, R_TP1, R_TP2, R_TP3, R_TIME, R_TRAIL, R_VOLDEATH = 1, 2, 3, 4, 5, 6, 7, 8
 R_SENT_FLIP = 9
@@ -1194,7 +1195,8 @@ def _change_param(
 ) -> tuple[bool, int]:  # fmt: skip
     """Apply (or refuse) one parameter change; (applied?, outputs)."""
     if index < 0 or index >= N_PARAMS:
-        return False, _refused(out_i, out_f, n, t, seq, CTL_PARAM, 1, index, value, NAN)
+        return False, _refused(out_i, out_f, n, t, seq, CTL_PARAM, REF_INVALID_VALUE, index,
+                              value, NAN)  # fmt: skip
     old = params[index]
     if code == 0 and index == _CASH0:
         code = REF_FIXED_AT_START
@@ -1219,7 +1221,8 @@ def _change_conditions(
     if kind == CONDITIONS:
         if code != 0 or count < 0 or count > MAX_CONDITIONS:
             glob[G_COND_STAGE] = -1
-            return _refused(out_i, out_f, n, t, seq, CTL_CONDITIONS, code if code != 0 else 4,
+            return _refused(out_i, out_f, n, t, seq, CTL_CONDITIONS,
+                            code if code != 0 else REF_INVALID_CONDITIONS,
                             -1, NAN, NAN)  # fmt: skip
         glob[G_COND_STAGE] = count
         glob[G_COND_HAVE] = 0

@@ -211,24 +211,21 @@ CONTROL_ACTIONS = ("set", "conditions", "emergency-stop", "reset")
 
 
 def _record_refusal(store: Path | None, action: str, args: list[str], why: str) -> None:
-    """Log a refused operator control as a `quarantine` event, when the store exists.
+    """Keep a refused operator control as a `quarantine` event, when the store exists.
 
-    The command still fails with one line; the log keeps who tried what and why it was
-    refused. A store that does not exist (or cannot be written) is left alone.
+    The command still fails with one line. A store that does not exist (or cannot be
+    written) is left alone.
     """
     import json
 
+    from data.controls import record_refused_control
     from data.errors import StoreError
     from data.store import open_store
 
     try:
-        st = open_store(store_path(store))
-        now = time.time_ns()
-        st.append("quarantine", {
-            "ts_ns": [now], "recorded_ts_ns": [now], "target_family": ["controls"],
-            "reason": ["invalid_control"], "detail": [why], "file": [""], "row_no": [-1],
-            "raw": [json.dumps({"control": action, "args": args})],
-        }, source="operator")  # fmt: skip
+        record_refused_control(open_store(store_path(store)), "invalid_control", why,
+                               source="operator",
+                               raw=json.dumps({"control": action, "args": args}))  # fmt: skip
     except (StoreError, OSError):
         return
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from data.controls import ControlRefusedError, append_conditions, append_param
+from data.controls import (
+    ControlRefusedError,
+    append_conditions,
+    append_param,
+    record_refused_control,
+)
 from data.store import EventStore
 from engine.params import P
 from strategies.config import StrategyConfig
@@ -103,20 +107,8 @@ class StrategyReload:
         return result
 
     def _quarantine(self, store: EventStore, now_ns: int, why: str) -> None:
-        store.append(
-            "quarantine",
-            {
-                "ts_ns": [now_ns],
-                "recorded_ts_ns": [time.time_ns()],
-                "target_family": ["controls"],
-                "reason": ["invalid_config"],
-                "detail": [why],
-                "file": [str(self.path)],
-                "row_no": [-1],
-                "raw": [""],
-            },
-            source="config",
-        )
+        record_refused_control(store, "invalid_config", why, source="config",
+                               file=str(self.path), ts_ns=now_ns)  # fmt: skip
 
 
 def _one_line(exc: BaseException) -> str:
