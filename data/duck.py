@@ -22,6 +22,7 @@ import pyarrow as pa
 from data.manifest import Manifest
 from data.schemas import FAMILIES, FamilySpec, Partitioning, signal_kind_case_sql
 from data.segment_files import locate, missing_error
+from engine.controls import STRATEGIST_CONTROL_SEQ0
 from engine.events import Action, Breaker, BreakerCause, Reason, Trigger
 
 _DUCK_TYPES = {
@@ -168,14 +169,26 @@ PARAM_HISTORY = """
 CREATE OR REPLACE VIEW param_history AS
 SELECT p.run_id, p.ts_ns, make_timestamp(p.ts_ns // 1000) AS time, p.control, p.name,
        p.old_value, p.new_value,
-       CASE WHEN p.control = 'conditions' THEN c.conditions END AS conditions,
-       p.status, p.refusal, c.source AS requested_by, c.reason, c.evidence,
+       CASE WHEN p.control = 'conditions'
+            THEN coalesce(c.conditions, regexp_extract(s.changes, 'conditions -> ([^;]*)', 1))
+       END AS conditions,
+       p.status, p.refusal, coalesce(c.source, s.requested_by) AS requested_by,
+       coalesce(c.reason, s.note) AS reason, coalesce(c.evidence, s.evidence) AS evidence,
        p.control_seq, p.run_seq
 FROM params p
 LEFT JOIN controls c ON c.seq = p.control_seq
-"""
+LEFT JOIN (
+    SELECT run_id, call_no, changes, 'strategist' AS requested_by,
+           coalesce(json_extract_string(nullif(parsed, ''), '$.note'), '') AS note,
+           json_object('prompt_sha256', prompt_sha256, 'model', model, 'asked_at', ts_ns)::VARCHAR
+               AS evidence
+    FROM strategist
+) s ON p.control_seq >= $STRATEGIST_SEQ0 AND s.run_id = p.run_id
+   AND s.call_no = p.control_seq - $STRATEGIST_SEQ0
+""".replace("$STRATEGIST_SEQ0", str(STRATEGIST_CONTROL_SEQ0))
 """Every parameter and condition-set change each run applied or refused, with who asked
-and why: `SELECT * FROM param_history WHERE run_id = ? ORDER BY run_seq`."""
+and why: `SELECT * FROM param_history WHERE run_id = ? ORDER BY run_seq`. A change the
+run's LLM strategist made joins its `strategist` call (control_seq = 2^48 - 1 + call_no)."""
 
 PROJECTIONS = {
     "closed_trades": CLOSED_TRADES,
@@ -191,7 +204,7 @@ PROJECTION_FAMILIES = {
     "open_positions": ("positions", "fills", "mints"),
     "decision_audit": ("decisions", "orders", "fills", "rejects", "positions", "mints"),
     "breaker_history": ("risk", "mints"),
-    "param_history": ("params", "controls"),
+    "param_history": ("params", "controls", "strategist"),
 }
 """The families each projection reads (what a query on it depends on)."""
 
@@ -228,7 +241,7 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
                     f", source AS run_id, {_case('breaker', Breaker)} AS breaker_name"
                     f", {_case('cause', BreakerCause)} AS cause_name, {_MINT_NAME}"
                 )
-        elif spec.name in ("equity", "params"):
+        elif spec.name in ("equity", "params", "strategist"):
             extra = ", source AS run_id"
         rel = family_relation(root, manifest, spec)
         # Names come from FAMILIES and paths are quoted by _sql_str: no user text here.

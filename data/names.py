@@ -10,7 +10,7 @@ from __future__ import annotations
 FAMILY_NAMES = ("ticks", "signals", "quarantine", "mints", "imports", "decisions", "orders",
                 "fills", "rejects", "positions", "risk", "equity", "runs", "sweeps",
                 "feed_inputs", "feed_gaps", "feed_frames", "live_batches", "repairs", "controls",
-                "params")  # fmt: skip
+                "params", "strategist")  # fmt: skip
 PROJECTION_NAMES = ("closed_trades", "open_positions", "decision_audit", "breaker_history",
                     "param_history")  # fmt: skip
 VIEW_NAMES = (*FAMILY_NAMES, *PROJECTION_NAMES)

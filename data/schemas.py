@@ -524,9 +524,47 @@ PARAMS = _run_family(
     "came from; the param_history view joins it for the set's text, source and reason.",
 )
 
+STRATEGIST = FamilySpec(
+    name="strategist",
+    schema=pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            _f("mint_id", pa.int32()),
+            _f("call_no", _I64),
+            _f("apply_ts_ns", _I64),
+            _f("mode", pa.string()),
+            _f("model", pa.string()),
+            _f("host", pa.string()),
+            _f("prompt", pa.string()),
+            _f("prompt_sha256", pa.string()),
+            _f("answer", pa.string()),
+            _f("done_reason", pa.string()),
+            _f("parsed", pa.string()),
+            _f("status", pa.string()),
+            _f("reason", pa.string()),
+            _f("changes", pa.string()),
+            _f("latency_ms", _F64),
+            _f("prompt_tokens", _I64),
+            _f("answer_tokens", _I64),
+            _f("attempts", _I64),
+        ]
+    ),
+    partitioning=Partitioning.DATE_SOURCE,
+    compression="zstd",
+    row_group_rows=_ROW_GROUP,
+    doc="StrategistAsked: one LLM strategist call of a run (the source), at its due time "
+    "ts_ns: the model and host (credentials redacted), the whole request (prompt) and its "
+    "sha256, the raw answer and done_reason, the validated proposal (parsed, JSON), the "
+    "status (accepted, unchanged, refused, invalid_json, invalid_answer, truncated, "
+    "timeout, unreachable, model_missing, http_error, missing) with its reason, and the "
+    "change it made (changes), which takes effect at apply_ts_ns. mode 'live' rows are "
+    "what a model said; 'recorded' rows reused one by prompt_sha256.",
+)
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
         RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES,
-        REPAIRS, CONTROLS, PARAMS)  # fmt: skip
+        REPAIRS, CONTROLS, PARAMS, STRATEGIST)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

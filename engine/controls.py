@@ -18,6 +18,10 @@ from engine.conditions import ConditionSet, Feature
 from engine.events import InputKind, Refusal
 from engine.params import P, check_value
 
+STRATEGIST_CONTROL_SEQ0 = (1 << 48) - 1
+"""A strategist call's control rows carry in_seq -1 - (this + call_no): far above any
+`controls` seq, so a run's output names the call that steered it (control_seq)."""
+
 OFF_WORDS = ("", "none", "off")
 """Condition texts that turn the sniper off (the empty set)."""
 
@@ -63,6 +67,11 @@ def check_param(name: str, value: float) -> Checked:
         return Checked(_param_row(index, _float(value), Refusal.INVALID_VALUE),
                        Refusal.INVALID_VALUE, str(e))  # fmt: skip
     return Checked(_param_row(index, v, None), None, "")
+
+
+def strategist_in_seq(call_no: int) -> int:
+    """The input seq of the control rows of a run's strategist call number `call_no`."""
+    return -1 - (STRATEGIST_CONTROL_SEQ0 + call_no)
 
 
 def _float(value: object) -> float:

@@ -10,6 +10,10 @@ A strategy file looks like `strategies/builtin/momentum_breakout.toml`:
     min_position_sol = 0.5
     stop_loss = 0.08
 
+    [strategist]            # optional: the LLM strategist (strategies.strategist)
+    interval_s = 900
+    tunable = { stop_loss = [0.04, 0.12] }
+
 Unknown keys, unknown parameters and out-of-range values are refused with a message
 that names them; `--set name=value` overrides are validated the same way.
 """
@@ -25,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.conditions import ConditionSet
 from engine.params import check_name, check_value, make_params
+from strategies.strategist.settings import StrategistSettings
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 
@@ -38,6 +43,8 @@ class StrategyConfig(BaseModel):
     description: str = ""
     entry: str
     params: dict[str, float] = Field(default_factory=dict)
+    strategist: StrategistSettings = Field(default_factory=StrategistSettings)
+    """The LLM strategist's schedule, model and limits (`[strategist]`; off unless asked)."""
 
     @field_validator("entry")
     @classmethod

@@ -174,6 +174,31 @@ EntryOpt = Annotated[
 ]
 
 
+StrategistOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--strategist",
+        help="LLM strategist: off, recorded (answers from the store, by prompt hash) or "
+        "live (ask the model at event time and record it) [default: off].",
+    ),
+]
+StrategistHostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--strategist-host",
+        help="Ollama API address [default: the strategy's, else http://127.0.0.1:11434].",
+    ),
+]
+StrategistModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--strategist-model",
+        help="Model name [default: the strategy's, else "
+        "smollm2:135m, which `clanka llm serve` serves].",
+    ),
+]
+
+
 def store_path(store: Path | None) -> Path:
     """--store, else $CLANKA_STORE, else ./store."""
     if store is not None:

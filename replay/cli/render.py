@@ -149,6 +149,12 @@ def render_report(out: Console, strategy: str, r: dict[str, Any]) -> None:
         why = f" ({c['reason']})" if c["reason"] else ""
         status = "applied" if c["status"] == "applied" else f"REFUSED: {c['refusal']}"
         out.print(f"control {c['time']} UTC: {c['change']} {status}{who}{why}")
+    s = r.get("strategist")
+    if s:
+        counts = ", ".join(f"{k} {v}" for k, v in s["by_status"].items()) or "none due"
+        out.print(f"strategist ({s['mode']}, {s['model']} at {s['host']}, every "
+                  f"{s['interval_s']} s, delay {s['delay_s']} s): {s['calls']} calls: {counts}",
+                  highlight=False)  # fmt: skip
     out.print(f"run_id {r['run_id']}  events_sha256 {r['events_sha256']}")
 
 

@@ -16,6 +16,9 @@ from replay.cli.common import (
     MintsOpt,
     SetOpt,
     StoreOpt,
+    StrategistHostOpt,
+    StrategistModelOpt,
+    StrategistOpt,
     StrategyOpt,
     ToOpt,
     announce_compile,
@@ -44,22 +47,29 @@ def replay(
     config: ConfigOpt = None,
     set_: SetOpt = None,
     entry: EntryOpt = None,
+    strategist: StrategistOpt = None,
+    strategist_host: StrategistHostOpt = None,
+    strategist_model: StrategistModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay the store through the kernel, log every event under a new run id, report.
 
     The report covers trades, win rate, average return, realized and unrealized PnL,
     fees, slippage, max drawdown, Sharpe, hold time, exit reasons and the run's
-    events_sha256 (same data and config, same hash).
+    events_sha256 (same data and config, same hash). With --strategist live the LLM
+    strategist is asked at each due time and its answers are recorded; --strategist
+    recorded replays those answers (no model needed) and gives the same hash.
     """
     strat = strategy_from(strategy, config, entry, set_)
     params = strat.vector()
     start, end = time_range(from_, to)
     from data.store import open_store
     from replay.cli.render import render_report
+    from replay.cli.strategist_opts import strategist_for
     from replay.core.runner import count_ticks, run_replay
 
     st = open_store(store_path(store))
+    strat, strategist_ = strategist_for(strat, strategist, strategist_host, strategist_model, st)
     mint_ids = mint_ids_of(st, mints)
     total = count_ticks(st, start, end, mint_ids)
     if total == 0:
@@ -74,7 +84,7 @@ def replay(
     with progress_bar(sys.stderr.isatty()) as prog:
         task = prog.add_task(f"replaying {strat.name}", total=total)
         result = run_replay(st, strat, params, start_ts=start, end_ts=end, mint_ids=mint_ids,
-                            progress=advanced)  # fmt: skip
+                            progress=advanced, strategist=strategist_)  # fmt: skip
     if as_json:
         print_json(result.report)
     else:

@@ -25,6 +25,7 @@ import numpy as np
 from data import interrupts
 from data.controls import ControlInput, read_controls
 from data.store import EventStore
+from engine.controls import strategist_in_seq
 from engine.events import InputKind, OutKind
 from engine.kernel import Kernel, KernelInput, as_input
 from engine.layout import (
@@ -44,9 +45,11 @@ from engine.layout import (
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.core.merge_nb import merge_streams_nb
 from replay.core.run_events import split_families
+from replay.core.scheduler import StrategistLoop, control_batch
 from replay.report.controls import applied_controls
 from replay.report.metrics import build_report
 from strategies.config import StrategyConfig
+from strategies.strategist.calls import Call, Strategist, calls_table, summary
 
 LOG = logging.getLogger("clanka.replay")
 Progress = Callable[[int], None]
@@ -66,6 +69,8 @@ class RunResult:
     kernel: Kernel
     events_sha256: str
     report: dict[str, Any]
+    calls: list[Call]
+    """The strategist's calls (empty when it was off)."""
 
 
 def events_sha256(out_i: np.ndarray, out_f: np.ndarray) -> str:
@@ -242,8 +247,13 @@ def run_replay(
     mint_ids: Sequence[int] | None = None,
     progress: Progress | None = None,
     write: bool = True,
+    strategist: Strategist | None = None,
 ) -> RunResult:
-    """Replay the store (or a time range / mint subset) and log every event it emits."""
+    """Replay the store (or a time range / mint subset) and log every event it emits.
+
+    With a `strategist`, the scheduler stops the kernel at each of its due times and
+    feeds its accepted answers back as control rows (replay.core.scheduler).
+    """
     registry = store.mints()
     scales = np.array([10.0**r.decimals for r in registry.records()], dtype=np.float64)
     kernel = Kernel(params, strategy.conditions, scales)
@@ -251,14 +261,34 @@ def run_replay(
     outs_i: list[np.ndarray] = [np.zeros((0, N_OUT_I), np.int64)]
     outs_f: list[np.ndarray] = [np.zeros((0, N_OUT_F))]
     ticks = 0
-    for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
-        interrupts.check()  # between batches: a stop discards the run whole
+    loop = None
+    if strategist is not None:
+        names = mint_names(store)
+
+        def history() -> tuple[np.ndarray, np.ndarray]:
+            return np.concatenate(outs_i), np.concatenate(outs_f)
+
+        loop = StrategistLoop(strategist, kernel, names, history)
+
+    def run(batch: KernelInput) -> None:
         bi, bf = kernel.run_all(batch)
         outs_i.append(bi)
         outs_f.append(bf)
+
+    for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
+        interrupts.check()  # between batches: a stop discards the run whole
+        if loop is None:
+            run(batch)
+        else:
+            loop.feed(batch.ts, lambda lo, hi, b=batch: run(b.slice(lo, hi)),  # type: ignore[misc]
+                      lambda ts, seq, rows: run(control_batch(ts, seq, rows)))  # fmt: skip
         ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
         if progress:
             progress(ticks)
+    calls: list[Call] = []
+    if loop is not None:
+        loop.close()
+        calls = loop.calls
     out_i = np.concatenate(outs_i)
     out_f = np.concatenate(outs_f)
     digest = events_sha256(out_i, out_f)
@@ -266,7 +296,15 @@ def run_replay(
     points = kernel.curve()
     equity_curve = [(ts, cash + held) for ts, cash, held in points]
     report = build_report(out_i, out_f, ticks, equity_curve, open_pos, cash0)
-    report["controls"] = applied_controls(store, out_i, out_f)
+    report["controls"] = applied_controls(store, out_i, out_f, strategist_calls(calls))
+    if strategist is not None:
+        report["strategist"] = summary(calls, strategist.settings, strategist.host)
+        missing = report["strategist"]["missing"]
+        if missing:
+            LOG.warning(
+                "%d strategist prompt(s) had no recorded answer; nothing was invented for "
+                "them (replay once with --strategist live)", missing,
+            )  # fmt: skip
     for c in report["controls"]:
         if c["status"] != "applied":
             LOG.warning("%s UTC: control refused (%s): %s; nothing changed", c["time"],
@@ -276,8 +314,25 @@ def run_replay(
     report["events_sha256"] = digest
     if write:
         _write_run(store, run_id, strategy, params, start_ts, end_ts, mint_ids, cash0, ticks,
-                   digest, report, out_i, out_f, points)  # fmt: skip
-    return RunResult(run_id, ticks, out_i, out_f, kernel, digest, report)
+                   digest, report, out_i, out_f, points, calls)  # fmt: skip
+    return RunResult(run_id, ticks, out_i, out_f, kernel, digest, report, calls)
+
+
+def mint_names(store: EventStore) -> Callable[[int], str]:
+    """Mint id -> its symbol, else its address (what a prompt or a report calls it)."""
+    recs = {r.mint_id: (r.symbol or r.mint) for r in store.mints().records()}
+    return lambda m: recs.get(m, f"mint {m}")
+
+
+def strategist_calls(calls: Sequence[Call]) -> dict[int, tuple[str, str, str]]:
+    """control_seq -> (requested_by, reason, conditions text) of accepted strategist calls."""
+    out = {}
+    for c in calls:
+        if c.changes:
+            seq = -1 - strategist_in_seq(c.call_no)
+            text = str(c.verdict.conditions) if c.verdict and c.verdict.conditions else ""
+            out[seq] = ("strategist", c.note, text)
+    return out
 
 
 def open_unrealized_lamports(st: KernelState) -> list[float]:
@@ -313,8 +368,11 @@ def _write_run(
     out_i: np.ndarray,
     out_f: np.ndarray,
     curve: list[tuple[int, float, float]],
+    calls: Sequence[Call] = (),
 ) -> None:
     with store.transaction() as tx:
+        if calls:
+            tx.append("strategist", calls_table(calls), source=run_id)
         for family, table in split_families(out_i, out_f).items():
             if table.num_rows:
                 tx.append(family, table, source=run_id)

@@ -45,18 +45,25 @@ def _list(v: Any) -> list[Any]:
 
 
 def applied_controls(
-    store: EventStore | None, out_i: np.ndarray, out_f: np.ndarray
+    store: EventStore | None,
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    own: dict[int, tuple[str, str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per control the run met: time, change, status, who asked and why."""
+    """One entry per control the run met: time, change, status, who asked and why.
+
+    `own` gives (requested_by, reason, conditions) for control seqs the run made itself
+    (its strategist's answers); the rest come from the store's `controls` rows.
+    """
     rows = control_rows(out_i, out_f)
-    seqs = sorted({s for s in rows["control_seq"] if s >= 0})
-    meta: dict[int, tuple[str, str, str]] = {}
+    meta: dict[int, tuple[str, str, str]] = dict(own or {})
+    seqs = sorted({s for s in rows["control_seq"] if s >= 0 and s not in meta})
     if store is not None and seqs:
         found = store.con.execute(
             "SELECT seq, source, reason, conditions FROM controls WHERE list_contains(?, seq)",
             [seqs],
         ).fetchall()
-        meta = {int(s): (src, why, text) for s, src, why, text in found}
+        meta.update({int(s): (src, why, text) for s, src, why, text in found})
     out = []
     for k in range(len(rows["ts_ns"])):
         src, why, text = meta.get(rows["control_seq"][k], ("", "", ""))
