@@ -185,14 +185,14 @@ StrategistOpt = Annotated[
 StrategistHostOpt = Annotated[
     str | None,
     typer.Option(
-        "--strategist-host",
+        "--llm-host",
         help="Ollama API address [default: the strategy's, else http://127.0.0.1:11434].",
     ),
 ]
 StrategistModelOpt = Annotated[
     str | None,
     typer.Option(
-        "--strategist-model",
+        "--llm-model",
         help="Model name [default: the strategy's, else "
         "smollm2:135m, which `clanka llm serve` serves].",
     ),

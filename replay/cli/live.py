@@ -28,6 +28,9 @@ from replay.cli.common import (
     MintsOpt,
     SetOpt,
     StoreOpt,
+    StrategistHostOpt,
+    StrategistModelOpt,
+    StrategistOpt,
     StrategyOpt,
     announce_compile,
     app,
@@ -130,16 +133,22 @@ def run_cmd(
     status: Annotated[
         bool | None, typer.Option(help="Live status view on stderr [default: if a terminal].")
     ] = None,
+    strategist: StrategistOpt = None,
+    strategist_host: StrategistHostOpt = None,
+    strategist_model: StrategistModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the kernel in a mode: paper on a live feed, or replay from the store.
 
     Paper mode logs every batch through a write-ahead file, survives kill -9 (restart
     with the same --run-id), stops cleanly on Ctrl-C / SIGTERM and prints the report
-    with the latency from frame receipt to the decision logged.
+    with the latency from frame receipt to the decision logged. With --strategist live
+    the LLM strategist is asked on a worker thread at each due time; its answers are
+    logged among the run's inputs, so `clanka verify parity` replays them exactly.
     """
     from data.store import open_store
     from replay.cli.render import render_report
+    from replay.cli.strategist_opts import strategist_for
     from replay.core.runner import run_replay
     from replay.live.paper import feed_failure, replay_inputs, run_paper_blocking
     from replay.live.reload import StrategyReload
@@ -149,7 +158,8 @@ def run_cmd(
     announce_compile("step")
     if mode == "replay" and inputs_of is None:
         strat = strategy_from(strategy, config, entry, set_)
-        result = run_replay(st, strat, strat.vector())
+        strat, asker = strategist_for(strat, strategist, strategist_host, strategist_model, st)
+        result = run_replay(st, strat, strat.vector(), strategist=asker)
         report: dict[str, Any] = {**result.report, "mode": "replay"}
     elif mode == "replay":
         assert inputs_of is not None
@@ -162,6 +172,7 @@ def run_cmd(
 
         logs.raise_default("INFO")  # a long-running service narrates what it does
         strat = strategy_from(strategy, config, entry, set_)
+        strat, asker = strategist_for(strat, strategist, strategist_host, strategist_model, st)
         cfg = _settings(settings, feed)
         rid = run_id or _new_run_id("paper")
         show = sys.stderr.isatty() if status is None else status
@@ -177,7 +188,8 @@ def run_cmd(
         reload = StrategyReload(watched, lambda: strategy_from(strategy, config, entry, set_),
                                 strat)  # fmt: skip
         report = run_paper_blocking(st, rid, strat, cfg, duration_s=duration, status=show,
-                                    on_started=started, reload=reload)  # fmt: skip
+                                    on_started=started, reload=reload,
+                                    strategist=asker)  # fmt: skip
     else:
         raise ValueError(f"--mode {mode!r}: use paper or replay")
     if as_json:

@@ -1,6 +1,6 @@
 """`clanka llm serve`: the embedded model behind Ollama's HTTP API, on loopback.
 
-The strategist talks to any server that speaks Ollama's API (`--strategist-host`).
+The strategist talks to any server that speaks Ollama's API (`--llm-host`).
 This one needs no download and no daemon: it serves the SmolLM2-135M file that
 `make demo` installs (or any GGUF file given with --model) through llama.cpp.
 """

@@ -30,6 +30,7 @@ from engine.layout import PI_ACTIVE, PI_MINT
 from replay.live.reload import ReloadResult, StrategyReload
 from replay.live.run import LiveRun, LiveSettings, recorded_batches
 from strategies.config import StrategyConfig
+from strategies.strategist.calls import Strategist
 
 T = TypeVar("T")
 RELOAD_LOG = logging.getLogger("clanka.reload")
@@ -247,13 +248,15 @@ def run_paper_blocking(
     status: bool,
     on_started: Callable[[LiveRun], None] | None = None,
     reload: StrategyReload | None = None,
+    strategist: Strategist | None = None,
 ) -> dict[str, Any]:
     """`clanka run --mode paper`: build the run, run the loop, return the report.
 
     `on_started` is told once the run is this process's (locked, recovered).
     """
     clock = WallClock()
-    run = LiveRun(store, run_id, strategy, settings.live, mode="paper", now_ns=clock.now_ns)
+    run = LiveRun(store, run_id, strategy, settings.live, mode="paper", now_ns=clock.now_ns,
+                  strategist=strategist)  # fmt: skip
     if on_started is not None:
         on_started(run)
 

@@ -53,11 +53,13 @@ from engine.layout import (
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.core.progress_fd import ProgressFd
 from replay.core.run_events import split_families
-from replay.core.runner import events_sha256, open_unrealized_lamports
+from replay.core.runner import events_sha256, open_unrealized_lamports, strategist_calls
+from replay.core.scheduler import StrategistLoop
 from replay.report.controls import applied_controls
 from replay.report.event_log import log_events
 from replay.report.metrics import build_report
 from strategies.config import StrategyConfig
+from strategies.strategist.calls import Call, Strategist, calls_table, summary
 
 RUN_LOG = logging.getLogger("clanka.run")
 FEED_LOG = logging.getLogger("clanka.feed")
@@ -137,6 +139,7 @@ class LiveRun:
         mode: str,
         now_ns: Any = time.time_ns,
         write: bool = True,
+        strategist: Strategist | None = None,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -193,6 +196,16 @@ class LiveRun:
                              run_id, self.recovered_batches)  # fmt: skip
             self.progress.emit("started", run_id=run_id, recovered_batches=self.recovered_batches,
                                next_batch=self.batch_no)  # fmt: skip
+        self.strategist = strategist
+        self.loop: StrategistLoop | None = None
+        if strategist is not None:
+            # The model is asked on a worker thread: frames keep flowing until the
+            # answer's apply time (replay.core.scheduler).
+            self.loop = StrategistLoop(strategist, self.kernel, self._name, self.outputs,
+                                       background=True, on_call=self._record_call)  # fmt: skip
+            if self.last_ts:  # recovered: the next due time after what the log holds
+                step = strategist.settings.interval_ns
+                self.loop.next_due = (self.last_ts // step + 1) * step
 
     # ---------------------------------------------------------------- recovery
     def _recover(self) -> None:
@@ -408,8 +421,50 @@ class LiveRun:
         """One batch: kernel, log append, and the fsync / roll when they are due.
 
         `n_mints` (the registry size to grow the kernel to first) defaults to every mint
-        known so far; a replay of recorded inputs passes the size the run had.
+        known so far; a replay of recorded inputs passes the size the run had. With a
+        strategist the batch is split at its due and apply times; the answer's control
+        rows become a batch of their own, logged among the run's inputs.
         """
+        loop = self.loop
+        if loop is None or not len(cols["ts"]):
+            return self._process_one(cols, extras, first_recv, n_mints)
+        done = 0
+
+        def part(lo: int, hi: int) -> None:
+            nonlocal done
+            whole = lo == 0 and hi == len(cols["ts"])
+            sub = cols if whole else {k: v[lo:hi] for k, v in cols.items()}
+            done += self._process_one(sub, extras if lo == 0 else {},
+                                      first_recv if lo == 0 else -1, n_mints)  # fmt: skip
+
+        def inject(ts: int, in_seq: int, rows: tuple[Any, ...]) -> None:
+            nonlocal done
+            n = len(rows)
+            if not n:
+                return
+            zeros = np.zeros(n, np.int64)
+            batch = {
+                "kind": np.array([r.kind for r in rows], np.int64),
+                "ts": np.full(n, max(ts, self.last_ts), np.int64),
+                "seq": np.full(n, in_seq, np.int64), "mint": np.full(n, -1, np.int64),
+                "price": np.zeros(n), "size": np.array([r.size for r in rows], np.int64),
+                "liq": np.full(n, np.nan),
+                "sig_kind": np.array([r.sig_kind for r in rows], np.int64),
+                "sig_value": np.array([r.sig_value for r in rows], np.float64),
+                "chain_ts": zeros, "recv_ns": np.full(n, -1, np.int64), "uid": zeros,
+            }  # fmt: skip
+            done += self._process_one(batch, {"strategist": -1 - in_seq}, -1, n_mints)
+
+        loop.feed(cols["ts"], part, inject)
+        return done
+
+    def _process_one(
+        self,
+        cols: dict[str, np.ndarray],
+        extras: dict[str, Any],
+        first_recv: int,
+        n_mints: int | None = None,
+    ) -> int:
         if n_mints is None:
             n_mints = max(self.n_known, self.kernel.n_mints)
         first_run_seq = self.run_seq
@@ -437,6 +492,23 @@ class LiveRun:
         if self.unsynced_outputs >= self.settings.flush_events or self.settings.flush_ms == 0:
             self.sync()
         return len(out_i)
+
+    def _name(self, mint_id: int) -> str:
+        return self.by_id.get(mint_id, f"mint {mint_id}")
+
+    def _record_call(self, call: Call) -> None:
+        """Log a strategist call as soon as it is concluded (its rows follow as input)."""
+        if call.changes:
+            RUN_LOG.info("strategist (call %d, asked at %d): %s", call.call_no,
+                         call.prompt.ts_ns, call.changes)  # fmt: skip
+        elif call.status not in ("accepted", "unchanged"):
+            RUN_LOG.warning("strategist call %d: %s (%s); the conditions stay as they were",
+                            call.call_no, call.status, call.reason)  # fmt: skip
+        if self.write:
+            try:
+                self.store.append("strategist", calls_table([call]), source=self.run_id)
+            except StoreError as exc:  # the control rows are logged with the inputs anyway
+                RUN_LOG.warning("strategist call %d not logged: %s", call.call_no, exc)
 
     def _note(self, out_i: np.ndarray) -> None:
         if not len(out_i):
@@ -563,6 +635,8 @@ class LiveRun:
     def close(self) -> dict[str, Any]:
         """Flush, roll, close the log, release the run; return the run's report."""
         try:
+            if self.loop is not None:
+                self.loop.close()  # a call still out is logged; it steered nothing
             if self.write:
                 self.roll()
                 if self.wal is not None:
@@ -613,7 +687,10 @@ class LiveRun:
         rep["feed_problems"] = self.stats.problems
         rep["feed_gaps"] = self.stats.gaps
         rep["recovered_batches"] = self.recovered_batches
-        rep["controls"] = applied_controls(self.store, ev_i, ev_f)
+        calls = self.loop.calls if self.loop is not None else []
+        rep["controls"] = applied_controls(self.store, ev_i, ev_f, strategist_calls(calls))
+        if self.strategist is not None:
+            rep["strategist"] = summary(calls, self.strategist.settings, self.strategist.host)
         rep["state"] = state_summary(self.kernel)
         rep["latency_us"] = _percentiles(self.stats.latencies_ns)
         rep["durable_latency_us"] = _percentiles(self.stats.durable_ns)

@@ -1,8 +1,8 @@
 """How a strategy uses the strategist: when it runs, which model, what it may change.
 
 A strategy file's `[strategist]` table sets these; `--strategist off|recorded|live`
-on the command line chooses the mode (off unless asked), and `--strategist-host` /
-`--strategist-model` point at another server or model without editing the file.
+on the command line chooses the mode (off unless asked), and `--llm-host` /
+`--llm-model` point at another server or model without editing the file.
 """
 
 from __future__ import annotations

@@ -1,0 +1,77 @@
+"""The strategist in a paper run: asked on a worker thread at wall-clock due times,
+its answer applied at due + delay, logged among the run's inputs, and the run
+replays from its log with zero parity differences."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from data.store import EventStore, open_store
+from engine.events import Action, Trigger
+from tests.strategist.ollama_standin import Answer, proposal, standin
+from tests.test_cli import REPO
+from tests.test_paper import CLI, EAGER, SETTINGS, _paper_cmd, _serve
+from tests.test_replay import pump_store  # noqa: F401  (fixture)
+
+S = 1_000_000_000
+
+
+def test_a_paper_run_applies_the_strategists_answer_and_verifies_with_zero_differences(
+    pump_store: EventStore,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    strat = tmp_path / "eager.toml"
+    strat.write_text(EAGER + "[strategist]\ninterval_s = 10\ndelay_s = 2\nattempts = 1\n")
+    settings = tmp_path / "live.toml"
+    settings.write_text(SETTINGS)
+    feed, port = _serve(pump_store.root, 200)
+    store = tmp_path / "paper"
+    # Nothing on this market rises 5000% in an hour: the sniper stops buying.
+    off = proposal([("ret_1h", ">=", 50.0)], note="stand down")
+    try:
+        with standin(Answer(off)) as model:
+            cmd = [*_paper_cmd(port, store, (strat, settings), "llm", 24), "--strategist",
+                   "live", "--llm-host", model.host]  # fmt: skip
+            done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=180)
+    finally:
+        feed.kill()
+        feed.wait()
+    assert done.returncode == 0, done.stderr
+    rep = json.loads(done.stdout)
+    assert rep["strategist"]["calls"] >= 2 and rep["strategist"]["by_status"]["accepted"] == 1
+    (ctl,) = [c for c in rep["controls"] if c["requested_by"] == "strategist"]
+    assert ctl["change"] == "conditions -> ret_1h >= 50" and ctl["reason"] == "stand down"
+    st = open_store(store)
+    calls = st.con.execute(
+        "SELECT call_no, ts_ns, apply_ts_ns, status, mode FROM strategist WHERE run_id = 'llm' "
+        "ORDER BY call_no"
+    ).fetchall()
+    first = calls[0]
+    assert first[3] == "accepted" and first[4] == "live"
+    assert first[1] % (10 * S) == 0 and first[2] == first[1] + 2 * S  # due, due + delay
+    assert {c[3] for c in calls[1:]} <= {"unchanged"}
+    # The model saw the run up to its due time: the prompt's clock is that time.
+    ((prompt,),) = st.con.execute(
+        "SELECT prompt FROM strategist WHERE run_id = 'llm' AND call_no = 0"
+    ).fetchall()
+    data = json.loads(json.loads(prompt)["messages"][1]["content"].removeprefix("DATA:\n"))
+    due = dt.datetime.fromtimestamp(first[1] // S, dt.UTC)
+    assert data["time_utc"] == due.isoformat().replace("+00:00", "Z")
+    # Entries before the change, none at or after it (every entry here is the sniper's).
+    rows = np.array(
+        st.con.execute(
+            "SELECT ts_ns, action, trigger FROM decisions WHERE run_id = 'llm'"
+        ).fetchall()
+    )
+    buys = rows[(rows[:, 1] == Action.BUY) & (rows[:, 2] == Trigger.SNIPER)]
+    assert (buys[:, 0] < first[2]).sum() > 0
+    assert (buys[:, 0] >= first[2]).sum() == 0
+    ver = subprocess.run([*CLI, "verify", "parity", "llm", "--store", str(store), "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ver.returncode == 0, ver.stdout + ver.stderr
+    assert json.loads(ver.stdout)["differences"] == 0
