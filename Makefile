@@ -19,11 +19,15 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 venv: $(STAMP)
 
-## demo: build the venv, generate the synthetic demo market into ./demo-store, summarise it, replay it
+## demo: build the venv, generate the synthetic demo market into ./demo-store, summarise it, replay it,
+## then replay it with the LLM strategist on the embedded model (live, then from its recorded answers)
 demo: $(STAMP)
 	$(BIN)/clanka generate --store $(DEMO_STORE) $(DEMO_ARGS)
 	$(BIN)/clanka store info --store $(DEMO_STORE)
 	$(BIN)/clanka replay --store $(DEMO_STORE) --strategy momentum_breakout
+	$(BIN)/clanka replay --store $(DEMO_STORE) --strategy momentum_llm --strategist live --llm-host embedded
+	$(BIN)/clanka strategist history --store $(DEMO_STORE)
+	$(BIN)/clanka replay --store $(DEMO_STORE) --strategy momentum_llm --strategist recorded
 
 ## test: ruff (lint + format), mypy, import rules, then the whole pytest suite
 test: lint typecheck imports pytest
@@ -49,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_sweep
 	$(BIN)/python -m benchmarks.bench_paper
 	$(BIN)/python -m benchmarks.bench_startup
+	$(BIN)/python -m benchmarks.bench_strategist
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -186,7 +186,8 @@ StrategistHostOpt = Annotated[
     str | None,
     typer.Option(
         "--llm-host",
-        help="Ollama API address [default: the strategy's, else http://127.0.0.1:11434].",
+        help="Ollama API address, or 'embedded' to start the embedded model for this "
+        "command [default: the strategy's, else http://127.0.0.1:11434].",
     ),
 ]
 StrategistModelOpt = Annotated[

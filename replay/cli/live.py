@@ -172,7 +172,6 @@ def run_cmd(
 
         logs.raise_default("INFO")  # a long-running service narrates what it does
         strat = strategy_from(strategy, config, entry, set_)
-        strat, asker = strategist_for(strat, strategist, strategist_host, strategist_model, st)
         cfg = _settings(settings, feed)
         rid = run_id or _new_run_id("paper")
         show = sys.stderr.isatty() if status is None else status
@@ -187,9 +186,13 @@ def run_cmd(
         watched = _strategy_file(strategy, config)
         reload = StrategyReload(watched, lambda: strategy_from(strategy, config, entry, set_),
                                 strat)  # fmt: skip
-        report = run_paper_blocking(st, rid, strat, cfg, duration_s=duration, status=show,
-                                    on_started=started, reload=reload,
-                                    strategist=asker)  # fmt: skip
+        from replay.cli.embedded_llm import llm_host
+
+        with llm_host(strategist_host if strategist == "live" else None) as host:
+            strat, asker = strategist_for(strat, strategist, host, strategist_model, st)
+            report = run_paper_blocking(st, rid, strat, cfg, duration_s=duration, status=show,
+                                        on_started=started, reload=reload,
+                                        strategist=asker)  # fmt: skip
     else:
         raise ValueError(f"--mode {mode!r}: use paper or replay")
     if as_json:

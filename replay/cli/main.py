@@ -6,10 +6,22 @@ stop handlers: importing it loads numba, polars, pyarrow and DuckDB.
 
 from __future__ import annotations
 
-from replay.cli import data, live, llm, runs, service, store, sweeps, warmup
+from replay.cli import data, live, llm, runs, service, store, strategist, sweeps, warmup
 from replay.cli.common import app
 
-__all__ = ["app", "data", "live", "llm", "run_app", "runs", "service", "store", "sweeps", "warmup"]
+__all__ = [
+    "app",
+    "data",
+    "live",
+    "llm",
+    "run_app",
+    "runs",
+    "service",
+    "store",
+    "strategist",
+    "sweeps",
+    "warmup",
+]
 
 
 def run_app() -> None:

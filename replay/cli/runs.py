@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -35,6 +36,9 @@ from replay.cli.common import (
 )
 from replay.core.progress_fd import ProgressFd
 
+if TYPE_CHECKING:
+    from strategies.config import StrategyConfig
+
 
 @app.command()
 @user_errors
@@ -61,19 +65,36 @@ def replay(
     recorded replays those answers (no model needed) and gives the same hash.
     """
     strat = strategy_from(strategy, config, entry, set_)
-    params = strat.vector()
     start, end = time_range(from_, to)
+    from replay.cli.embedded_llm import llm_host
+
+    with llm_host(strategist_host if strategist == "live" else None) as host:
+        _replay(store, strat, start, end, mints, (strategist, host, strategist_model), as_json,
+                (from_, to))  # fmt: skip
+
+
+def _replay(
+    store: Path | None,
+    strat: StrategyConfig,
+    start: int | None,
+    end: int | None,
+    mints: list[str] | None,
+    llm: tuple[str | None, str | None, str | None],
+    as_json: bool,
+    scope: tuple[str | None, str | None],
+) -> None:
     from data.store import open_store
     from replay.cli.render import render_report
     from replay.cli.strategist_opts import strategist_for
     from replay.core.runner import count_ticks, run_replay
 
     st = open_store(store_path(store))
-    strat, strategist_ = strategist_for(strat, strategist, strategist_host, strategist_model, st)
+    strat, strategist_ = strategist_for(strat, *llm, st)
+    params = strat.vector()
     mint_ids = mint_ids_of(st, mints)
     total = count_ticks(st, start, end, mint_ids)
     if total == 0:
-        raise StoreError(f"no ticks to replay {scope_text(st, from_, to, mints)}; nothing was run")
+        raise StoreError(f"no ticks to replay {scope_text(st, *scope, mints)}; nothing was run")
     reporter = ProgressFd()
     announce_compile("step")
 

@@ -16,7 +16,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,7 +170,7 @@ def _signal_side(chunk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }  # fmt: skip
 
 
-def prefetch(batches: Iterator[KernelInput], depth: int = 2) -> Iterator[KernelInput]:
+def prefetch(batches: Iterator[KernelInput], depth: int = 2) -> Generator[KernelInput, None, None]:
     """Produce batches on a background thread, `depth` ahead of the consumer.
 
     Parquet decoding and the merge release the GIL, and so does the kernel (nogil), so
@@ -275,16 +276,19 @@ def run_replay(
         outs_i.append(bi)
         outs_f.append(bf)
 
-    for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
-        interrupts.check()  # between batches: a stop discards the run whole
-        if loop is None:
-            run(batch)
-        else:
-            loop.feed(batch.ts, lambda lo, hi, b=batch: run(b.slice(lo, hi)),  # type: ignore[misc]
-                      lambda ts, seq, rows: run(control_batch(ts, seq, rows)))  # fmt: skip
-        ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
-        if progress:
-            progress(ticks)
+    # Closed explicitly: a stop raised in the loop then joins the reader thread at once,
+    # not whenever the generator is collected (where a second Ctrl-C would be lost).
+    with closing(prefetch(input_batches(store, start_ts, end_ts, mint_ids))) as batches:
+        for batch in batches:
+            interrupts.check()  # between batches: a stop discards the run whole
+            if loop is None:
+                run(batch)
+            else:
+                loop.feed(batch.ts, lambda lo, hi, b=batch: run(b.slice(lo, hi)),  # type: ignore[misc]
+                          lambda ts, seq, rows: run(control_batch(ts, seq, rows)))  # fmt: skip
+            ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
+            if progress:
+                progress(ticks)
     calls: list[Call] = []
     if loop is not None:
         loop.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,14 +113,15 @@ def sweep_local(
     met[:, M_PREV_DAY_EQ] = cash0
     ring = np.zeros((n, RING, 2), np.int64)
     ticks = 0
-    for batch in prefetch(input_batches(store, start_ts, end_ts, mint_ids)):
-        interrupts.check("the chunk under way was not committed")
-        # numba's stubs type a parallel dispatcher's call with fewer arguments.
-        sweep_batch_nb(*batch, params, *st.arrays, st.out_i,  # type: ignore[call-arg]
-                       st.out_f, met, ring)  # fmt: skip
-        ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
-        if progress:
-            progress(ticks)
+    with closing(prefetch(input_batches(store, start_ts, end_ts, mint_ids))) as batches:
+        for batch in batches:
+            interrupts.check("the chunk under way was not committed")
+            # numba's stubs type a parallel dispatcher's call with fewer arguments.
+            sweep_batch_nb(*batch, params, *st.arrays, st.out_i,  # type: ignore[call-arg]
+                           st.out_f, met, ring)  # fmt: skip
+            ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
+            if progress:
+                progress(ticks)
     unrealized = np.zeros(n)
     n_open = np.zeros(n, np.int64)
     state = KernelState(*st.arrays)

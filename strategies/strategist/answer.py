@@ -108,7 +108,9 @@ def answer_schema(
     }  # fmt: skip
     required = ["conditions"]
     if tunable:
-        props["params"] = {"type": "array", "items": {"anyOf": params}, "maxItems": MAX_PARAMS}
+        # At most one value per tunable: a small model otherwise repeats itself to the end.
+        most = min(MAX_PARAMS, len(tunable))
+        props["params"] = {"type": "array", "items": {"anyOf": params}, "maxItems": most}
         required.append("params")
     props["note"] = {"type": "string", "maxLength": NOTE_MAX}
     required.append("note")

@@ -37,7 +37,7 @@ class StrategistSettings(BaseModel):
     attempts: int = Field(default=3, ge=1, le=10)
     """Tries per call; only transient failures (refused, timeout, 5xx) are retried."""
     backoff_s: float = Field(default=0.5, ge=0, le=60)
-    num_predict: int = Field(default=160, ge=16, le=4_096)
+    num_predict: int = Field(default=200, ge=16, le=4_096)
     seed: int = Field(default=42, ge=0, le=2**31 - 1)
     max_candidates: int = Field(default=3, ge=0, le=16)
     max_decisions: int = Field(default=5, ge=0, le=50)

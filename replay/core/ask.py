@@ -1,0 +1,40 @@
+"""`clanka strategist ask`: the prompt the strategist would get at t, and what it says.
+
+The store is replayed up to and including t (earlier due times replay their recorded
+answers, or none), the prompt is built from that state exactly as the scheduler builds
+it, the model is asked, and its answer is judged, but nothing is applied or logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from data.store import EventStore
+from replay.core.runner import mint_names, run_replay
+from strategies.config import StrategyConfig
+from strategies.strategist.calls import Call, Strategist
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What `ask` found: the call (prompt, reply, verdict) and the replay it came after."""
+
+    call: Call
+    ticks: int
+    earlier_calls: int
+
+
+def ask_at(
+    store: EventStore,
+    strat: StrategyConfig,
+    t_ns: int,
+    history: Strategist | None,
+    now: Strategist,
+) -> Asked:
+    """Replay to t with `history` steering earlier due times, then ask `now` at t."""
+    run = run_replay(store, strat, strat.vector(), end_ts=t_ns + 1, write=False,
+                     strategist=history)  # fmt: skip
+    k = run.kernel
+    prompt = now.prompt(t_ns, run.out_i, run.out_f, k.state, k.params, mint_names(store))
+    reply = now.answers(prompt)
+    return Asked(now.conclude(len(run.calls), prompt, reply), run.ticks, len(run.calls))
