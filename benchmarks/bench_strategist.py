@@ -20,17 +20,15 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import RESULTS
+from strategies.strategist.serve.spawn import spawn_server, stop_server
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "pumpfun_curve_snapshots_2025-06-06.parquet"
@@ -43,28 +41,8 @@ def _stats(xs: list[float]) -> dict[str, Any]:
 
 def _spawn() -> tuple[subprocess.Popen[str], str, float]:
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", "from replay.cli.launch import main; main()",
-                             "llm", "serve", "--port", "0"], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "COLUMNS": "400"})  # fmt: skip
-    url: list[str] = []
-    done = threading.Event()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            m = re.search(r"on (http://\S+)\s*$", line)
-            if m:
-                url.append(m.group(1))
-                break
-        done.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    done.wait(300)
-    if not url:
-        proc.kill()
-        raise SystemExit("clanka llm serve did not start")
-    return proc, url[0], time.perf_counter() - t0
+    child, url = spawn_server(cwd=REPO)
+    return child, url, time.perf_counter() - t0
 
 
 def _prompt(store_dir: Path) -> Any:
@@ -112,8 +90,7 @@ def main() -> None:
             cold_load.append(load_s)
             cold_first.append(r.latency_ms / 1e3)
         finally:
-            proc.terminate()
-            proc.wait()
+            stop_server(proc)
     proc, url, _ = _spawn()
     engine = LlamaEngine(served_model(None, None))
     req = prompt.request
@@ -135,8 +112,7 @@ def main() -> None:
             eval_tps.append(tm["predicted_per_second"])
             prompt_tps.append(tm["prompt_per_second"])
     finally:
-        proc.terminate()
-        proc.wait()
+        stop_server(proc)
     ratio = [w / d for w, d in zip(warm, direct, strict=True)]
     doc = {
         "benchmark": "strategist call on the embedded model (SmolLM2-135M Q4_1, llama.cpp "

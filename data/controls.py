@@ -121,6 +121,23 @@ def append_conditions(
                    reason, evidence, math.nan)  # fmt: skip
 
 
+STRATEGIST_REQUEST = "strategist"
+"""A `controls` row asking the LLM strategist now (on demand), not a kernel change."""
+
+
+def append_strategist_request(
+    store: EventStore, ts_ns: int, *, source: str, reason: str
+) -> SeqRange:
+    """Ask the strategist at `ts_ns`, besides its schedule (every mode: at its event time)."""
+    return _append(store, STRATEGIST_REQUEST, "ask", math.nan, "", ts_ns, source, reason,
+                   None, math.nan)  # fmt: skip
+
+
+def strategist_requests(records: list[ControlRecord]) -> list[int]:
+    """The times of the on-demand strategist requests among stored controls, in order."""
+    return [r[0] for r in records if r[2] == STRATEGIST_REQUEST]
+
+
 def _append(
     store: EventStore, control: str, name: str, value: float, conditions: str, ts_ns: int,
     source: str, reason: str, evidence: dict[str, Any] | None, old_value: float,
@@ -181,6 +198,8 @@ def control_input(rows: list[ControlRecord]) -> ControlInput:
     sv: list[float] = []
     size: list[int] = []
     for t, s, control, name, value, conditions in rows:
+        if control == STRATEGIST_REQUEST:  # steers the scheduler, not the kernel
+            continue
         checked: Checked = (
             check_conditions(conditions) if control == "conditions" else check_param(name, value)
         )
@@ -213,3 +232,10 @@ def control_records(
 def read_controls(store: EventStore, start_ts: int | None, end_ts: int | None) -> ControlInput:
     """The store's controls in `[start_ts, end_ts)` as kernel input rows."""
     return control_input(control_records(store, start_ts, end_ts))
+
+
+def read_strategist_requests(
+    store: EventStore, start_ts: int | None, end_ts: int | None
+) -> list[int]:
+    """Times of the on-demand strategist requests in `[start_ts, end_ts)`."""
+    return strategist_requests(control_records(store, start_ts, end_ts))

@@ -533,6 +533,7 @@ STRATEGIST = FamilySpec(
             _f("mint_id", pa.int32()),
             _f("call_no", _I64),
             _f("apply_ts_ns", _I64),
+            _f("trigger", pa.string()),
             _f("mode", pa.string()),
             _f("model", pa.string()),
             _f("host", pa.string()),
@@ -554,8 +555,9 @@ STRATEGIST = FamilySpec(
     compression="zstd",
     row_group_rows=_ROW_GROUP,
     doc="StrategistAsked: one LLM strategist call of a run (the source), at its due time "
-    "ts_ns: the model and host (credentials redacted), the whole request (prompt) and its "
-    "sha256, the raw answer and done_reason, the validated proposal (parsed, JSON), the "
+    "ts_ns (trigger 'schedule', or 'request': an operator asked): the model and host "
+    "(credentials redacted), the whole request (prompt) and its sha256, the raw answer and "
+    "done_reason, the validated proposal (parsed, JSON), the "
     "status (accepted, unchanged, refused, invalid_json, invalid_answer, truncated, "
     "timeout, unreachable, model_missing, http_error, missing) with its reason, and the "
     "change it made (changes), which takes effect at apply_ts_ns. mode 'live' rows are "

@@ -207,7 +207,7 @@ def _run_query(st: EventStore, query: str, limit: int, verify: bool) -> Any:
         watcher.join()  # a daemon thread alive at exit would keep the connection alive
 
 
-CONTROL_ACTIONS = ("set", "conditions", "emergency-stop", "reset")
+CONTROL_ACTIONS = ("set", "conditions", "emergency-stop", "reset", "strategist")
 
 
 def _record_refusal(store: Path | None, action: str, args: list[str], why: str) -> None:
@@ -236,7 +236,7 @@ def control(
     action: Annotated[
         str,
         typer.Argument(
-            help="set NAME=VALUE ..., conditions 'TEXT', emergency-stop or reset.",
+            help="set NAME=VALUE ..., conditions 'TEXT', emergency-stop, reset or strategist.",
             metavar="ACTION",
         ),
     ],
@@ -257,10 +257,17 @@ def control(
     `set stop_loss=0.05` changes a parameter (checked as --set checks it), `conditions
     'ret_5m >= 0.1 AND liquidity >= 40'` replaces the sniper's entry set ('none' turns
     it off), `emergency-stop` halts new entries (never exits), `reset` clears every
-    tripped breaker. Each run applies it at its place in event time (a later replay of
-    the day too) and lists it in its report; `param_history` shows what each run did.
+    tripped breaker, `strategist` asks the LLM strategist at that time besides its
+    schedule (in runs that have one). Each run applies it at its place in event time (a
+    later replay of the day too) and lists it in its report; `param_history` shows what
+    each run did.
     """
-    from data.controls import append_conditions, append_control, append_param
+    from data.controls import (
+        append_conditions,
+        append_control,
+        append_param,
+        append_strategist_request,
+    )
     from data.store import open_store
 
     if action not in CONTROL_ACTIONS:
@@ -305,6 +312,9 @@ def control(
     elif action == "conditions":
         seq = append_conditions(st, args[0], ts, source="operator", reason=reason)
         out.print(f"logged conditions at {when} (controls seq {seq.first})")
+    elif action == "strategist":
+        seq = append_strategist_request(st, ts, source="operator", reason=reason)
+        out.print(f"logged a strategist request at {when} (controls seq {seq.first})")
     else:
         seq = append_control(st, action, ts)
         out.print(f"logged {action} at {when} (signals seq {seq.first})")

@@ -18,6 +18,9 @@ from replay.cli.common import (
     MintsOpt,
     SetOpt,
     StoreOpt,
+    StrategistHostOpt,
+    StrategistModelOpt,
+    StrategistOpt,
     StrategyOpt,
     ToOpt,
     announce_compile,
@@ -106,6 +109,9 @@ def sweep(
     max_sets: Annotated[
         int, typer.Option(help="Refuse sweeps of more parameter sets than this.", min=1)
     ] = MAX_SETS,
+    strategist: StrategistOpt = None,
+    llm_host: StrategistHostOpt = None,
+    llm_model: StrategistModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run every combination of --grid (or --random draws) through the kernel; rank them.
@@ -113,9 +119,15 @@ def sweep(
     One pass over the data evaluates a chunk of sets in parallel (one thread per core),
     each chunk's metrics are appended to the `sweeps` family under a sweep id, and the
     same command run again resumes an interrupted sweep at its first missing chunk.
+    With --strategist recorded or live each set is a replay with its own strategist
+    (its prompts hold its own trades), one set after another.
     """
     if ctx.invoked_subcommand is not None:
         return
+    from replay.cli.embedded_llm import llm_host as resolved
+
+    # Started for --llm-host embedded, stopped when the command's context closes.
+    host = ctx.with_resource(resolved(llm_host if strategist == "live" else None))
     strat = strategy_from(strategy, config, entry, set_, validate=False)  # per set, below
     import numba
 
@@ -143,6 +155,9 @@ def sweep(
         numba.set_num_threads(min(workers, cores))
     start, end = time_range(from_, to)
     st = open_store(store_path(store))
+    from replay.cli.strategist_opts import strategist_for
+
+    strat, _ = strategist_for(strat, strategist, host, llm_model, st)
     mint_ids = mint_ids_of(st, mints)
     if executor == "local":
         announce_compile("sweep")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from data import interrupts
-from data.controls import ControlInput, read_controls
+from data.controls import ControlInput, read_controls, read_strategist_requests
 from data.store import EventStore
 from engine.controls import strategist_in_seq
 from engine.events import InputKind, OutKind
@@ -270,6 +270,8 @@ def run_replay(
             return np.concatenate(outs_i), np.concatenate(outs_f)
 
         loop = StrategistLoop(strategist, kernel, names, history)
+        for t in read_strategist_requests(store, start_ts, end_ts):
+            loop.request(t)
 
     def run(batch: KernelInput) -> None:
         bi, bf = kernel.run_all(batch)

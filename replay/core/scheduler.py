@@ -6,7 +6,10 @@ times. At due time t the scheduler has fed the kernel every input row with ts <=
 and none later; the prompt is built then, from that state and the outputs so far.
 The answer's control rows enter the input stream at t + delay_s, before any row of
 that instant (controls first), with the call's own input seq. A quiet spell that
-spans several due times wakes the strategist once, at the latest of them.
+spans several due times wakes the strategist once, at the latest of them. An operator's
+request (`clanka control strategist`) is one more due time, at its own event time;
+one call is out at a time, so a request that comes while an answer is awaited is
+asked right after that answer is applied.
 
 Replay asks and waits at t. A paper run asks on a worker thread and only waits if the
 answer is still out when its apply time comes, so frames keep flowing meanwhile; the
@@ -41,6 +44,7 @@ class _Asked:
     prompt: Prompt
     apply_ts: int
     reply: Reply | Future[Reply]
+    trigger: str
 
 
 class StrategistLoop:
@@ -63,9 +67,18 @@ class StrategistLoop:
         self.on_call = on_call
         self.interval = strategist.settings.interval_ns
         self.next_due: int | None = None
+        self.requests: list[int] = []
+        """On-demand times still to come (`request`)."""
+        self.last_ts = -(2**63)
+        """Time of the last input row fed to the kernel."""
         self.asked: _Asked | None = None
         self.calls: list[Call] = []
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="strategist") if background else None
+
+    def request(self, ts_ns: int) -> None:
+        """Ask besides the schedule, at `ts_ns` (an operator's on-demand request)."""
+        self.requests.append(ts_ns)
+        self.requests.sort()
 
     def feed(self, ts: np.ndarray, process: Process, inject: Inject) -> None:
         """Process a batch whose rows have times `ts` (sorted), stopping where due."""
@@ -78,18 +91,34 @@ class StrategistLoop:
                 continue
             if self.next_due is None:
                 self.next_due = (t_lo // self.interval + 1) * self.interval
-            if t_lo > self.next_due:
-                due = (t_lo - 1) // self.interval * self.interval  # the latest due time < t_lo
-                self._ask(due)
-                self.next_due = due + self.interval
-                continue
-            hi = int(np.searchsorted(ts, self.next_due, side="right"))
-            if self.asked is not None:
-                hi = min(hi, int(np.searchsorted(ts, self.asked.apply_ts, side="left")))
+            if self.asked is None:
+                due = self._due_before(t_lo)
+                if due is not None:
+                    # Never earlier than what the kernel has seen: a request that waited
+                    # for an answer still out is asked once that answer is in.
+                    self._ask(max(due[0], self.last_ts), due[1])
+                    continue
+                stop = min(self.next_due, self.requests[0] if self.requests else self.next_due)
+                hi = int(np.searchsorted(ts, stop, side="right"))
+            else:  # dues and requests wait for the answer out (one call at a time)
+                hi = int(np.searchsorted(ts, self.asked.apply_ts, side="left"))
             process(lo, hi)
+            self.last_ts = int(ts[hi - 1])
             lo = hi
 
-    def _ask(self, due: int) -> None:
+    def _due_before(self, t_lo: int) -> tuple[int, str] | None:
+        """The latest due time or request before `t_lo` (consumed), and which it was."""
+        found: list[tuple[int, str]] = []
+        assert self.next_due is not None
+        if t_lo > self.next_due:
+            due = (t_lo - 1) // self.interval * self.interval  # the latest due time < t_lo
+            found.append((due, "schedule"))
+            self.next_due = due + self.interval
+        while self.requests and self.requests[0] < t_lo:
+            found.append((self.requests.pop(0), "request"))
+        return max(found) if found else None
+
+    def _ask(self, due: int, trigger: str) -> None:
         out_i, out_f = self.history()
         k = self.kernel
         prompt = self.strategist.prompt(due, out_i, out_f, k.state, k.params, self.names)
@@ -98,14 +127,14 @@ class StrategistLoop:
         reply: Reply | Future[Reply] = (
             self._pool.submit(answers, prompt) if self._pool is not None else answers(prompt)
         )
-        self.asked = _Asked(no, prompt, due + self.strategist.settings.delay_ns, reply)
+        self.asked = _Asked(no, prompt, due + self.strategist.settings.delay_ns, reply, trigger)
 
     def _finish(self) -> Call:
         asked = self.asked
         assert asked is not None
         self.asked = None
         reply = asked.reply.result() if isinstance(asked.reply, Future) else asked.reply
-        call = self.strategist.conclude(asked.call_no, asked.prompt, reply)
+        call = self.strategist.conclude(asked.call_no, asked.prompt, reply, asked.trigger)
         self.calls.append(call)
         if self.on_call is not None:
             self.on_call(call)

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
-from data.controls import ControlRecord, control_input, control_records
+from data.controls import STRATEGIST_REQUEST, ControlRecord, control_input, control_records
 from data.errors import StoreError
 from data.feed.pumpfun import TOKEN_DECIMALS
 from data.feed.wire import FeedGap, FeedProblem, FeedTick
@@ -38,6 +38,7 @@ from data.mints import MintSpec
 from data.schemas import FAMILIES
 from data.store import EventStore
 from data.wal import INPUT_COLUMNS, WalBatch, WalWriter, read_log, truncate_torn
+from engine.controls import ControlRow
 from engine.events import InputKind, OutKind
 from engine.kernel import Kernel, as_input
 from engine.layout import (
@@ -120,6 +121,25 @@ class LiveStats:
     engine_ns: list[int] = field(default_factory=list)
     """Batch taken to batch appended (arrays, kernel, log write)."""
     recent: list[str] = field(default_factory=list)
+
+
+def _control_cols(
+    ts: np.ndarray,
+    seq: np.ndarray,
+    kind: np.ndarray,
+    size: np.ndarray,
+    sig_kind: np.ndarray,
+    sig_value: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """A batch of control rows (for no mint, no price) in the log's input columns."""
+    n = len(ts)
+    zeros = np.zeros(n, np.int64)
+    return {
+        "kind": kind, "ts": ts, "seq": seq, "mint": np.full(n, -1, np.int64),
+        "price": np.zeros(n), "size": size, "liq": np.full(n, np.nan), "sig_kind": sig_kind,
+        "sig_value": sig_value, "chain_ts": zeros, "recv_ns": np.full(n, -1, np.int64),
+        "uid": zeros,
+    }  # fmt: skip
 
 
 def _empty_inputs() -> dict[str, np.ndarray]:
@@ -206,6 +226,8 @@ class LiveRun:
             if self.last_ts:  # recovered: the next due time after what the log holds
                 step = strategist.settings.interval_ns
                 self.loop.next_due = (self.last_ts // step + 1) * step
+        self._requests_from = self.last_ts + 1 if self.last_ts else self.started_ns
+        """On-demand strategist requests before this were served before a restart."""
 
     # ---------------------------------------------------------------- recovery
     def _recover(self) -> None:
@@ -387,7 +409,9 @@ class LiveRun:
                 return 0
             waiting = False
             for r in control_records(self.store, self.started_ns):
-                if r[0] > now:
+                if r[2] == STRATEGIST_REQUEST:
+                    self._strategist_request(r)
+                elif r[0] > now:
                     waiting = True
                 elif r[1] not in self.applied_controls:
                     rows.append(r)
@@ -398,15 +422,8 @@ class LiveRun:
         if not rows:
             return 0
         ci = control_input(rows)
-        n = len(ci)
-        ts = np.maximum(ci.ts_ns, self.last_ts)
-        zeros = np.zeros(n, np.int64)
-        batch = {
-            "kind": ci.kind, "ts": ts, "seq": -1 - ci.seq, "mint": np.full(n, -1, np.int64),
-            "price": np.zeros(n), "size": ci.size, "liq": np.full(n, np.nan),
-            "sig_kind": ci.sig_kind, "sig_value": ci.sig_value, "chain_ts": zeros,
-            "recv_ns": np.full(n, -1, np.int64), "uid": zeros,
-        }  # fmt: skip
+        batch = _control_cols(np.maximum(ci.ts_ns, self.last_ts), -1 - ci.seq, ci.kind, ci.size,
+                              ci.sig_kind, ci.sig_value)  # fmt: skip
         self.process(batch, {"controls": sorted({r[1] for r in rows})}, -1)
         self.progress.emit("controls", batch_no=self.batch_no - 1, applied=len(rows))
         return len(rows)
@@ -437,22 +454,18 @@ class LiveRun:
             done += self._process_one(sub, extras if lo == 0 else {},
                                       first_recv if lo == 0 else -1, n_mints)  # fmt: skip
 
-        def inject(ts: int, in_seq: int, rows: tuple[Any, ...]) -> None:
+        def inject(ts: int, in_seq: int, rows: tuple[ControlRow, ...]) -> None:
             nonlocal done
             n = len(rows)
             if not n:
                 return
-            zeros = np.zeros(n, np.int64)
-            batch = {
-                "kind": np.array([r.kind for r in rows], np.int64),
-                "ts": np.full(n, max(ts, self.last_ts), np.int64),
-                "seq": np.full(n, in_seq, np.int64), "mint": np.full(n, -1, np.int64),
-                "price": np.zeros(n), "size": np.array([r.size for r in rows], np.int64),
-                "liq": np.full(n, np.nan),
-                "sig_kind": np.array([r.sig_kind for r in rows], np.int64),
-                "sig_value": np.array([r.sig_value for r in rows], np.float64),
-                "chain_ts": zeros, "recv_ns": np.full(n, -1, np.int64), "uid": zeros,
-            }  # fmt: skip
+            batch = _control_cols(
+                np.full(n, max(ts, self.last_ts), np.int64), np.full(n, in_seq, np.int64),
+                np.array([r.kind for r in rows], np.int64),
+                np.array([r.size for r in rows], np.int64),
+                np.array([r.sig_kind for r in rows], np.int64),
+                np.array([r.sig_value for r in rows], np.float64),
+            )  # fmt: skip
             done += self._process_one(batch, {"strategist": -1 - in_seq}, -1, n_mints)
 
         loop.feed(cols["ts"], part, inject)
@@ -493,6 +506,18 @@ class LiveRun:
             self.sync()
         return len(out_i)
 
+    def _strategist_request(self, r: ControlRecord) -> None:
+        """Hand an operator's on-demand request to the scheduler, once."""
+        if r[1] in self.applied_controls or r[0] < self._requests_from:
+            return
+        self.applied_controls.add(r[1])
+        if self.loop is None:
+            RUN_LOG.warning("strategist requested at %d, but this run has no strategist "
+                            "(--strategist live)", r[0])  # fmt: skip
+            return
+        RUN_LOG.info("strategist requested by the operator for %d", r[0])
+        self.loop.request(r[0])
+
     def _name(self, mint_id: int) -> str:
         return self.by_id.get(mint_id, f"mint {mint_id}")
 
@@ -504,6 +529,8 @@ class LiveRun:
         elif call.status not in ("accepted", "unchanged"):
             RUN_LOG.warning("strategist call %d: %s (%s); the conditions stay as they were",
                             call.call_no, call.status, call.reason)  # fmt: skip
+        self.progress.emit("strategist", call_no=call.call_no, status=call.status,
+                           trigger=call.trigger)  # fmt: skip
         if self.write:
             try:
                 self.store.append("strategist", calls_table([call]), source=self.run_id)

@@ -101,6 +101,9 @@ def sweep_local(
     """Metrics of each parameter set over the store (or a range / some mints)."""
     if not param_sets:
         return []
+    if strategy.strategist.mode != "off":
+        return _with_strategist(store, strategy, param_sets, start_ts, end_ts, mint_ids,
+                                progress)  # fmt: skip
     # Each set's row is its own: the store's parameter changes write into it.
     params = np.stack([strategy.vector(s) for s in param_sets])
     n = len(params)
@@ -127,6 +130,55 @@ def sweep_local(
     state = KernelState(*st.arrays)
     sweep_finish_nb(state.glob, state.pos_i, state.mint_f, met, unrealized, n_open)
     return [_metrics(met[s], unrealized[s], int(n_open[s]), ticks) for s in range(n)]
+
+
+def _with_strategist(
+    store: EventStore,
+    strategy: StrategyConfig,
+    param_sets: Sequence[dict[str, float]],
+    start_ts: int | None,
+    end_ts: int | None,
+    mint_ids: Sequence[int] | None,
+    progress: Callable[[int], None] | None,
+) -> list[dict[str, Any]]:
+    """Each set through the replay runner with its own strategist, one after another.
+
+    Every set's prompts differ (they hold its own trades), so the sets cannot share a
+    pass the way `sweep_batch_nb` shares one: each is a replay with the scheduler,
+    whose metrics are the replay report's. A live set's calls travel with its row
+    (`STRATEGIST_CALLS`) and are logged with the chunk's commit, under the source
+    `<sweep_id>-s<set index>`, so a later `--strategist recorded` finds them.
+    """
+    from replay.core.runner import run_replay
+    from replay.sweep.results import METRIC_KEYS
+    from strategies.strategist.calls import Strategist, calls_table
+    from strategies.strategist.model import LiveModel, RecordedModel
+
+    settings = strategy.strategist
+    answers = LiveModel(settings) if settings.mode == "live" else RecordedModel(store)
+    rows = []
+    done = 0
+    for s in param_sets:
+        base = done
+
+        def step(ticks: int, base: int = base) -> None:
+            if progress:
+                progress(base + ticks)
+
+        r = run_replay(store, strategy, strategy.vector(s), start_ts=start_ts, end_ts=end_ts,
+                       mint_ids=mint_ids, write=False, progress=step,
+                       strategist=Strategist(settings, answers))  # fmt: skip
+        row: dict[str, Any] = {k: r.report[k] for k in ("ticks_processed", *METRIC_KEYS)}
+        row["strategist"] = r.report["strategist"]["by_status"]
+        if settings.mode == "live" and r.calls:
+            row[STRATEGIST_CALLS] = calls_table(r.calls)
+        rows.append(row)
+        done += r.ticks
+    return rows
+
+
+STRATEGIST_CALLS = "_strategist_calls"
+"""A result row's key for its set's live strategist calls (logged with the chunk)."""
 
 
 def _metrics(m: np.ndarray, unrealized: float, n_open: int, ticks: int) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def sweep_id_for(
     and the store's tick and signal counts, so rerunning an interrupted sweep finds its
     finished chunks, and a sweep over different data never mixes with it.
     """
-    doc = {
+    doc: dict[str, Any] = {
         "strategy": strategy.name,
         "entry": str(strategy.conditions),
         "params": sorted(strategy.params.items()),
@@ -47,6 +47,8 @@ def sweep_id_for(
         "mints": list(mint_ids) if mint_ids is not None else None,
         "data": [store.rows("ticks"), store.rows("signals")],
     }
+    if strategy.strategist.mode != "off":  # (host aside: where the model runs changes nothing)
+        doc["strategist"] = strategy.strategist.model_dump(mode="json", exclude={"host"})
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
     return f"sweep-{digest[:16]}"
 
@@ -89,7 +91,12 @@ def append_chunk(
     }
     for k in METRIC_KEYS:
         cols[k] = np.array([np.nan if r[k] is None else float(r[k]) for r in rows])
-    store.append("sweeps", cols)
+    with store.transaction() as tx:
+        tx.append("sweeps", cols)
+        for i, r in zip(idx, rows, strict=True):
+            calls = r.get("_strategist_calls")
+            if calls is not None:  # a live strategist's answers, for later recorded runs
+                tx.append("strategist", calls, source=f"{sweep_id}-s{i}")
 
 
 def sweep_rows(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from engine.conditions import Feature
 from engine.layout import MAX_CONDITIONS
@@ -38,6 +38,16 @@ FEATURE_RANGES: dict[str, tuple[float, float]] = {
 assert set(FEATURE_RANGES) == {f.name.lower() for f in Feature}
 
 
+def _finite(v: float) -> float:
+    if not math.isfinite(v):
+        raise ValueError("must be a finite number")
+    return v
+
+
+Finite = Annotated[float, AfterValidator(_finite)]
+"""A number the model wrote: JSON admits NaN and Infinity spellings; an answer may not."""
+
+
 class ProposedCondition(BaseModel):
     """One proposed test, as the model wrote it."""
 
@@ -45,14 +55,7 @@ class ProposedCondition(BaseModel):
 
     feature: str = Field(max_length=40)
     op: str = Field(max_length=4)
-    threshold: float
-
-    @field_validator("threshold")
-    @classmethod
-    def _finite(cls, v: float) -> float:
-        if not math.isfinite(v):
-            raise ValueError("threshold must be a finite number")
-        return v
+    threshold: Finite
 
 
 class ProposedParam(BaseModel):
@@ -61,14 +64,7 @@ class ProposedParam(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(max_length=40)
-    value: float
-
-    @field_validator("value")
-    @classmethod
-    def _finite(cls, v: float) -> float:
-        if not math.isfinite(v):
-            raise ValueError("value must be a finite number")
-        return v
+    value: Finite
 
 
 class Proposal(BaseModel):

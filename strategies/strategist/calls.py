@@ -34,6 +34,8 @@ class Call:
     apply_ts_ns: int
     reply: Reply
     verdict: Verdict | None
+    trigger: str = "schedule"
+    """'schedule' (every interval_s) or 'request' (an operator asked)."""
 
     @property
     def status(self) -> str:
@@ -84,14 +86,16 @@ class Strategist:
         """The prompt due at ts_ns (see strategies.strategist.prompt)."""
         return build_prompt(ts_ns, out_i, out_f, state, params, names, self.settings)
 
-    def conclude(self, call_no: int, prompt: Prompt, reply: Reply) -> Call:
+    def conclude(
+        self, call_no: int, prompt: Prompt, reply: Reply, trigger: str = "schedule"
+    ) -> Call:
         """Judge the reply (if any) and wrap it all as a call."""
         verdict = None
         if reply.status == ANSWERED:
             verdict = judge(reply.raw, reply.done_reason, self.settings, prompt.active,
                             prompt.params)  # fmt: skip
         return Call(call_no, self.settings.mode, self.settings.model, self.host, prompt,
-                    prompt.ts_ns + self.settings.delay_ns, reply, verdict)  # fmt: skip
+                    prompt.ts_ns + self.settings.delay_ns, reply, verdict, trigger)  # fmt: skip
 
 
 def calls_table(calls: Sequence[Call]) -> dict[str, Any]:
@@ -101,6 +105,7 @@ def calls_table(calls: Sequence[Call]) -> dict[str, Any]:
         "mint_id": np.full(len(calls), -1, np.int32),
         "call_no": np.array([c.call_no for c in calls], np.int64),
         "apply_ts_ns": np.array([c.apply_ts_ns for c in calls], np.int64),
+        "trigger": [c.trigger for c in calls],
         "mode": [c.mode for c in calls],
         "model": [c.model for c in calls],
         "host": [c.host for c in calls],

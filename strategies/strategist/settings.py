@@ -66,6 +66,14 @@ class StrategistSettings(BaseModel):
             raise ValueError("at most 8 tunable parameters")
         return out
 
+    @field_validator("host")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v.strip() == "embedded":
+            raise ValueError("'embedded' is a command-line choice (--llm-host embedded); "
+                             "a strategy file gives the server's URL")  # fmt: skip
+        return v.strip()
+
     @field_validator("features")
     @classmethod
     def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import subprocess
 from pathlib import Path
 
@@ -72,6 +73,47 @@ def test_a_paper_run_applies_the_strategists_answer_and_verifies_with_zero_diffe
     assert (buys[:, 0] < first[2]).sum() > 0
     assert (buys[:, 0] >= first[2]).sum() == 0
     ver = subprocess.run([*CLI, "verify", "parity", "llm", "--store", str(store), "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ver.returncode == 0, ver.stdout + ver.stderr
+    assert json.loads(ver.stdout)["differences"] == 0
+
+
+def test_an_operator_request_reaches_a_running_paper_run(
+    pump_store: EventStore,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from tests.child_progress import Progress
+    from tests.test_cli import clanka
+
+    strat = tmp_path / "eager.toml"
+    strat.write_text(EAGER + "[strategist]\ninterval_s = 86400\ndelay_s = 2\nattempts = 1\n")
+    settings = tmp_path / "live.toml"
+    settings.write_text(SETTINGS)
+    feed, port = _serve(pump_store.root, 200)
+    store = tmp_path / "paper"
+    try:
+        with standin(Answer(proposal([("ret_1h", ">=", 50.0)], note="asked"))) as model:
+            cmd = [*_paper_cmd(port, store, (strat, settings), "ask", 600), "--strategist",
+                   "live", "--llm-host", model.host]  # fmt: skip
+            child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            child.wait_for(lambda e: e["event"] == "appended" and int(e["batch_no"]) > 20)
+            r = clanka("control", "strategist", "--store", str(store), "--reason", "now please")
+            assert r.returncode == 0 and "logged a strategist request" in r.stdout, r.stderr
+            done = child.wait_for(lambda e: e["event"] == "strategist")
+            assert (done["trigger"], done["status"]) == ("request", "accepted")
+            child.close()  # stop listening first: the child's reporting then turns itself off
+            child.proc.send_signal(signal.SIGTERM)  # a clean stop: flush, roll, report
+            out, errs = child.proc.communicate(timeout=180)
+    finally:
+        feed.kill()
+        feed.wait()
+    assert child.proc.returncode == 0, errs
+    rep = json.loads(out)
+    st = open_store(store)
+    rows = st.con.execute("SELECT trigger, status FROM strategist WHERE run_id = 'ask'").fetchall()
+    assert ("request", "accepted") in rows, rows
+    assert rep["strategist"]["by_status"]["accepted"] == 1
+    ver = subprocess.run([*CLI, "verify", "parity", "ask", "--store", str(store), "--json"],
                          cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert ver.returncode == 0, ver.stdout + ver.stderr
     assert json.loads(ver.stdout)["differences"] == 0

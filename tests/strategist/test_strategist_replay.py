@@ -148,3 +148,47 @@ def test_the_prompt_at_t_is_byte_identical_with_the_log_cut_at_t(pump: EventStor
         assert again.text == call.prompt.text
         assert again.sha256 == call.prompt.sha256
     assert np.unique([c.prompt.sha256 for c in full.calls]).size == len(full.calls)
+
+
+def test_an_operator_request_is_one_more_due_time_at_its_own_event_time(pump: EventStore) -> None:
+    """Hand-worked: scheduled calls at 16:45, 17:00, ...; a request logged for 16:52:00
+    is asked at 16:52:00 and its answer applies at 16:52:30."""
+    from data.controls import append_strategist_request
+
+    req = 1_749_228_720 * S  # 2025-06-06T16:52:00Z
+    append_strategist_request(pump, req, source="operator", reason="look again")
+    pump.refresh()
+    other = [("ret_5m", ">=", 0.03), ("liquidity", ">=", 20.0)]
+    with standin(Answer(proposal(NEW_SET)), Answer(proposal(other))) as s:
+        strat = _strategy(s.host)
+        r = run_replay(pump, strat, strat.vector(), strategist=_live(strat))
+    first = [(c.prompt.ts_ns, c.trigger, c.status) for c in r.calls[:3]]
+    assert first == [(FIRST_APPLY - 30 * S, "schedule", "accepted"), (req, "request", "accepted"),
+                     (FIRST_APPLY - 30 * S + 900 * S, "schedule", "unchanged")]  # fmt: skip
+    changed = r.out_i[r.out_i[:, O_KIND] == OutKind.CONDITIONS_CHANGED]
+    assert changed[:, O_TS].tolist() == [FIRST_APPLY, req + 30 * S]
+    rows = pump.con.execute("SELECT trigger, count(*) FROM strategist WHERE run_id = ? "
+                            "GROUP BY 1 ORDER BY 1", [r.run_id]).fetchall()  # fmt: skip
+    assert rows == [("request", 1), ("schedule", 7)]
+
+
+def test_a_request_while_an_answer_is_out_is_asked_once_that_answer_applies(
+    pump: EventStore,
+) -> None:
+    """A request for 16:45:10 comes while the 16:45:00 answer waits for 16:45:30: it is
+    asked after that answer is applied, at the last input time before 16:45:30 (the
+    kernel has seen up to there), and never at a time it has not reached."""
+    from data.controls import append_strategist_request
+
+    append_strategist_request(pump, FIRST_APPLY - 20 * S, source="operator", reason="now")
+    pump.refresh()
+    ((last_before,),) = pump.con.execute(
+        "SELECT max(ts_ns) FROM (SELECT ts_ns FROM ticks UNION ALL SELECT ts_ns FROM signals) "
+        "WHERE ts_ns < ?", [FIRST_APPLY]).fetchall()  # fmt: skip
+    with standin(Answer(proposal(NEW_SET))) as s:
+        strat = _strategy(s.host)
+        r = run_replay(pump, strat, strat.vector(), write=False, strategist=_live(strat))
+    c0, c1 = r.calls[:2]
+    assert (c0.prompt.ts_ns, c0.trigger) == (FIRST_APPLY - 30 * S, "schedule")
+    assert (c1.prompt.ts_ns, c1.trigger) == (max(FIRST_APPLY - 20 * S, last_before), "request")
+    assert c1.apply_ts_ns == c1.prompt.ts_ns + 30 * S

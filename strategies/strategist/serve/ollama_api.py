@@ -145,33 +145,36 @@ def make_app(engine: LlamaEngine) -> FastAPI:
                                "general.file_type": model.quantization},
                 "capabilities": ["completion"]}  # fmt: skip
 
-    @app.post("/api/chat")
-    async def chat(request: Request) -> Any:
-        req = await parse(request, ChatRequest)
+    async def accept(
+        request: Request, cls: type[ChatRequest | GenerateRequest]
+    ) -> tuple[Any, dict[str, Any]] | JSONResponse:
+        """The parsed request and its llama.cpp fields, or the error response."""
+        req = await parse(request, cls)
         if isinstance(req, JSONResponse):
             return req
-        assert isinstance(req, ChatRequest)
+        assert isinstance(req, ChatRequest | GenerateRequest)
         if not model.matches(req.model):
             return missing(req.model)
         try:
-            llama = _llama_request(req.options, req.format, engine.n_ctx)
+            return req, _llama_request(req.options, req.format, engine.n_ctx)
         except ValueError as exc:
             return _error(400, str(exc))
+
+    @app.post("/api/chat")
+    async def chat(request: Request) -> Any:
+        got = await accept(request, ChatRequest)
+        if isinstance(got, JSONResponse):
+            return got
+        req, llama = got
         llama["messages"] = [{"role": m.role, "content": m.content} for m in req.messages]
         return _respond(engine, llama, req.stream, model.name, chat=True)
 
     @app.post("/api/generate")
     async def generate(request: Request) -> Any:
-        req = await parse(request, GenerateRequest)
-        if isinstance(req, JSONResponse):
-            return req
-        assert isinstance(req, GenerateRequest)
-        if not model.matches(req.model):
-            return missing(req.model)
-        try:
-            llama = _llama_request(req.options, req.format, engine.n_ctx)
-        except ValueError as exc:
-            return _error(400, str(exc))
+        got = await accept(request, GenerateRequest)
+        if isinstance(got, JSONResponse):
+            return got
+        req, llama = got
         if req.raw:
             llama["prompt"] = req.prompt
         else:
