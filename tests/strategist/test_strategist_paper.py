@@ -14,6 +14,7 @@ import numpy as np
 
 from data.store import EventStore, open_store
 from engine.events import Action, Trigger
+from tests.child_progress import Progress
 from tests.strategist.ollama_standin import Answer, proposal, standin
 from tests.test_cli import REPO
 from tests.test_paper import CLI, EAGER, SETTINGS, _paper_cmd, _serve
@@ -32,19 +33,28 @@ def test_a_paper_run_applies_the_strategists_answer_and_verifies_with_zero_diffe
     settings.write_text(SETTINGS)
     feed, port = _serve(pump_store.root, 200)
     store = tmp_path / "paper"
-    # Nothing on this market rises 5000% in an hour: the sniper stops buying.
+    # The first answer repeats the set in force (the sniper buys on); the next one says
+    # to stand down: nothing on this market rises 5000% in an hour.
+    same = proposal([("price", ">", 0.0)], note="carry on")
     off = proposal([("ret_1h", ">=", 50.0)], note="stand down")
     try:
-        with standin(Answer(off)) as model:
-            cmd = [*_paper_cmd(port, store, (strat, settings), "llm", 24), "--strategist",
+        with standin(Answer(same), Answer(off)) as model:
+            cmd = [*_paper_cmd(port, store, (strat, settings), "llm", 600), "--strategist",
                    "live", "--llm-host", model.host]  # fmt: skip
-            done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=180)
+            child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            # Reported when the answer is due: its control rows go in right after.
+            child.wait_for(lambda e: e["event"] == "strategist" and e["status"] == "accepted")
+            child.wait_for(lambda e: e["event"] == "appended")  # trading went on after it
+            child.close()
+            child.proc.send_signal(signal.SIGTERM)  # a clean stop: flush, roll, report
+            out, errs = child.proc.communicate(timeout=180)
     finally:
         feed.kill()
         feed.wait()
-    assert done.returncode == 0, done.stderr
-    rep = json.loads(done.stdout)
-    assert rep["strategist"]["calls"] >= 2 and rep["strategist"]["by_status"]["accepted"] == 1
+    assert child.proc.returncode == 0, errs
+    rep = json.loads(out)
+    assert rep["strategist"]["by_status"]["unchanged"] >= 1
+    assert rep["strategist"]["by_status"]["accepted"] == 1
     (ctl,) = [c for c in rep["controls"] if c["requested_by"] == "strategist"]
     assert ctl["change"] == "conditions -> ret_1h >= 50" and ctl["reason"] == "stand down"
     st = open_store(store)
@@ -52,13 +62,14 @@ def test_a_paper_run_applies_the_strategists_answer_and_verifies_with_zero_diffe
         "SELECT call_no, ts_ns, apply_ts_ns, status, mode FROM strategist WHERE run_id = 'llm' "
         "ORDER BY call_no"
     ).fetchall()
-    first = calls[0]
+    assert calls[0][3] == "unchanged"
+    first = calls[1]
     assert first[3] == "accepted" and first[4] == "live"
     assert first[1] % (10 * S) == 0 and first[2] == first[1] + 2 * S  # due, due + delay
-    assert {c[3] for c in calls[1:]} <= {"unchanged"}
+    assert first[1] == calls[0][1] + 10 * S  # the next due time
     # The model saw the run up to its due time: the prompt's clock is that time.
     ((prompt,),) = st.con.execute(
-        "SELECT prompt FROM strategist WHERE run_id = 'llm' AND call_no = 0"
+        "SELECT prompt FROM strategist WHERE run_id = 'llm' AND call_no = 1"
     ).fetchall()
     data = json.loads(json.loads(prompt)["messages"][1]["content"].removeprefix("DATA:\n"))
     due = dt.datetime.fromtimestamp(first[1] // S, dt.UTC)
@@ -82,7 +93,6 @@ def test_an_operator_request_reaches_a_running_paper_run(
     pump_store: EventStore,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    from tests.child_progress import Progress
     from tests.test_cli import clanka
 
     strat = tmp_path / "eager.toml"
