@@ -23,14 +23,28 @@ from tests.test_replay import pump_store  # noqa: F401  (fixture)
 S = 1_000_000_000
 
 
+def _files(tmp_path: Path, strategist: str) -> tuple[Path, Path]:
+    """The eager test strategy with this `[strategist]` table, and fast live settings."""
+    strat = tmp_path / "eager.toml"
+    strat.write_text(EAGER + "[strategist]\n" + strategist)
+    settings = tmp_path / "live.toml"
+    settings.write_text(SETTINGS)
+    return strat, settings
+
+
+def _verified(store: Path, run_id: str) -> None:
+    """`clanka verify parity` replays the run's log to zero differences."""
+    ver = subprocess.run([*CLI, "verify", "parity", run_id, "--store", str(store), "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ver.returncode == 0, ver.stdout + ver.stderr
+    assert json.loads(ver.stdout)["differences"] == 0
+
+
 def test_a_paper_run_applies_the_strategists_answer_and_verifies_with_zero_differences(
     pump_store: EventStore,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    strat = tmp_path / "eager.toml"
-    strat.write_text(EAGER + "[strategist]\ninterval_s = 10\ndelay_s = 2\nattempts = 1\n")
-    settings = tmp_path / "live.toml"
-    settings.write_text(SETTINGS)
+    strat, settings = _files(tmp_path, "interval_s = 10\ndelay_s = 2\nattempts = 1\n")
     feed, port = _serve(pump_store.root, 200)
     store = tmp_path / "paper"
     # The first answer repeats the set in force (the sniper buys on); the next one says
@@ -83,10 +97,7 @@ def test_a_paper_run_applies_the_strategists_answer_and_verifies_with_zero_diffe
     buys = rows[(rows[:, 1] == Action.BUY) & (rows[:, 2] == Trigger.SNIPER)]
     assert (buys[:, 0] < first[2]).sum() > 0
     assert (buys[:, 0] >= first[2]).sum() == 0
-    ver = subprocess.run([*CLI, "verify", "parity", "llm", "--store", str(store), "--json"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert ver.returncode == 0, ver.stdout + ver.stderr
-    assert json.loads(ver.stdout)["differences"] == 0
+    _verified(store, "llm")
 
 
 def test_an_operator_request_reaches_a_running_paper_run(
@@ -95,10 +106,7 @@ def test_an_operator_request_reaches_a_running_paper_run(
 ) -> None:
     from tests.test_cli import clanka
 
-    strat = tmp_path / "eager.toml"
-    strat.write_text(EAGER + "[strategist]\ninterval_s = 86400\ndelay_s = 2\nattempts = 1\n")
-    settings = tmp_path / "live.toml"
-    settings.write_text(SETTINGS)
+    strat, settings = _files(tmp_path, "interval_s = 86400\ndelay_s = 2\nattempts = 1\n")
     feed, port = _serve(pump_store.root, 200)
     store = tmp_path / "paper"
     try:
@@ -123,7 +131,4 @@ def test_an_operator_request_reaches_a_running_paper_run(
     rows = st.con.execute("SELECT trigger, status FROM strategist WHERE run_id = 'ask'").fetchall()
     assert ("request", "accepted") in rows, rows
     assert rep["strategist"]["by_status"]["accepted"] == 1
-    ver = subprocess.run([*CLI, "verify", "parity", "ask", "--store", str(store), "--json"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert ver.returncode == 0, ver.stdout + ver.stderr
-    assert json.loads(ver.stdout)["differences"] == 0
+    _verified(store, "ask")
