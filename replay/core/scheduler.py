@@ -67,8 +67,8 @@ class StrategistLoop:
         self.on_call = on_call
         self.interval = strategist.settings.interval_ns
         self.next_due: int | None = None
-        self.requests: list[int] = []
-        """On-demand times still to come (`request`)."""
+        self.requests: list[tuple[int, str]] = []
+        """On-demand times still to come, with their trigger, in time order."""
         self.last_ts = -(2**63)
         """Time of the last input row fed to the kernel."""
         self.asked: _Asked | None = None
@@ -77,7 +77,7 @@ class StrategistLoop:
 
     def request(self, ts_ns: int) -> None:
         """Ask besides the schedule, at `ts_ns` (an operator's on-demand request)."""
-        self.requests.append(ts_ns)
+        self.requests.append((ts_ns, "request"))
         self.requests.sort()
 
     def feed(self, ts: np.ndarray, process: Process, inject: Inject) -> None:
@@ -88,6 +88,7 @@ class StrategistLoop:
             if self.asked is not None and self.asked.apply_ts <= t_lo:
                 call = self._finish()
                 inject(call.apply_ts_ns, strategist_in_seq(call.call_no), call.rows())
+                self.last_ts = max(self.last_ts, call.apply_ts_ns)
                 continue
             if self.next_due is None:
                 self.next_due = (t_lo // self.interval + 1) * self.interval
@@ -96,9 +97,13 @@ class StrategistLoop:
                 if due is not None:
                     # Never earlier than what the kernel has seen: a request that waited
                     # for an answer still out is asked once that answer is in.
-                    self._ask(max(due[0], self.last_ts), due[1])
+                    at = max(due[0], self.last_ts)
+                    if at < t_lo:
+                        self._ask(at, due[1])
+                    else:  # the rows of that instant go first: ask once they are in
+                        self.requests.insert(0, (at, due[1]))
                     continue
-                stop = min(self.next_due, self.requests[0] if self.requests else self.next_due)
+                stop = min(self.next_due, self.requests[0][0] if self.requests else self.next_due)
                 hi = int(np.searchsorted(ts, stop, side="right"))
             else:  # dues and requests wait for the answer out (one call at a time)
                 hi = int(np.searchsorted(ts, self.asked.apply_ts, side="left"))
@@ -114,8 +119,8 @@ class StrategistLoop:
             due = (t_lo - 1) // self.interval * self.interval  # the latest due time < t_lo
             found.append((due, "schedule"))
             self.next_due = due + self.interval
-        while self.requests and self.requests[0] < t_lo:
-            found.append((self.requests.pop(0), "request"))
+        while self.requests and self.requests[0][0] < t_lo:
+            found.append(self.requests.pop(0))
         return max(found) if found else None
 
     def _ask(self, due: int, trigger: str) -> None:

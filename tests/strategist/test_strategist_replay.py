@@ -9,6 +9,7 @@ prompt at t is byte-identical when the log is cut at t.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -176,19 +177,24 @@ def test_a_request_while_an_answer_is_out_is_asked_once_that_answer_applies(
     pump: EventStore,
 ) -> None:
     """A request for 16:45:10 comes while the 16:45:00 answer waits for 16:45:30: it is
-    asked after that answer is applied, at the last input time before 16:45:30 (the
-    kernel has seen up to there), and never at a time it has not reached."""
+    asked once that answer is applied, at 16:45:30 (no input falls exactly there, so the
+    kernel has seen everything up to that instant), and its own answer applies at
+    16:46:00."""
     from data.controls import append_strategist_request
 
     append_strategist_request(pump, FIRST_APPLY - 20 * S, source="operator", reason="now")
     pump.refresh()
-    ((last_before,),) = pump.con.execute(
-        "SELECT max(ts_ns) FROM (SELECT ts_ns FROM ticks UNION ALL SELECT ts_ns FROM signals) "
-        "WHERE ts_ns < ?", [FIRST_APPLY]).fetchall()  # fmt: skip
+    ((at_apply,),) = pump.con.execute(
+        "SELECT count(*) FROM (SELECT ts_ns FROM ticks UNION ALL SELECT ts_ns FROM signals) "
+        "WHERE ts_ns = ?", [FIRST_APPLY]).fetchall()  # fmt: skip
+    assert at_apply == 0
     with standin(Answer(proposal(NEW_SET))) as s:
         strat = _strategy(s.host)
         r = run_replay(pump, strat, strat.vector(), write=False, strategist=_live(strat))
     c0, c1 = r.calls[:2]
     assert (c0.prompt.ts_ns, c0.trigger) == (FIRST_APPLY - 30 * S, "schedule")
-    assert (c1.prompt.ts_ns, c1.trigger) == (max(FIRST_APPLY - 20 * S, last_before), "request")
-    assert c1.apply_ts_ns == c1.prompt.ts_ns + 30 * S
+    assert (c1.prompt.ts_ns, c1.trigger) == (FIRST_APPLY, "request")
+    assert c1.apply_ts_ns == FIRST_APPLY + 30 * S
+    # Its prompt already shows the first answer's set in force.
+    data = json.loads(c1.prompt.request["messages"][1]["content"].removeprefix("DATA:\n"))
+    assert data["active_conditions"] == "ret_5m >= 0.02 AND liquidity >= 25"
