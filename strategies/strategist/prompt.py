@@ -191,7 +191,7 @@ def build_prompt(
              "action": _label(Action, int(oi[r, O_ACTION])),
              "reason": _label(Reason, int(oi[r, O_REASON])),
              "confidence": _num(of[r, OF_OUT_CONF])}
-            for r in dec[len(dec) - settings.max_decisions:] if settings.max_decisions
+            for r in _last(dec, settings.max_decisions)
         ],
         "closed_trades": [
             {"token": token(int(oi[r, O_MINT])), "exit": _label(Reason, int(oi[r, O_REASON])),
@@ -199,7 +199,7 @@ def build_prompt(
              if cost.get(int(oi[r, O_POS_ID])) else None,
              "held_min": _num((oi[r, O_TS] - opened_at.get(int(oi[r, O_POS_ID]), oi[r, O_TS]))
                               / 60e9)}
-            for r in closed[len(closed) - settings.max_trades:] if settings.max_trades
+            for r in _last(closed, settings.max_trades)
         ],
     }  # fmt: skip
     if not settings.tunable:
@@ -217,6 +217,11 @@ def build_prompt(
     text = json.dumps(request, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return Prompt(ts_ns, request, text, hashlib.sha256(text.encode()).hexdigest(),
                   active, params.copy())  # fmt: skip
+
+
+def _last(rows: np.ndarray, n: int) -> np.ndarray:
+    """The last `n` of `rows` (all of them when there are fewer; none for n = 0)."""
+    return rows[max(0, len(rows) - n) :] if n > 0 else rows[:0]
 
 
 def _candidates(

@@ -9,6 +9,7 @@ prompt at t is byte-identical when the log is cut at t.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -198,3 +199,31 @@ def test_a_request_while_an_answer_is_out_is_asked_once_that_answer_applies(
     # Its prompt already shows the first answer's set in force.
     data = json.loads(c1.prompt.request["messages"][1]["content"].removeprefix("DATA:\n"))
     assert data["active_conditions"] == "ret_5m >= 0.02 AND liquidity >= 25"
+
+
+def test_the_prompt_lists_the_latest_decisions_and_trades_up_to_its_limits(
+    pump: EventStore,
+) -> None:
+    """At 16:45:00 the run has logged a handful of decisions and one closed trade: the
+    prompt lists the latest `max_decisions` (all of them when there are fewer), newest
+    last, and every closed trade up to `max_trades`."""
+    plain = load_strategy("momentum_breakout")
+    t = FIRST_APPLY - 30 * S
+    run = run_replay(pump, plain, plain.vector(), end_ts=t + 1, write=False)
+    dec = run.out_i[run.out_i[:, O_KIND] == OutKind.DECIDED]
+    n_closed = int((run.out_i[:, O_KIND] == OutKind.POSITION_CLOSED).sum())
+    assert len(dec) >= 3 and n_closed >= 1
+    names = mint_names(pump)
+    k = run.kernel
+    for limit in (0, 2, len(dec), len(dec) + 5):
+        st = StrategistSettings(max_decisions=limit, max_trades=limit)
+        p = Strategist(st, RecordedModel(pump)).prompt(t, run.out_i, run.out_f, k.state,
+                                                       k.params, names)  # fmt: skip
+        data = json.loads(p.request["messages"][1]["content"].removeprefix("DATA:\n"))
+        shown = data["recent_decisions"]
+        assert len(shown) == min(limit, len(dec))
+        assert len(data["closed_trades"]) == min(limit, n_closed)
+        if shown:
+            last = dec[-1]
+            assert shown[-1]["time_utc"] == dt.datetime.fromtimestamp(
+                int(last[O_TS]) // S, dt.UTC).isoformat().replace("+00:00", "Z")  # fmt: skip
