@@ -232,10 +232,3 @@ def control_records(
 def read_controls(store: EventStore, start_ts: int | None, end_ts: int | None) -> ControlInput:
     """The store's controls in `[start_ts, end_ts)` as kernel input rows."""
     return control_input(control_records(store, start_ts, end_ts))
-
-
-def read_strategist_requests(
-    store: EventStore, start_ts: int | None, end_ts: int | None
-) -> list[int]:
-    """Times of the on-demand strategist requests in `[start_ts, end_ts)`."""
-    return strategist_requests(control_records(store, start_ts, end_ts))

@@ -72,6 +72,7 @@ def ask_cmd(
     from data.store import open_store
     from replay.cli.strategist_opts import strategist_for
     from replay.core.ask import ask_at
+    from strategies.strategist.prompt import iso_utc
 
     if earlier not in ("recorded", "off"):
         raise ValueError(f"--earlier {earlier!r}: use recorded or off")
@@ -92,7 +93,7 @@ def ask_cmd(
         asked = ask_at(st, strat, int(t), history, now)
     c = asked.call
     doc = {
-        "time": _iso(c.prompt.ts_ns), "model": c.model, "host": c.host,
+        "time": iso_utc(c.prompt.ts_ns), "model": c.model, "host": c.host,
         "prompt_sha256": c.prompt.sha256, "messages": c.prompt.request["messages"],
         "answer": c.reply.raw, "done_reason": c.reply.done_reason, "status": c.status,
         "reason": c.reason, "would_change": c.changes, "latency_ms": c.reply.latency_ms,
@@ -118,13 +119,6 @@ def ask_cmd(
     )
     out.print(f"would change: {c.changes or 'nothing'} (not applied)", markup=False,
               highlight=False)  # fmt: skip
-
-
-def _iso(ts_ns: int) -> str:
-    import datetime as dt
-
-    t = dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC)
-    return t.isoformat().replace("+00:00", "Z")
 
 
 HISTORY_SQL = """
@@ -173,6 +167,7 @@ def history_cmd(
     """List what the strategist proposed in a run, and how each set it installed did."""
     from data.errors import StoreError
     from data.store import open_store
+    from strategies.strategist.prompt import iso_utc
 
     st = open_store(store_path(store))
     if run is None:
@@ -190,7 +185,7 @@ def history_cmd(
     docs: list[dict[str, Any]] = []
     for r in rows:
         d = dict(zip(keys, r, strict=True))
-        d["asked_at"], d["applies_at"] = _iso(d["asked_at"]), _iso(d["applies_at"])
+        d["asked_at"], d["applies_at"] = iso_utc(d["asked_at"]), iso_utc(d["applies_at"])
         if not d["changes"].startswith("conditions ->"):
             for k in ("sniper_entries", "entries", "closed", "wins", "pnl_sol"):
                 d[k] = None

@@ -24,7 +24,13 @@ from typing import Any
 import numpy as np
 
 from data import interrupts
-from data.controls import ControlInput, read_controls, read_strategist_requests
+from data.controls import (
+    ControlInput,
+    ControlRecord,
+    control_input,
+    control_records,
+    strategist_requests,
+)
 from data.store import EventStore
 from engine.controls import strategist_in_seq
 from engine.events import InputKind, OutKind
@@ -88,6 +94,7 @@ def input_batches(
     start_ts: int | None,
     end_ts: int | None,
     mint_ids: Sequence[int] | None,
+    controls: list[ControlRecord] | None = None,
 ) -> Iterator[KernelInput]:
     """Merged control + signal + tick input in `(ts, kind, seq)` order, chunk by chunk.
 
@@ -95,10 +102,12 @@ def input_batches(
     ticks, so a decision at time t sees every change and signal stamped t. `in_seq`
     carries the tick's store seq (signals and controls: -1 - their seq), so any
     decision can be traced back to the exact input event that caused it. The controls
-    are read here, before the first batch (they are few); the rest is streamed.
+    (`data.controls.control_records` of the range, read here unless the caller already
+    has them) are few and read before the first batch; the rest is streamed.
     """
-    controls = read_controls(store, start_ts, end_ts)
-    return _batches(store, start_ts, end_ts, mint_ids, controls)
+    if controls is None:
+        controls = control_records(store, start_ts, end_ts)
+    return _batches(store, start_ts, end_ts, mint_ids, control_input(controls))
 
 
 _SIDE_KEYS = ("ts_ns", "seq", "mint_id", "kind", "value", "in_kind", "size")
@@ -270,7 +279,9 @@ def run_replay(
             return np.concatenate(outs_i), np.concatenate(outs_f)
 
         loop = StrategistLoop(strategist, kernel, names, history)
-        for t in read_strategist_requests(store, start_ts, end_ts):
+    controls = control_records(store, start_ts, end_ts)  # read once: kernel rows, requests
+    if loop is not None:
+        for t in strategist_requests(controls):
             loop.request(t)
 
     def run(batch: KernelInput) -> None:
@@ -280,7 +291,8 @@ def run_replay(
 
     # Closed explicitly: a stop raised in the loop then joins the reader thread at once,
     # not whenever the generator is collected (where a second Ctrl-C would be lost).
-    with closing(prefetch(input_batches(store, start_ts, end_ts, mint_ids))) as batches:
+    batches_in = input_batches(store, start_ts, end_ts, mint_ids, controls)
+    with closing(prefetch(batches_in)) as batches:
         for batch in batches:
             interrupts.check()  # between batches: a stop discards the run whole
             if loop is None:

@@ -127,7 +127,7 @@ class StrategistLoop:
         out_i, out_f = self.history()
         k = self.kernel
         prompt = self.strategist.prompt(due, out_i, out_f, k.state, k.params, self.names)
-        no = len(self.calls) + (self.asked is not None)
+        no = len(self.calls)  # asked only when no call is out: the next number
         answers = self.strategist.answers
         reply: Reply | Future[Reply] = (
             self._pool.submit(answers, prompt) if self._pool is not None else answers(prompt)

@@ -169,7 +169,6 @@ def _with_strategist(
                        mint_ids=mint_ids, write=False, progress=step,
                        strategist=Strategist(settings, answers))  # fmt: skip
         row: dict[str, Any] = {k: r.report[k] for k in ("ticks_processed", *METRIC_KEYS)}
-        row["strategist"] = r.report["strategist"]["by_status"]
         if settings.mode == "live" and r.calls:
             row[STRATEGIST_CALLS] = calls_table(r.calls)
         rows.append(row)

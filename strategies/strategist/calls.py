@@ -8,6 +8,7 @@ as a `strategist` row and feeds an accepted call's control rows to the kernel at
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,6 @@ class Call:
         """The model's own note on an answer that parsed."""
         if self.verdict is None or not self.verdict.parsed:
             return ""
-        import json
 
         return str(json.loads(self.verdict.parsed).get("note", ""))
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import httpx
 import ollama
 from tenacity import (
-    RetryError,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
@@ -119,8 +118,6 @@ class LiveModel:
         except (ConnectionError, httpx.TransportError) as exc:
             why = f"cannot reach {self.host}: {type(exc).__name__}"
             return Reply(UNREACHABLE, why, latency_ms=ms(), attempts=attempts)
-        except RetryError as exc:  # not raised with reraise=True; kept for clarity of intent
-            return Reply(HTTP_ERROR, str(exc)[:200], latency_ms=ms(), attempts=attempts)
         return Reply(
             ANSWERED, "", resp.message.content or "", resp.done_reason or "", ms(),
             int(resp.prompt_eval_count or 0), int(resp.eval_count or 0), attempts,

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from data.schemas import DECISION_CONTEXT
 from engine.conditions import FEATURE_DOCS
 from engine.controls import conditions_text
 from engine.events import Action, Breaker, OutKind, Reason, Trigger
@@ -56,11 +57,7 @@ from strategies.strategist.settings import StrategistSettings
 
 NAME_MAX = 32
 _CONTEXT = ("liquidity", "momentum", "trend", "volatility", "market_cap", "scan_score")
-_CONTEXT_COL = {name: OF_FIRST_CONTEXT + i for i, name in enumerate((
-    "technical", "social", "fundamental", "risk_adjustment", "liquidity", "volume_5m",
-    "volume_1h", "volatility", "momentum", "trend", "risk_score", "size_sol", "target_1",
-    "target_2", "target_3", "sentiment", "community", "flow", "market_cap", "scan_score",
-    "portfolio_risk", "correlation", "range_position"))}  # fmt: skip
+_CONTEXT_COL = {name: OF_FIRST_CONTEXT + i for i, name in enumerate(DECISION_CONTEXT)}
 
 
 @dataclass(frozen=True)
@@ -90,8 +87,9 @@ def _num(x: float) -> float | None:
     return None if not math.isfinite(x) else float(f"{x:.4g}")
 
 
-def _iso(ts_ns: int) -> str:
-    t = dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).replace(microsecond=0)
+def iso_utc(ts_ns: int) -> str:
+    """Int ns since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (whole seconds, UTC)."""
+    t = dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC)  # exact: no float rounding
     return t.isoformat().replace("+00:00", "Z")
 
 
@@ -174,9 +172,9 @@ def build_prompt(
     set_closed = [r for r in closed if int(oi[r, O_POS_ID]) in sniper_pos]
     pnl = [int(oi[r, O_SOL]) for r in set_closed]
     data: dict[str, Any] = {
-        "time_utc": _iso(ts_ns),
+        "time_utc": iso_utc(ts_ns),
         "active_conditions": conditions_text(rows),
-        "active_since_utc": _iso(since) if since is not None else "start of run",
+        "active_since_utc": iso_utc(since) if since is not None else "start of run",
         "active_set_results": {
             "entries": len(sniper_pos), "closed": len(set_closed),
             "wins": sum(p > 0 for p in pnl), "pnl_sol": _num(sum(pnl) / LAMPORTS_PER_SOL),
@@ -187,7 +185,7 @@ def build_prompt(
         "params": {n: _num(params[P[n.upper()]]) for n in sorted(settings.tunable)},
         "candidates": _candidates(oi, of, dec, ts_ns, settings, token),
         "recent_decisions": [
-            {"time_utc": _iso(int(oi[r, O_TS])), "token": token(int(oi[r, O_MINT])),
+            {"time_utc": iso_utc(int(oi[r, O_TS])), "token": token(int(oi[r, O_MINT])),
              "action": _label(Action, int(oi[r, O_ACTION])),
              "reason": _label(Reason, int(oi[r, O_REASON])),
              "confidence": _num(of[r, OF_OUT_CONF])}

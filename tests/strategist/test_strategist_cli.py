@@ -4,7 +4,6 @@ ask (against the stand-in, and once against the embedded model it starts itself)
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,16 +11,13 @@ import pytest
 from data.store import EventStore
 from tests.strategist.ollama_standin import Answer, proposal, standin
 from tests.test_cli import clanka
-from tests.test_replay import pump_store  # noqa: F401  (fixture)
 
 NEW_SET = [("ret_5m", ">=", 0.02), ("liquidity", ">=", 25.0)]
 
 
 @pytest.fixture
-def store(pump_store: EventStore, tmp_path: Path) -> str:  # noqa: F811
-    dst = tmp_path / "s"
-    shutil.copytree(pump_store.root, dst)
-    return str(dst)
+def store(pump: EventStore) -> str:
+    return str(pump.root)
 
 
 def test_replay_live_then_recorded_same_hash_and_history_lists_the_change(store: str) -> None:

@@ -8,7 +8,10 @@ import datetime as dt
 import json
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +21,6 @@ from tests.child_progress import Progress
 from tests.strategist.ollama_standin import Answer, proposal, standin
 from tests.test_cli import REPO
 from tests.test_paper import CLI, EAGER, SETTINGS, _paper_cmd, _serve
-from tests.test_replay import pump_store  # noqa: F401  (fixture)
 
 S = 1_000_000_000
 
@@ -32,6 +34,35 @@ def _files(tmp_path: Path, strategist: str) -> tuple[Path, Path]:
     return strat, settings
 
 
+@contextmanager
+def _paper_run(
+    pump_store: EventStore, tmp_path: Path, strategist: str, run_id: str, *script: Answer
+) -> Iterator[tuple[Progress, Path]]:
+    """A paper run (reporting its progress) on the recorded pump.fun feed, its strategist
+    answered by a stand-in following `script`; and the run's store."""
+    strat, settings = _files(tmp_path, strategist)
+    feed, port = _serve(pump_store.root, 200)
+    store = tmp_path / "paper"
+    try:
+        with standin(*script) as model:
+            cmd = [*_paper_cmd(port, store, (strat, settings), run_id, 600), "--strategist",
+                   "live", "--llm-host", model.host]  # fmt: skip
+            yield Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE), store
+    finally:
+        feed.kill()
+        feed.wait()
+
+
+def _stopped(child: Progress) -> dict[str, Any]:
+    """Stop the run cleanly (flush, roll, report) and return its report."""
+    child.close()  # stop listening first: the child's reporting then turns itself off
+    child.proc.send_signal(signal.SIGTERM)
+    out, errs = child.proc.communicate(timeout=180)
+    assert child.proc.returncode == 0, errs
+    report: dict[str, Any] = json.loads(out)
+    return report
+
+
 def _verified(store: Path, run_id: str) -> None:
     """`clanka verify parity` replays the run's log to zero differences."""
     ver = subprocess.run([*CLI, "verify", "parity", run_id, "--store", str(store), "--json"],
@@ -41,32 +72,19 @@ def _verified(store: Path, run_id: str) -> None:
 
 
 def test_a_paper_run_applies_the_strategists_answer_and_verifies_with_zero_differences(
-    pump_store: EventStore,  # noqa: F811
+    pump_store: EventStore,
     tmp_path: Path,
 ) -> None:
-    strat, settings = _files(tmp_path, "interval_s = 10\ndelay_s = 2\nattempts = 1\n")
-    feed, port = _serve(pump_store.root, 200)
-    store = tmp_path / "paper"
     # The first answer repeats the set in force (the sniper buys on); the next one says
     # to stand down: nothing on this market rises 5000% in an hour.
     same = proposal([("price", ">", 0.0)], note="carry on")
     off = proposal([("ret_1h", ">=", 50.0)], note="stand down")
-    try:
-        with standin(Answer(same), Answer(off)) as model:
-            cmd = [*_paper_cmd(port, store, (strat, settings), "llm", 600), "--strategist",
-                   "live", "--llm-host", model.host]  # fmt: skip
-            child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            # Reported when the answer is due: its control rows go in right after.
-            child.wait_for(lambda e: e["event"] == "strategist" and e["status"] == "accepted")
-            child.wait_for(lambda e: e["event"] == "appended")  # trading went on after it
-            child.close()
-            child.proc.send_signal(signal.SIGTERM)  # a clean stop: flush, roll, report
-            out, errs = child.proc.communicate(timeout=180)
-    finally:
-        feed.kill()
-        feed.wait()
-    assert child.proc.returncode == 0, errs
-    rep = json.loads(out)
+    with _paper_run(pump_store, tmp_path, "interval_s = 10\ndelay_s = 2\nattempts = 1\n",
+                    "llm", Answer(same), Answer(off)) as (child, store):  # fmt: skip
+        # Reported when the answer is due: its control rows go in right after.
+        child.wait_for(lambda e: e["event"] == "strategist" and e["status"] == "accepted")
+        child.wait_for(lambda e: e["event"] == "appended")  # trading went on after it
+        rep = _stopped(child)
     assert rep["strategist"]["by_status"]["unchanged"] >= 1
     assert rep["strategist"]["by_status"]["accepted"] == 1
     (ctl,) = [c for c in rep["controls"] if c["requested_by"] == "strategist"]
@@ -101,32 +119,20 @@ def test_a_paper_run_applies_the_strategists_answer_and_verifies_with_zero_diffe
 
 
 def test_an_operator_request_reaches_a_running_paper_run(
-    pump_store: EventStore,  # noqa: F811
+    pump_store: EventStore,
     tmp_path: Path,
 ) -> None:
     from tests.test_cli import clanka
 
-    strat, settings = _files(tmp_path, "interval_s = 86400\ndelay_s = 2\nattempts = 1\n")
-    feed, port = _serve(pump_store.root, 200)
-    store = tmp_path / "paper"
-    try:
-        with standin(Answer(proposal([("ret_1h", ">=", 50.0)], note="asked"))) as model:
-            cmd = [*_paper_cmd(port, store, (strat, settings), "ask", 600), "--strategist",
-                   "live", "--llm-host", model.host]  # fmt: skip
-            child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            child.wait_for(lambda e: e["event"] == "appended" and int(e["batch_no"]) > 20)
-            r = clanka("control", "strategist", "--store", str(store), "--reason", "now please")
-            assert r.returncode == 0 and "logged a strategist request" in r.stdout, r.stderr
-            done = child.wait_for(lambda e: e["event"] == "strategist")
-            assert (done["trigger"], done["status"]) == ("request", "accepted")
-            child.close()  # stop listening first: the child's reporting then turns itself off
-            child.proc.send_signal(signal.SIGTERM)  # a clean stop: flush, roll, report
-            out, errs = child.proc.communicate(timeout=180)
-    finally:
-        feed.kill()
-        feed.wait()
-    assert child.proc.returncode == 0, errs
-    rep = json.loads(out)
+    asked = Answer(proposal([("ret_1h", ">=", 50.0)], note="asked"))
+    with _paper_run(pump_store, tmp_path, "interval_s = 86400\ndelay_s = 2\nattempts = 1\n",
+                    "ask", asked) as (child, store):  # fmt: skip
+        child.wait_for(lambda e: e["event"] == "appended" and int(e["batch_no"]) > 20)
+        r = clanka("control", "strategist", "--store", str(store), "--reason", "now please")
+        assert r.returncode == 0 and "logged a strategist request" in r.stdout, r.stderr
+        done = child.wait_for(lambda e: e["event"] == "strategist")
+        assert (done["trigger"], done["status"]) == ("request", "accepted")
+        rep = _stopped(child)
     st = open_store(store)
     rows = st.con.execute("SELECT trigger, status FROM strategist WHERE run_id = 'ask'").fetchall()
     assert ("request", "accepted") in rows, rows

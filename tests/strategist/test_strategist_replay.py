@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
-import pytest
 
-from data.store import EventStore, open_store
+from data.store import EventStore
 from engine.events import OutKind
 from engine.layout import O_IN_SEQ, O_KIND, O_QTY, O_SOL, O_TS
 from replay.core.runner import mint_names, run_replay
@@ -26,18 +23,10 @@ from strategies.strategist.calls import Strategist
 from strategies.strategist.model import LiveModel, RecordedModel
 from strategies.strategist.settings import StrategistSettings
 from tests.strategist.ollama_standin import Answer, Status, proposal, standin
-from tests.test_replay import pump_store  # noqa: F401  (fixture)
 
 S = 1_000_000_000
 FIRST_APPLY = 1_749_228_330 * S  # 2025-06-06T16:45:30Z
 NEW_SET = [("ret_5m", ">=", 0.02), ("liquidity", ">=", 25.0)]
-
-
-@pytest.fixture
-def pump(pump_store: EventStore, tmp_path: Path) -> EventStore:  # noqa: F811
-    dst = tmp_path / "s"
-    shutil.copytree(pump_store.root, dst)
-    return open_store(dst)
 
 
 def _strategy(host: str, mode: str = "live") -> StrategyConfig:

@@ -3,12 +3,9 @@ are logged with the chunk's commit, and a recorded sweep finds them and agrees."
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from data.store import EventStore, open_store
+from data.store import EventStore
 from replay.core.runner import run_replay
 from replay.sweep.results import METRIC_KEYS
 from replay.sweep.run import run_sweep
@@ -17,16 +14,8 @@ from strategies.strategist.calls import Strategist
 from strategies.strategist.model import LiveModel
 from strategies.strategist.settings import StrategistSettings
 from tests.strategist.ollama_standin import Answer, proposal, standin
-from tests.test_replay import pump_store  # noqa: F401  (fixture)
 
 SETS = [{"stop_loss": 0.06}, {"stop_loss": 0.1}]
-
-
-@pytest.fixture
-def pump(pump_store: EventStore, tmp_path: Path) -> EventStore:  # noqa: F811
-    dst = tmp_path / "s"
-    shutil.copytree(pump_store.root, dst)
-    return open_store(dst)
 
 
 def _with(mode: str, host: str) -> StrategyConfig:
