@@ -22,7 +22,7 @@ import pyarrow as pa
 from data.manifest import Manifest
 from data.schemas import FAMILIES, FamilySpec, Partitioning, signal_kind_case_sql
 from data.segment_files import locate, missing_error
-from engine.controls import STRATEGIST_CONTROL_SEQ0
+from engine.controls import ADAPTATION_CONTROL_SEQ0, STRATEGIST_CONTROL_SEQ0
 from engine.events import Action, Breaker, BreakerCause, Reason, Trigger
 
 _DUCK_TYPES = {
@@ -172,8 +172,9 @@ SELECT p.run_id, p.ts_ns, make_timestamp(p.ts_ns // 1000) AS time, p.control, p.
        CASE WHEN p.control = 'conditions'
             THEN coalesce(c.conditions, regexp_extract(s.changes, 'conditions -> ([^;]*)', 1))
        END AS conditions,
-       p.status, p.refusal, coalesce(c.source, s.requested_by) AS requested_by,
-       coalesce(c.reason, s.note) AS reason, coalesce(c.evidence, s.evidence) AS evidence,
+       p.status, p.refusal, coalesce(c.source, s.requested_by, a.requested_by) AS requested_by,
+       coalesce(c.reason, s.note, a.reason) AS reason,
+       coalesce(c.evidence, s.evidence, a.evidence) AS evidence,
        p.control_seq, p.run_seq
 FROM params p
 LEFT JOIN controls c ON c.seq = p.control_seq
@@ -183,12 +184,45 @@ LEFT JOIN (
            json_object('prompt_sha256', prompt_sha256, 'model', model, 'asked_at', ts_ns)::VARCHAR
                AS evidence
     FROM strategist
-) s ON p.control_seq >= $STRATEGIST_SEQ0 AND s.run_id = p.run_id
-   AND s.call_no = p.control_seq - $STRATEGIST_SEQ0
-""".replace("$STRATEGIST_SEQ0", str(STRATEGIST_CONTROL_SEQ0))
+) s ON p.control_seq >= $STRATEGIST_SEQ0 AND p.control_seq < $ADAPTATION_SEQ0
+   AND s.run_id = p.run_id AND s.call_no = p.control_seq - $STRATEGIST_SEQ0
+LEFT JOIN (
+    SELECT source AS run_id, adaptation_no, 'adaptation' AS requested_by, reason,
+           json_object('rule', rule, 'action', action, 'counts', counts::JSON,
+                       'evidence', evidence::JSON, 'decided_at', ts_ns)::VARCHAR AS evidence
+    FROM adaptations
+) a ON p.control_seq >= $ADAPTATION_SEQ0 AND a.run_id = p.run_id
+   AND a.adaptation_no = p.control_seq - $ADAPTATION_SEQ0
+""".replace("$STRATEGIST_SEQ0", str(STRATEGIST_CONTROL_SEQ0)).replace(
+    "$ADAPTATION_SEQ0", str(ADAPTATION_CONTROL_SEQ0)
+)
 """Every parameter and condition-set change each run applied or refused, with who asked
 and why: `SELECT * FROM param_history WHERE run_id = ? ORDER BY run_seq`. A change the
-run's LLM strategist made joins its `strategist` call (control_seq = 2^48 - 1 + call_no)."""
+run's LLM strategist made joins its `strategist` call (control_seq = 2^48 - 1 + call_no),
+one its learning loop made joins its `adaptations` row (2^49 - 1 + adaptation_no)."""
+
+PARAM_EVOLUTION = """
+CREATE OR REPLACE VIEW param_evolution AS
+SELECT run_id, name, ts_ns, time, old_value, new_value, requested_by, reason, evidence, run_seq
+FROM param_history
+WHERE control = 'param' AND status = 'applied'
+"""
+"""Each parameter's value over a run: every applied change, who made it and why."""
+
+PATTERN_STATS = """
+CREATE OR REPLACE VIEW pattern_stats AS
+SELECT source AS run_id, pattern,
+       CASE WHEN GROUPING(date_trunc('hour', make_timestamp(ts_ns // 1000))) = 1 THEN 'all'
+            ELSE strftime(date_trunc('hour', make_timestamp(ts_ns // 1000)), '%Y-%m-%d %H:00')
+       END AS time_window,
+       count(*) AS occurrences, avg(success::INT) AS success_rate,
+       avg(actual_return) AS mean_return, min(ts_ns) AS first_ts_ns, max(ts_ns) AS last_ts_ns
+FROM pattern_hits
+GROUP BY GROUPING SETS ((source, pattern), (source, pattern,
+                        date_trunc('hour', make_timestamp(ts_ns // 1000))))
+"""
+"""Each pattern's hits per run: occurrences, success rate (share that made money) and
+mean return, over the whole run (time_window 'all') and per UTC hour of review."""
 
 PROJECTIONS = {
     "closed_trades": CLOSED_TRADES,
@@ -196,6 +230,8 @@ PROJECTIONS = {
     "decision_audit": DECISION_AUDIT,
     "breaker_history": BREAKER_HISTORY,
     "param_history": PARAM_HISTORY,
+    "param_evolution": PARAM_EVOLUTION,
+    "pattern_stats": PATTERN_STATS,
 }
 """The SQL views built on the family views, in the order they depend on each other."""
 
@@ -204,7 +240,9 @@ PROJECTION_FAMILIES = {
     "open_positions": ("positions", "fills", "mints"),
     "decision_audit": ("decisions", "orders", "fills", "rejects", "positions", "mints"),
     "breaker_history": ("risk", "mints"),
-    "param_history": ("params", "controls", "strategist"),
+    "param_history": ("params", "controls", "strategist", "adaptations"),
+    "param_evolution": ("params", "controls", "strategist", "adaptations"),
+    "pattern_stats": ("pattern_hits",),
 }
 """The families each projection reads (what a query on it depends on)."""
 
@@ -241,7 +279,15 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
                     f", source AS run_id, {_case('breaker', Breaker)} AS breaker_name"
                     f", {_case('cause', BreakerCause)} AS cause_name, {_MINT_NAME}"
                 )
-        elif spec.name in ("equity", "params", "strategist"):
+        elif spec.name in (
+            "equity",
+            "params",
+            "strategist",
+            "reviews",
+            "pattern_hits",
+            "insights",
+            "adaptations",
+        ):
             extra = ", source AS run_id"
         rel = family_relation(root, manifest, spec)
         # Names come from FAMILIES and paths are quoted by _sql_str: no user text here.

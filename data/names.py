@@ -10,8 +10,9 @@ from __future__ import annotations
 FAMILY_NAMES = ("ticks", "signals", "quarantine", "mints", "imports", "decisions", "orders",
                 "fills", "rejects", "positions", "risk", "equity", "runs", "sweeps",
                 "feed_inputs", "feed_gaps", "feed_frames", "live_batches", "repairs", "controls",
-                "params", "strategist")  # fmt: skip
+                "params", "strategist", "reviews", "pattern_hits", "insights",
+                "adaptations")  # fmt: skip
 PROJECTION_NAMES = ("closed_trades", "open_positions", "decision_audit", "breaker_history",
-                    "param_history")  # fmt: skip
+                    "param_history", "param_evolution", "pattern_stats")  # fmt: skip
 VIEW_NAMES = (*FAMILY_NAMES, *PROJECTION_NAMES)
 """Every view a store's DuckDB connection has: one per family, then the projections."""

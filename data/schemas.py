@@ -564,9 +564,143 @@ STRATEGIST = FamilySpec(
     "what a model said; 'recorded' rows reused one by prompt_sha256.",
 )
 
+
+def _learning_family(name: str, cols: list[pa.Field], doc: str) -> FamilySpec:
+    """A family of the learning loop's events, partitioned by date and run id."""
+    base = [
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("ts_ns", pa.int64(), nullable=False),
+        pa.field("mint_id", pa.int32(), nullable=False),
+    ]
+    return FamilySpec(
+        name=name,
+        schema=pa.schema(base + cols),
+        partitioning=Partitioning.DATE_SOURCE,
+        compression="zstd",
+        row_group_rows=_ROW_GROUP,
+        doc=doc + " The source is the run id (strategies.learning).",
+    )
+
+
+_STR = pa.string()
+_BOOL = pa.bool_()
+REVIEWS = _learning_family(
+    "reviews",
+    [
+        _f("review_no", _I64),
+        _f("pos_id", _I64),
+        _f("decision_id", _I64),
+        _f("entry_ts_ns", _I64),
+        _f("exit_ts_ns", _I64),
+        _f("horizon_end_ns", _I64),
+        _f("complete", _BOOL),
+        _f("exit_reason", _STR),
+        _f("exits", _STR),
+        _f("trigger", _I64),
+        _f("sources", _I64),
+        _f("cost_sol", _F64),
+        _f("pnl_sol", _F64),
+        _f("entry_price", _F64),
+        _f("exit_price", _F64),
+        _f("best_price", _F64),
+        _f("actual_return", _F64),
+        _f("optimal_return", _F64),
+        _f("efficiency", _F64),
+        _f("max_drawdown", _F64),
+        _f("time_to_optimal_s", _F64),
+        _f("post_exit_high", _F64),
+        _f("post_exit_low", _F64),
+        _f("min_liquidity_ratio", _F64),
+        _f("rug", _BOOL),
+        _f("rug_cause", _STR),
+        _f("outcome", _STR),
+        _f("ticks", _I64),
+        _f("liquidity", _F64),
+        _f("momentum", _F64),
+        _f("sentiment", _F64),
+        _f("range_position", _F64),
+        _f("volume_5m", _F64),
+        _f("volume_1h", _F64),
+        _f("volatility", _F64),
+        _f("top3_pct", _F64),
+        _f("age_min", _F64),
+        _f("token_type", _F64),
+        _f("liquidity_bucket", _STR),
+        _f("holders_bucket", _STR),
+        _f("momentum_bucket", _STR),
+        _f("age_bucket", _STR),
+        _f("sentiment_bucket", _STR),
+        _f("token_type_bucket", _STR),
+    ],
+    "TradeReviewed (seed analyzeTradePerformance): one closed trade, stamped at exit + "
+    "review_horizon_s when its inputs were known (complete false: the run ended first and "
+    "it was stamped at the run's end): actual and optimal return, efficiency, drawdown, "
+    "time to the best price, rug and outcome, the entry's features and their buckets. "
+    "strategies.learning.review defines every number.",
+)
+PATTERN_HITS = _learning_family(
+    "pattern_hits",
+    [
+        _f("review_no", _I64),
+        _f("pos_id", _I64),
+        _f("pattern", _STR),
+        _f("success", _BOOL),
+        _f("actual_return", _F64),
+        _f("evidence", _STR),
+    ],
+    "PatternMatched: a reviewed trade matched a rule of the pattern library "
+    "(strategies.learning.patterns), with the values the rule tested (evidence, JSON); "
+    "success = the trade made money after fees.",
+)
+INSIGHTS = _learning_family(
+    "insights",
+    [
+        _f("insight_no", _I64),
+        _f("kind", _STR),
+        _f("subject", _STR),
+        _f("verdict", _STR),
+        _f("trades", _I64),
+        _f("value", _F64),
+        _f("previous", _F64),
+        _f("p_value", _F64),
+        _f("window_start_ns", _I64),
+        _f("text", _STR),
+        _f("detail", _STR),
+    ],
+    "InsightRecorded, by the hourly reflection: kind 'summary' (the window's numbers), "
+    "'change' (a metric that changed between windows, with its permutation p-value) or "
+    "'lesson' (what worked or failed: a pattern, an entry bucket or a mint; market "
+    "conditions in detail). mint_id is the mint a lesson is about, else -1.",
+)
+ADAPTATIONS = _learning_family(
+    "adaptations",
+    [
+        _f("adaptation_no", _I64),
+        _f("apply_ts_ns", _I64),
+        _f("action", _STR),
+        _f("rule", _STR),
+        _f("param", _STR),
+        _f("old_value", _F64),
+        _f("new_value", _F64),
+        _f("mode", _STR),
+        _f("status", _STR),
+        _f("ref_no", _I64),
+        _f("reason", _STR),
+        _f("counts", _STR),
+        _f("evidence", _STR),
+    ],
+    "StrategyAdapted (seed adaptStrategy): action 'adapt' (a rule moved a parameter by its "
+    "step: status 'sent' to the kernel at apply_ts_ns, or 'observed' in observe mode), "
+    "'follow_up' (the effect of adaptation ref_no: status better, worse or inconclusive) "
+    "or 'revert' (ref_no made things significantly worse: its old value back); counts and "
+    "evidence (JSON) say why. The run's params family shows what the kernel did.",
+)
+
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
         RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES,
-        REPAIRS, CONTROLS, PARAMS, STRATEGIST)  # fmt: skip
+        REPAIRS, CONTROLS, PARAMS, STRATEGIST, REVIEWS, PATTERN_HITS, INSIGHTS,
+        ADAPTATIONS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

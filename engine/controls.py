@@ -22,6 +22,10 @@ STRATEGIST_CONTROL_SEQ0 = (1 << 48) - 1
 """A strategist call's control rows carry in_seq -1 - (this + call_no): far above any
 `controls` seq, so a run's output names the call that steered it (control_seq)."""
 
+ADAPTATION_CONTROL_SEQ0 = (1 << 49) - 1
+"""An adaptation's control rows carry in_seq -1 - (this + adaptation_no): above every
+strategist call's range, so control_seq names the adaptation (the `adaptations` row)."""
+
 OFF_WORDS = ("", "none", "off")
 """Condition texts that turn the sniper off (the empty set)."""
 
@@ -72,6 +76,11 @@ def check_param(name: str, value: float) -> Checked:
 def strategist_in_seq(call_no: int) -> int:
     """The input seq of the control rows of a run's strategist call number `call_no`."""
     return -1 - (STRATEGIST_CONTROL_SEQ0 + call_no)
+
+
+def adaptation_in_seq(adaptation_no: int) -> int:
+    """The input seq of the control rows of a run's adaptation number `adaptation_no`."""
+    return -1 - (ADAPTATION_CONTROL_SEQ0 + adaptation_no)
 
 
 def _float(value: object) -> float:

@@ -14,6 +14,10 @@ A strategy file looks like `strategies/builtin/momentum_breakout.toml`:
     interval_s = 900
     tunable = { stop_loss = [0.04, 0.12] }
 
+    [learning]              # optional: the learning loop (strategies.learning)
+    review_horizon_s = 900
+    adaptation_min_sample = 10
+
 Unknown keys, unknown parameters and out-of-range values are refused with a message
 that names them; `--set name=value` overrides are validated the same way.
 """
@@ -29,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.conditions import ConditionSet
 from engine.params import check_name, check_value, make_params
+from strategies.learning.settings import LearningSettings
 from strategies.strategist.settings import StrategistSettings
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
@@ -45,6 +50,9 @@ class StrategyConfig(BaseModel):
     params: dict[str, float] = Field(default_factory=dict)
     strategist: StrategistSettings = Field(default_factory=StrategistSettings)
     """The LLM strategist's schedule, model and limits (`[strategist]`; off unless asked)."""
+    learning: LearningSettings = Field(default_factory=LearningSettings)
+    """The learning loop's schedule, pattern thresholds and adaptation rules (`[learning]`;
+    off unless asked)."""
 
     @field_validator("entry")
     @classmethod

@@ -174,6 +174,14 @@ EntryOpt = Annotated[
 ]
 
 
+LearningOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--learning",
+        help="Learning loop: off, observe (review, learn and log what it would change, "
+        "change nothing) or on (adapt parameters too) [default: the strategy's, else off].",
+    ),
+]
 StrategistOpt = Annotated[
     str | None,
     typer.Option(

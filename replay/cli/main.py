@@ -6,12 +6,13 @@ stop handlers: importing it loads numba, polars, pyarrow and DuckDB.
 
 from __future__ import annotations
 
-from replay.cli import data, live, llm, runs, service, store, strategist, sweeps, warmup
+from replay.cli import data, learn, live, llm, runs, service, store, strategist, sweeps, warmup
 from replay.cli.common import app
 
 __all__ = [
     "app",
     "data",
+    "learn",
     "live",
     "llm",
     "run_app",

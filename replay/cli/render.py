@@ -155,7 +155,26 @@ def render_report(out: Console, strategy: str, r: dict[str, Any]) -> None:
         out.print(f"strategist ({s['mode']}, {s['model']} at {s['host']}, every "
                   f"{s['interval_s']} s, delay {s['delay_s']} s): {s['calls']} calls: {counts}",
                   highlight=False)  # fmt: skip
+    learn = r.get("learning")
+    if learn:
+        render_learning(out, learn)
     out.print(f"run_id {r['run_id']}  events_sha256 {r['events_sha256']}")
+
+
+def render_learning(out: Console, learn: dict[str, Any]) -> None:
+    """The learning loop's part of a run report: reviews, patterns, insights, changes."""
+    outcomes = ", ".join(f"{k} {v}" for k, v in learn["outcomes"].items()) or "none"
+    cut = learn["incomplete_reviews"]
+    note = f" ({cut} cut short by the end of the data)" if cut else ""
+    out.print(f"learning ({learn['mode']}): {learn['reviews']} trades reviewed{note}: {outcomes}",
+              highlight=False)  # fmt: skip
+    hits = ", ".join(f"{k} {v}" for k, v in learn["pattern_hits"].items()) or "none"
+    out.print(f"pattern hits: {hits}", highlight=False)
+    kinds = ", ".join(f"{k} {v}" for k, v in learn["insights"].items()) or "none"
+    out.print(f"insights: {kinds}", highlight=False)
+    for a in learn["adaptations"]:
+        out.print(f"adaptation {a['no']} ({a['action']}, {a['status']}): {a['reason']}",
+                  highlight=False)  # fmt: skip
 
 
 def _kv_table(title: str, items: dict[str, Any]) -> Table:

@@ -14,6 +14,7 @@ from replay.cli.common import (
     EntryOpt,
     FromOpt,
     JsonOpt,
+    LearningOpt,
     MintsOpt,
     SetOpt,
     StoreOpt,
@@ -38,6 +39,7 @@ from replay.core.progress_fd import ProgressFd
 
 if TYPE_CHECKING:
     from strategies.config import StrategyConfig
+    from strategies.learning.settings import LearningSettings
 
 
 @app.command()
@@ -54,6 +56,7 @@ def replay(
     strategist: StrategistOpt = None,
     strategist_host: StrategistHostOpt = None,
     strategist_model: StrategistModelOpt = None,
+    learning: LearningOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay the store through the kernel, log every event under a new run id, report.
@@ -62,15 +65,20 @@ def replay(
     fees, slippage, max drawdown, Sharpe, hold time, exit reasons and the run's
     events_sha256 (same data and config, same hash). With --strategist live the LLM
     strategist is asked at each due time and its answers are recorded; --strategist
-    recorded replays those answers (no model needed) and gives the same hash.
+    recorded replays those answers (no model needed) and gives the same hash. With
+    --learning observe|on every closed trade is reviewed at exit + review_horizon_s,
+    matched against the pattern library, and reflected on hourly; 'on' also adapts
+    parameters (see `clanka learn status`).
     """
-    strat = strategy_from(strategy, config, entry, set_)
+    from replay.cli.strategist_opts import learning_for
+
+    strat, learning_ = learning_for(strategy_from(strategy, config, entry, set_), learning)
     start, end = time_range(from_, to)
     from replay.cli.embedded_llm import llm_host
 
     with llm_host(strategist_host if strategist == "live" else None) as host:
         _replay(store, strat, start, end, mints, (strategist, host, strategist_model), as_json,
-                (from_, to))  # fmt: skip
+                (from_, to), learning_)  # fmt: skip
 
 
 def _replay(
@@ -82,6 +90,7 @@ def _replay(
     llm: tuple[str | None, str | None, str | None],
     as_json: bool,
     scope: tuple[str | None, str | None],
+    learning: LearningSettings | None = None,
 ) -> None:
     from data.store import open_store
     from replay.cli.render import render_report
@@ -105,7 +114,8 @@ def _replay(
     with progress_bar(sys.stderr.isatty()) as prog:
         task = prog.add_task(f"replaying {strat.name}", total=total)
         result = run_replay(st, strat, params, start_ts=start, end_ts=end, mint_ids=mint_ids,
-                            progress=advanced, strategist=strategist_)  # fmt: skip
+                            progress=advanced, strategist=strategist_,
+                            learning=learning)  # fmt: skip
     if as_json:
         print_json(result.report)
     else:

@@ -1,4 +1,4 @@
-"""The strategist a command runs with: mode, host and model from the command line."""
+"""The strategist and learning loop a command runs with, from the command line."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from strategies.config import StrategyConfig
 
 if TYPE_CHECKING:
     from data.store import EventStore
+    from strategies.learning.settings import LearningSettings
     from strategies.strategist.calls import Strategist
 
 
@@ -40,3 +41,17 @@ def strategist_for(
 
     answers = LiveModel(settings) if want == "live" else RecordedModel(st, recorded_run)
     return strat, Strategist(settings, answers)
+
+
+def learning_for(
+    strat: StrategyConfig, mode: str | None
+) -> tuple[StrategyConfig, LearningSettings | None]:
+    """The strategy with its learning mode set, and the settings to learn with (None: off)."""
+    from strategies.learning.settings import MODES
+
+    want = mode or strat.learning.mode
+    if want not in MODES:
+        raise ValueError(f"--learning {want!r}: choose one of {', '.join(MODES)}")
+    settings = strat.learning.model_copy(update={"mode": want})
+    strat = strat.model_copy(update={"learning": settings})
+    return strat, (None if want == "off" else settings)

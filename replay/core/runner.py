@@ -52,10 +52,12 @@ from engine.layout import (
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.core.merge_nb import merge_streams_nb
 from replay.core.run_events import split_families
-from replay.core.scheduler import StrategistLoop, control_batch
+from replay.core.scheduler import Scheduler, control_batch
 from replay.report.controls import applied_controls
 from replay.report.metrics import build_report
 from strategies.config import StrategyConfig
+from strategies.learning.learner import Learner
+from strategies.learning.settings import LearningSettings
 from strategies.strategist.calls import Call, Strategist, calls_table, summary
 
 LOG = logging.getLogger("clanka.replay")
@@ -78,6 +80,8 @@ class RunResult:
     report: dict[str, Any]
     calls: list[Call]
     """The strategist's calls (empty when it was off)."""
+    learner: Learner | None = None
+    """The learning loop's state and events (None when it was off)."""
 
 
 def events_sha256(out_i: np.ndarray, out_f: np.ndarray) -> str:
@@ -258,11 +262,13 @@ def run_replay(
     progress: Progress | None = None,
     write: bool = True,
     strategist: Strategist | None = None,
+    learning: LearningSettings | None = None,
 ) -> RunResult:
     """Replay the store (or a time range / mint subset) and log every event it emits.
 
-    With a `strategist`, the scheduler stops the kernel at each of its due times and
-    feeds its accepted answers back as control rows (replay.core.scheduler).
+    With a `strategist` or `learning` (mode observe or on), the scheduler stops the
+    kernel at each of their due times and feeds what they change back as control rows
+    (replay.core.scheduler).
     """
     registry = store.mints()
     scales = np.array([10.0**r.decimals for r in registry.records()], dtype=np.float64)
@@ -272,13 +278,16 @@ def run_replay(
     outs_f: list[np.ndarray] = [np.zeros((0, N_OUT_F))]
     ticks = 0
     loop = None
-    if strategist is not None:
+    learner = None
+    if strategist is not None or (learning is not None and learning.mode != "off"):
         names = mint_names(store)
 
         def history() -> tuple[np.ndarray, np.ndarray]:
             return np.concatenate(outs_i), np.concatenate(outs_f)
 
-        loop = StrategistLoop(strategist, kernel, names, history)
+        if learning is not None and learning.mode != "off":
+            learner = new_learner(learning, kernel, names)
+        loop = Scheduler(strategist, kernel, names, history, learner=learner)
     controls = control_records(store, start_ts, end_ts)  # read once: kernel rows, requests
     if loop is not None:
         for t in strategist_requests(controls):
@@ -288,6 +297,9 @@ def run_replay(
         bi, bf = kernel.run_all(batch)
         outs_i.append(bi)
         outs_f.append(bf)
+        if learner is not None:
+            b = batch
+            learner.see(b.kind, b.ts, b.mint, b.price, b.liq, b.sig_kind, b.sig_value, bi, bf)
 
     # Closed explicitly: a stop raised in the loop then joins the reader thread at once,
     # not whenever the generator is collected (where a second Ctrl-C would be lost).
@@ -323,6 +335,8 @@ def run_replay(
                 "%d strategist prompt(s) had no recorded answer; nothing was invented for "
                 "them (replay once with --strategist live)", missing,
             )  # fmt: skip
+    if learner is not None:
+        report["learning"] = learner.report()
     for c in report["controls"]:
         if c["status"] != "applied":
             LOG.warning("%s UTC: control refused (%s): %s; nothing changed", c["time"],
@@ -332,8 +346,14 @@ def run_replay(
     report["events_sha256"] = digest
     if write:
         _write_run(store, run_id, strategy, params, start_ts, end_ts, mint_ids, cash0, ticks,
-                   digest, report, out_i, out_f, points, calls)  # fmt: skip
-    return RunResult(run_id, ticks, out_i, out_f, kernel, digest, report, calls)
+                   digest, report, out_i, out_f, points, calls, learner)  # fmt: skip
+    return RunResult(run_id, ticks, out_i, out_f, kernel, digest, report, calls, learner)
+
+
+def new_learner(settings: LearningSettings, kernel: Kernel, names: Callable[[int], str]) -> Learner:
+    """A learning loop reading this kernel's mints and parameters."""
+    return Learner(settings, lambda m: float(kernel.state.mint_f[m, MF_SCALE]),
+                   lambda: kernel.params, names)  # fmt: skip
 
 
 def mint_names(store: EventStore) -> Callable[[int], str]:
@@ -387,10 +407,14 @@ def _write_run(
     out_f: np.ndarray,
     curve: list[tuple[int, float, float]],
     calls: Sequence[Call] = (),
+    learner: Learner | None = None,
 ) -> None:
     with store.transaction() as tx:
         if calls:
             tx.append("strategist", calls_table(calls), source=run_id)
+        if learner is not None:
+            for fam, t in learner.tables().items():
+                tx.append(fam, t, source=run_id)
         for family, table in split_families(out_i, out_f).items():
             if table.num_rows:
                 tx.append(family, table, source=run_id)

@@ -1,19 +1,29 @@
 """The event-time scheduler: run the kernel up to each slow component's due time.
 
-DESIGN.md section 4b. The strategist is due every `interval_s` of event time, at
-multiples of it since the epoch, so replay, paper and live runs meet the same due
-times. At due time t the scheduler has fed the kernel every input row with ts <= t
-and none later; the prompt is built then, from that state and the outputs so far.
-The answer's control rows enter the input stream at t + delay_s, before any row of
-that instant (controls first), with the call's own input seq. A quiet spell that
-spans several due times wakes the strategist once, at the latest of them. An operator's
-request (`clanka control strategist`) is one more due time, at its own event time;
-one call is out at a time, so a request that comes while an answer is awaited is
-asked right after that answer is applied.
+DESIGN.md section 4b. Two slow components run at points of event time: the LLM
+strategist and the learning loop. At a component's due time t the scheduler has fed
+the kernel every input row with ts <= t and none later; the component then reads
+that state and the outputs so far, and any control rows it answers with enter the
+input stream at their apply time, before any row of that instant (controls first),
+with the component's own input seq. At one instant, injected controls go first, then
+the learning loop (reviews, then the deep reflection), then the strategist, so a
+prompt at t reads the reviews and insights of t.
 
-Replay asks and waits at t. A paper run asks on a worker thread and only waits if the
-answer is still out when its apply time comes, so frames keep flowing meanwhile; the
-answer and the time it takes effect are the same either way.
+The strategist is due every `interval_s`, at multiples of it since the epoch, so
+replay, paper and live runs meet the same due times. A quiet spell that spans several
+of its due times wakes it once, at the latest of them. An operator's request (`clanka
+control strategist`) is one more due time, at its own event time; one call is out at a
+time, so a request that comes while an answer is awaited is asked right after that
+answer is applied.
+
+The learning loop (strategies.learning.learner) is due at each review (exit + horizon)
+and each reflection (every reflection_interval_s); a review can also be found due only
+once the slice that closed its trade has run, and then runs at its own time, before
+anything later: it reads prices up to that time only.
+
+Replay asks the strategist and waits at t. A paper run asks on a worker thread and only
+waits if the answer is still out when its apply time comes, so frames keep flowing
+meanwhile; the answer and the time it takes effect are the same either way.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import numpy as np
 
 from engine.controls import ControlRow, strategist_in_seq
 from engine.kernel import Kernel, KernelInput, as_input
+from strategies.learning.learner import Learner, Steer
 from strategies.strategist.calls import Call, Strategist
 from strategies.strategist.model import Reply
 from strategies.strategist.prompt import Prompt
@@ -47,25 +58,27 @@ class _Asked:
     trigger: str
 
 
-class StrategistLoop:
-    """Splits a run's input at the strategist's due and apply times."""
+class Scheduler:
+    """Splits a run's input at the strategist's and the learning loop's due and apply times."""
 
     def __init__(
         self,
-        strategist: Strategist,
+        strategist: Strategist | None,
         kernel: Kernel,
         names: Callable[[int], str],
         history: History,
         *,
+        learner: Learner | None = None,
         background: bool = False,
         on_call: Callable[[Call], None] | None = None,
     ) -> None:
         self.strategist = strategist
+        self.learner = learner
         self.kernel = kernel
         self.names = names
         self.history = history
         self.on_call = on_call
-        self.interval = strategist.settings.interval_ns
+        self.interval = strategist.settings.interval_ns if strategist is not None else 0
         self.next_due: int | None = None
         self.requests: list[tuple[int, str]] = []
         """On-demand times still to come, with their trigger, in time order."""
@@ -73,6 +86,8 @@ class StrategistLoop:
         """Time of the last input row fed to the kernel."""
         self.asked: _Asked | None = None
         self.calls: list[Call] = []
+        self.steers: list[Steer] = []
+        """The learning loop's control rows still to feed, by apply time."""
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="strategist") if background else None
 
     def request(self, ts_ns: int) -> None:
@@ -83,74 +98,127 @@ class StrategistLoop:
     def feed(self, ts: np.ndarray, process: Process, inject: Inject) -> None:
         """Process a batch whose rows have times `ts` (sorted), stopping where due."""
         lo, n = 0, len(ts)
+        learner = self.learner
         while lo < n:
             t_lo = int(ts[lo])
+            if learner is not None:
+                learner.begin(t_lo)
+            # What is due before the row at t_lo, earliest first; at one instant the
+            # strategist's answer, then the learning loop's controls, then its reviews
+            # and reflection, then the strategist's next question.
+            due: list[tuple[int, int]] = []
             if self.asked is not None and self.asked.apply_ts <= t_lo:
-                call = self._finish()
-                inject(call.apply_ts_ns, strategist_in_seq(call.call_no), call.rows())
-                self.last_ts = max(self.last_ts, call.apply_ts_ns)
-                continue
-            if self.next_due is None:
-                self.next_due = (t_lo // self.interval + 1) * self.interval
-            if self.asked is None:
-                due = self._due_before(t_lo)
-                if due is not None:
-                    # Never earlier than what the kernel has seen: a request that waited
-                    # for an answer still out is asked once that answer is in.
-                    at = max(due[0], self.last_ts)
+                due.append((self.asked.apply_ts, 0))
+            if self.steers and self.steers[0].apply_ts <= t_lo:
+                due.append((self.steers[0].apply_ts, 1))
+            learn_due = learner.next_due() if learner is not None else None
+            if learn_due is not None and learn_due < t_lo:
+                due.append((learn_due, 2))
+            ask = self._strategist_due(t_lo, min(due, default=None))
+            if ask is not None:
+                due.append((ask[0], 3))
+            if due:
+                what = min(due)[1]
+                if what == 0:
+                    call = self._finish()
+                    inject(call.apply_ts_ns, strategist_in_seq(call.call_no), call.rows())
+                    self.last_ts = max(self.last_ts, call.apply_ts_ns)
+                elif what == 1:
+                    steer = self.steers.pop(0)
+                    inject(steer.apply_ts, steer.in_seq, steer.rows)
+                    self.last_ts = max(self.last_ts, steer.apply_ts)
+                elif what == 2:
+                    assert learner is not None
+                    assert learn_due is not None
+                    self.steers += learner.run(learn_due)
+                    self.steers.sort(key=lambda s: s.apply_ts)  # stable: in number order
+                else:
+                    assert ask is not None
+                    at, trigger = ask
                     if at < t_lo:
-                        self._ask(at, due[1])
+                        self._ask(at, trigger)
                     else:  # the rows of that instant go first: ask once they are in
-                        self.requests.insert(0, (at, due[1]))
-                    continue
+                        self.requests.insert(0, (at, trigger))
+                continue
+            hi = n
+            if self.asked is not None:  # dues and requests wait for the answer out
+                hi = min(hi, int(np.searchsorted(ts, self.asked.apply_ts, side="left")))
+            elif self.strategist is not None:
+                assert self.next_due is not None
                 stop = min(self.next_due, self.requests[0][0] if self.requests else self.next_due)
-                hi = int(np.searchsorted(ts, stop, side="right"))
-            else:  # dues and requests wait for the answer out (one call at a time)
-                hi = int(np.searchsorted(ts, self.asked.apply_ts, side="left"))
+                hi = min(hi, int(np.searchsorted(ts, stop, side="right")))
+            if learn_due is not None:
+                hi = min(hi, int(np.searchsorted(ts, learn_due, side="right")))
+            if self.steers:
+                hi = min(hi, int(np.searchsorted(ts, self.steers[0].apply_ts, side="left")))
             process(lo, hi)
             self.last_ts = int(ts[hi - 1])
             lo = hi
 
-    def _due_before(self, t_lo: int) -> tuple[int, str] | None:
-        """The latest due time or request before `t_lo` (consumed), and which it was."""
+    def _strategist_due(self, t_lo: int, before: tuple[int, int] | None) -> tuple[int, str] | None:
+        """When the strategist is to be asked before `t_lo`, and why; else None.
+
+        Consumed (the schedule moves on) unless `before`, something else due, comes
+        first: then it is only reported, and found again once that has run.
+        """
+        if self.strategist is None or self.asked is not None:
+            return None
+        if self.next_due is None:
+            self.next_due = (t_lo // self.interval + 1) * self.interval
         found: list[tuple[int, str]] = []
-        assert self.next_due is not None
         if t_lo > self.next_due:
-            due = (t_lo - 1) // self.interval * self.interval  # the latest due time < t_lo
-            found.append((due, "schedule"))
-            self.next_due = due + self.interval
-        while self.requests and self.requests[0][0] < t_lo:
-            found.append(self.requests.pop(0))
-        return max(found) if found else None
+            found.append(((t_lo - 1) // self.interval * self.interval, "schedule"))
+        found += [r for r in self.requests if r[0] < t_lo]
+        if not found:
+            return None
+        due = max(found)
+        # Never earlier than what the kernel has seen: a request that waited for an
+        # answer still out is asked once that answer is in.
+        at = max(due[0], self.last_ts)
+        if before is not None and before < (at, 3):
+            return (at, due[1])
+        if t_lo > self.next_due:
+            self.next_due = found[0][0] + self.interval
+        self.requests = [r for r in self.requests if r[0] >= t_lo]
+        return (at, due[1])
 
     def _ask(self, due: int, trigger: str) -> None:
+        strategist = self.strategist
+        assert strategist is not None
         out_i, out_f = self.history()
         k = self.kernel
-        prompt = self.strategist.prompt(due, out_i, out_f, k.state, k.params, self.names)
+        prompt = strategist.prompt(due, out_i, out_f, k.state, k.params, self.names)
         no = len(self.calls)  # asked only when no call is out: the next number
-        answers = self.strategist.answers
+        answers = strategist.answers
         reply: Reply | Future[Reply] = (
             self._pool.submit(answers, prompt) if self._pool is not None else answers(prompt)
         )
-        self.asked = _Asked(no, prompt, due + self.strategist.settings.delay_ns, reply, trigger)
+        self.asked = _Asked(no, prompt, due + strategist.settings.delay_ns, reply, trigger)
 
     def _finish(self) -> Call:
         asked = self.asked
+        strategist = self.strategist
         assert asked is not None
+        assert strategist is not None
         self.asked = None
         reply = asked.reply.result() if isinstance(asked.reply, Future) else asked.reply
-        call = self.strategist.conclude(asked.call_no, asked.prompt, reply, asked.trigger)
+        call = strategist.conclude(asked.call_no, asked.prompt, reply, asked.trigger)
         self.calls.append(call)
         if self.on_call is not None:
             self.on_call(call)
         return call
 
     def close(self) -> None:
-        """Finish a call still out (it is logged; no input is left for it to steer)."""
+        """Finish a call still out (it is logged; no input is left for it to steer).
+
+        The learning loop reviews what is still waiting, up to the last input.
+        """
         if self.asked is not None:
             self._finish()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        if self.learner is not None:
+            self.learner.finish()
 
 
 def control_batch(ts: int, in_seq: int, rows: tuple[ControlRow, ...]) -> KernelInput:

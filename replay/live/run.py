@@ -55,7 +55,7 @@ from engine.params import LAMPORTS_PER_SOL, P
 from replay.core.progress_fd import ProgressFd
 from replay.core.run_events import split_families
 from replay.core.runner import events_sha256, open_unrealized_lamports, strategist_calls
-from replay.core.scheduler import StrategistLoop
+from replay.core.scheduler import Scheduler
 from replay.report.controls import applied_controls
 from replay.report.event_log import log_events
 from replay.report.metrics import build_report
@@ -217,11 +217,11 @@ class LiveRun:
             self.progress.emit("started", run_id=run_id, recovered_batches=self.recovered_batches,
                                next_batch=self.batch_no)  # fmt: skip
         self.strategist = strategist
-        self.loop: StrategistLoop | None = None
+        self.loop: Scheduler | None = None
         if strategist is not None:
             # The model is asked on a worker thread: frames keep flowing until the
             # answer's apply time (replay.core.scheduler).
-            self.loop = StrategistLoop(strategist, self.kernel, self._name, self.outputs,
+            self.loop = Scheduler(strategist, self.kernel, self._name, self.outputs,
                                        background=True, on_call=self._record_call)  # fmt: skip
             if self.last_ts:  # recovered: the next due time after what the log holds
                 step = strategist.settings.interval_ns

@@ -17,7 +17,7 @@ from engine.conditions import ConditionSet
 from engine.kernel import Kernel
 from engine.layout import N_OUT_F, N_OUT_I
 from engine.params import make_params
-from replay.core.scheduler import StrategistLoop
+from replay.core.scheduler import Scheduler
 from strategies.strategist.calls import Strategist
 from strategies.strategist.model import ANSWERED, Reply
 from strategies.strategist.prompt import Prompt
@@ -38,7 +38,7 @@ def test_due_times_requests_and_apply_times_split_the_input_as_worked_out() -> N
     settings = StrategistSettings(mode="live", interval_s=10, delay_s=2)
     kernel = Kernel(make_params({}), ConditionSet.parse("ret_5m > 0"), np.ones(1))
     empty = (np.zeros((0, N_OUT_I), np.int64), np.zeros((0, N_OUT_F)))
-    loop = StrategistLoop(Strategist(settings, answers), kernel, str, lambda: empty)
+    loop = Scheduler(Strategist(settings, answers), kernel, str, lambda: empty)
     loop.request(11 * S + S // 2)
     ts = np.array([1, 5, 9, 11, 12, 12, 13, 25], np.int64) * S
     steps: list[tuple[str, list[int]]] = []
