@@ -63,9 +63,9 @@ def status_cmd(run: RunOpt = None, store: StoreOpt = None, as_json: JsonOpt = Fa
         return
     b = doc["brain"]
     rate = "n/a" if b["success_rate"] is None else f"{b['success_rate']:.0%}"
-    eff = "n/a" if b["mean_efficiency"] is None else f"{b['mean_efficiency']:.2f}"
+    eff = "n/a" if b["median_efficiency"] is None else f"{b['median_efficiency']:.2f}"
     out.print(f"learning of {doc['run_id']} (mode {doc['mode']}): {doc['reviews']} trades "
-              f"reviewed, {rate} made money, mean efficiency {eff}; {doc['pattern_hits']} "
+              f"reviewed, {rate} made money, median efficiency {eff}; {doc['pattern_hits']} "
               f"pattern hits, {doc['insights']} insights", highlight=False)  # fmt: skip
     if b["patterns"]:
         out.print("patterns: " + ", ".join(

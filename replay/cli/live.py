@@ -25,6 +25,7 @@ from replay.cli.common import (
     EntryOpt,
     FromOpt,
     JsonOpt,
+    LearningOpt,
     MintsOpt,
     SetOpt,
     StoreOpt,
@@ -136,6 +137,7 @@ def run_cmd(
     strategist: StrategistOpt = None,
     strategist_host: StrategistHostOpt = None,
     strategist_model: StrategistModelOpt = None,
+    learning: LearningOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the kernel in a mode: paper on a live feed, or replay from the store.
@@ -145,10 +147,13 @@ def run_cmd(
     with the latency from frame receipt to the decision logged. With --strategist live
     the LLM strategist is asked on a worker thread at each due time; its answers are
     logged among the run's inputs, so `clanka verify parity` replays them exactly.
+    With --learning observe|on the learning loop reviews, reflects and (on) adapts in
+    event time; its changes are logged among the inputs too, and its events are
+    checked by `clanka verify parity` like the decisions.
     """
     from data.store import open_store
     from replay.cli.render import render_report
-    from replay.cli.strategist_opts import strategist_for
+    from replay.cli.strategist_opts import learning_for, strategist_for
     from replay.core.runner import run_replay
     from replay.live.paper import feed_failure, replay_inputs, run_paper_blocking
     from replay.live.reload import StrategyReload
@@ -157,21 +162,22 @@ def run_cmd(
     st = open_store(store_path(store), create=mode == "paper")
     announce_compile("step")
     if mode == "replay" and inputs_of is None:
-        strat = strategy_from(strategy, config, entry, set_)
+        strat, learns = learning_for(strategy_from(strategy, config, entry, set_), learning)
         strat, asker = strategist_for(strat, strategist, strategist_host, strategist_model, st)
-        result = run_replay(st, strat, strat.vector(), strategist=asker)
+        result = run_replay(st, strat, strat.vector(), strategist=asker, learning=learns)
         report: dict[str, Any] = {**result.report, "mode": "replay"}
     elif mode == "replay":
         assert inputs_of is not None
         strat = run_strategy(st, inputs_of) or strategy_from(strategy, config, entry, set_)
         rid = run_id or f"{inputs_of[:40]}-replay-{secrets.token_hex(3)}"
-        live = LiveRun(st, rid, strat, _settings(settings, None).live, mode="replay")
+        live = LiveRun(st, rid, strat, _settings(settings, None).live, mode="replay",
+                       replaying=True)  # fmt: skip
         report = replay_inputs(live, st, inputs_of)
     elif mode == "paper":
         from replay.cli import logs
 
         logs.raise_default("INFO")  # a long-running service narrates what it does
-        strat = strategy_from(strategy, config, entry, set_)
+        strat, _ = learning_for(strategy_from(strategy, config, entry, set_), learning)
         cfg = _settings(settings, feed)
         rid = run_id or _new_run_id("paper")
         show = sys.stderr.isatty() if status is None else status
@@ -223,7 +229,13 @@ def verify_parity(
     """
     from data.store import open_store
     from replay.live.paper import RunSettings, replay_inputs
-    from replay.live.run import LiveRun, first_difference, logged_tables, run_strategy
+    from replay.live.run import (
+        LiveRun,
+        first_difference,
+        learning_difference,
+        logged_tables,
+        run_strategy,
+    )
 
     st = open_store(store_path(store))
     announce_compile("step")
@@ -231,7 +243,7 @@ def verify_parity(
     if strat is None:
         raise ValueError(f"no run {run!r} in this store")
     rid = f"{run[:40]}-parity-{secrets.token_hex(3)}"
-    live = LiveRun(st, rid, strat, RunSettings().live, mode="replay")
+    live = LiveRun(st, rid, strat, RunSettings().live, mode="replay", replaying=True)
     replay_inputs(live, st, run)
     a, b = logged_tables(st, run), logged_tables(st, rid)
     n_a = sum(t.num_rows for t in a.values())
@@ -245,14 +257,17 @@ def verify_parity(
             f"({n_in:,} inputs): there is nothing to compare, so nothing was verified"
         )
     diff = first_difference(a, b)
+    learned, learn_diff = learning_difference(st, run, rid)
+    diff = diff or learn_diff
     doc = {"run_id": run, "replay_run_id": rid, "events": n_a, "replay_events": n_b,
-           "differences": 0 if diff is None else 1, "first_difference": diff,
-           "by_family": {k: a[k].num_rows for k in a}}  # fmt: skip
+           "learning_events": learned, "differences": 0 if diff is None else 1,
+           "first_difference": diff, "by_family": {k: a[k].num_rows for k in a}}  # fmt: skip
     if as_json:
         print_json(doc)
     elif diff is None:
         fams = ", ".join(f"{k} {v}" for k, v in doc["by_family"].items())
-        out.print(f"parity: 0 differences over {n_a} events ({fams}); replay run {rid}",
+        also = f" and {learned} learning events" if learned else ""
+        out.print(f"parity: 0 differences over {n_a} events ({fams}){also}; replay run {rid}",
                   highlight=False)  # fmt: skip
     else:
         out.print(f"parity: runs differ; first difference: {diff}", highlight=False)

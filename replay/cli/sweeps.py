@@ -15,6 +15,7 @@ from replay.cli.common import (
     EntryOpt,
     FromOpt,
     JsonOpt,
+    LearningOpt,
     MintsOpt,
     SetOpt,
     StoreOpt,
@@ -112,6 +113,7 @@ def sweep(
     strategist: StrategistOpt = None,
     llm_host: StrategistHostOpt = None,
     llm_model: StrategistModelOpt = None,
+    learning: LearningOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run every combination of --grid (or --random draws) through the kernel; rank them.
@@ -119,8 +121,9 @@ def sweep(
     One pass over the data evaluates a chunk of sets in parallel (one thread per core),
     each chunk's metrics are appended to the `sweeps` family under a sweep id, and the
     same command run again resumes an interrupted sweep at its first missing chunk.
-    With --strategist recorded or live each set is a replay with its own strategist
-    (its prompts hold its own trades), one set after another.
+    With --strategist recorded or live, or --learning observe or on, each set is a
+    replay with its own strategist and learning loop (they read its own trades), one
+    set after another.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -155,9 +158,10 @@ def sweep(
         numba.set_num_threads(min(workers, cores))
     start, end = time_range(from_, to)
     st = open_store(store_path(store))
-    from replay.cli.strategist_opts import strategist_for
+    from replay.cli.strategist_opts import learning_for, strategist_for
 
     strat, _ = strategist_for(strat, strategist, host, llm_model, st)
+    strat, _ = learning_for(strat, learning)
     mint_ids = mint_ids_of(st, mints)
     if executor == "local":
         announce_compile("sweep")

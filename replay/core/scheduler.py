@@ -88,6 +88,10 @@ class Scheduler:
         self.calls: list[Call] = []
         self.steers: list[Steer] = []
         """The learning loop's control rows still to feed, by apply time."""
+        self.replaying = False
+        """Feeding a run's recorded inputs again (recovery, verify parity): the strategist's
+        answers and the learning loop's controls are among them, so the strategist is
+        not asked and the learning loop's controls are not fed twice."""
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="strategist") if background else None
 
     def request(self, ts_ns: int) -> None:
@@ -125,7 +129,8 @@ class Scheduler:
                     self.last_ts = max(self.last_ts, call.apply_ts_ns)
                 elif what == 1:
                     steer = self.steers.pop(0)
-                    inject(steer.apply_ts, steer.in_seq, steer.rows)
+                    if not self.replaying:  # else they come with the recorded inputs
+                        inject(steer.apply_ts, steer.in_seq, steer.rows)
                     self.last_ts = max(self.last_ts, steer.apply_ts)
                 elif what == 2:
                     assert learner is not None
@@ -161,7 +166,7 @@ class Scheduler:
         Consumed (the schedule moves on) unless `before`, something else due, comes
         first: then it is only reported, and found again once that has run.
         """
-        if self.strategist is None or self.asked is not None:
+        if self.strategist is None or self.asked is not None or self.replaying:
             return None
         if self.next_due is None:
             self.next_due = (t_lo // self.interval + 1) * self.interval
@@ -187,7 +192,8 @@ class Scheduler:
         assert strategist is not None
         out_i, out_f = self.history()
         k = self.kernel
-        prompt = strategist.prompt(due, out_i, out_f, k.state, k.params, self.names)
+        learned = self.learner.prompt_context(due) if self.learner is not None else None
+        prompt = strategist.prompt(due, out_i, out_f, k.state, k.params, self.names, learned)
         no = len(self.calls)  # asked only when no call is out: the next number
         answers = strategist.answers
         reply: Reply | Future[Reply] = (
@@ -208,16 +214,17 @@ class Scheduler:
             self.on_call(call)
         return call
 
-    def close(self) -> None:
+    def close(self, *, finish_learning: bool = True) -> None:
         """Finish a call still out (it is logged; no input is left for it to steer).
 
-        The learning loop reviews what is still waiting, up to the last input.
+        With `finish_learning` the learning loop reviews what is still waiting, up to the
+        last input (a replay's data has ended; a paper run that may resume does not).
         """
         if self.asked is not None:
             self._finish()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-        if self.learner is not None:
+        if self.learner is not None and finish_learning:
             self.learner.finish()
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from data.mints import MintSpec
 from data.schemas import FAMILIES
 from data.store import EventStore
 from data.wal import INPUT_COLUMNS, WalBatch, WalWriter, read_log, truncate_torn
-from engine.controls import ControlRow
+from engine.controls import ADAPTATION_CONTROL_SEQ0, ControlRow
 from engine.events import InputKind, OutKind
 from engine.kernel import Kernel, as_input
 from engine.layout import (
@@ -54,12 +54,20 @@ from engine.layout import (
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.core.progress_fd import ProgressFd
 from replay.core.run_events import split_families
-from replay.core.runner import events_sha256, open_unrealized_lamports, strategist_calls
+from replay.core.runner import (
+    events_sha256,
+    new_learner,
+    open_unrealized_lamports,
+    strategist_calls,
+)
 from replay.core.scheduler import Scheduler
 from replay.report.controls import applied_controls
 from replay.report.event_log import log_events
 from replay.report.metrics import build_report
 from strategies.config import StrategyConfig
+from strategies.learning.records import LEARNING_FAMILIES
+from strategies.learning.records import table as learning_table
+from strategies.learning.settings import LearningSettings
 from strategies.strategist.calls import Call, Strategist, calls_table, summary
 
 RUN_LOG = logging.getLogger("clanka.run")
@@ -160,6 +168,7 @@ class LiveRun:
         now_ns: Any = time.time_ns,
         write: bool = True,
         strategist: Strategist | None = None,
+        replaying: bool = False,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -199,6 +208,19 @@ class LiveRun:
         """`controls` seqs this run has fed its kernel (recovered from its inputs)."""
         self._lock: RunLock | None = None
         self.progress = ProgressFd()
+        self.strategist = strategist
+        learning = strategy.learning
+        self.learner = new_learner(learning, self.kernel, self._name) \
+            if learning.mode != "off" else None  # fmt: skip
+        self._learning_sent = dict.fromkeys(LEARNING_FAMILIES, 0)
+        """Rows of each learning family already handed to the log."""
+        self.loop: Scheduler | None = None
+        if strategist is not None or self.learner is not None:
+            # The model is asked on a worker thread: frames keep flowing until the
+            # answer's apply time (replay.core.scheduler).
+            self.loop = Scheduler(strategist, self.kernel, self._name, self.outputs,
+                                  learner=self.learner, background=True,
+                                  on_call=self._record_call)  # fmt: skip
         if write:
             if store.read_only:
                 raise read_only_error(store.root)
@@ -216,14 +238,10 @@ class LiveRun:
                              run_id, self.recovered_batches)  # fmt: skip
             self.progress.emit("started", run_id=run_id, recovered_batches=self.recovered_batches,
                                next_batch=self.batch_no)  # fmt: skip
-        self.strategist = strategist
-        self.loop: Scheduler | None = None
-        if strategist is not None:
-            # The model is asked on a worker thread: frames keep flowing until the
-            # answer's apply time (replay.core.scheduler).
-            self.loop = Scheduler(strategist, self.kernel, self._name, self.outputs,
-                                       background=True, on_call=self._record_call)  # fmt: skip
-            if self.last_ts:  # recovered: the next due time after what the log holds
+        if self.loop is not None:
+            self.loop.replaying = replaying
+            if strategist is not None and self.last_ts:
+                # Recovered: the next due time after what the log holds.
                 step = strategist.settings.interval_ns
                 self.loop.next_due = (self.last_ts // step + 1) * step
         self._requests_from = self.last_ts + 1 if self.last_ts else self.started_ns
@@ -245,7 +263,10 @@ class LiveRun:
         if started is None:
             if rolled >= 0 or unrolled:
                 raise ParityError(f"run {self.run_id} has a log but no start record")
-            self._write_runs_row({"status": "started", "mode": self.mode})
+            start: dict[str, Any] = {"status": "started", "mode": self.mode}
+            if self.learner is not None:  # how it learns, for a resume or a verify
+                start["learning"] = {"settings": self.strategy.learning.model_dump(mode="json")}
+            self._write_runs_row(start)
         elif not np.array_equal(started.vector(), self.params):
             raise ValueError(
                 f"run {self.run_id} was started with other parameters; resume it with the "
@@ -272,12 +293,31 @@ class LiveRun:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        """Run this run's logged inputs through the fresh kernel; check every output."""
+        """Run this run's logged inputs through the fresh kernel; check every output.
+
+        With a learning loop the inputs go through the scheduler, replaying: the loop
+        relearns what it knew (its controls are among the inputs); what it learned that
+        the log lacks (a crash between its due time and the next batch) is logged next.
+        """
         n = 0
+        loop = self.loop
+        if loop is not None:
+            loop.replaying, was = True, loop.replaying
         for rec in recorded_batches(self.store, self.run_id):
-            self._apply(rec.inputs, rec.n_mints)
+            if loop is None or not len(rec.inputs["ts"]):
+                self._apply(rec.inputs, rec.n_mints)
+            else:
+                loop.feed(rec.inputs["ts"], self._replay_part(rec.inputs, rec.n_mints),
+                          _no_injection)  # fmt: skip
             self.batch_no = rec.batch_no + 1
             n += 1
+        if loop is not None:
+            loop.replaying = was
+        if self.learner is not None:
+            for fam in LEARNING_FAMILIES:
+                sql = f"SELECT count(*) FROM {fam} WHERE source = ?"  # noqa: S608
+                ((k,),) = self.store.con.execute(sql, [self.run_id]).fetchall()
+                self._learning_sent[fam] = min(int(k), len(self.learner.rows(fam)))
         self.recovered_batches = n
         if n == 0:
             return
@@ -326,6 +366,10 @@ class LiveRun:
                          price=cols["price"], size=cols["size"], liq=cols["liq"],
                          sig_kind=cols["sig_kind"], sig_value=cols["sig_value"])  # fmt: skip
         out_i, out_f = self.kernel.run_all(batch, split_marks=False)
+        if self.learner is not None:
+            b = batch
+            self.learner.see(b.kind, b.ts, b.mint, b.price, b.liq, b.sig_kind, b.sig_value,
+                             out_i, out_f)  # fmt: skip
         ctl = cols["kind"] >= _FIRST_CONTROL_KIND  # not np.isin: ~15 us on a tiny batch
         if ctl.any():
             self.applied_controls.update((-1 - cols["seq"][ctl]).tolist())
@@ -466,7 +510,12 @@ class LiveRun:
                 np.array([r.sig_kind for r in rows], np.int64),
                 np.array([r.sig_value for r in rows], np.float64),
             )  # fmt: skip
-            done += self._process_one(batch, {"strategist": -1 - in_seq}, -1, n_mints)
+            no = -1 - in_seq
+            label = ("adaptation", no - ADAPTATION_CONTROL_SEQ0) if no >= ADAPTATION_CONTROL_SEQ0 \
+                else ("strategist", no)  # fmt: skip
+            done += self._process_one(batch, {label[0]: label[1]}, -1, n_mints)
+            if label[0] == "adaptation":
+                self.progress.emit("adapted", adaptation_no=label[1])
 
         loop.feed(cols["ts"], part, inject)
         return done
@@ -484,6 +533,11 @@ class LiveRun:
         out_i, out_f = self._apply(cols, n_mints)
         decided = self.now_ns()
         extras = {**extras, "first_recv_ns": first_recv, "decided_ns": decided}
+        learned = self._new_learning_rows()
+        if learned:  # logged with this batch: in the store with it, or lost with it
+            extras["learning"] = learned
+            self.progress.emit("learned", batch_no=self.batch_no,
+                               **{f: len(r) for f, r in learned.items()})  # fmt: skip
         rec = WalBatch(self.batch_no, first_run_seq, n_mints, cols, out_i, out_f, extras)
         self.batch_no += 1
         self.stats.batches += 1
@@ -505,6 +559,33 @@ class LiveRun:
         if self.unsynced_outputs >= self.settings.flush_events or self.settings.flush_ms == 0:
             self.sync()
         return len(out_i)
+
+    def _replay_part(self, cols: dict[str, np.ndarray], n_mints: int) -> Callable[[int, int], None]:
+        """Rows [lo, hi) of a recorded batch through the kernel (and the learning loop)."""
+
+        def part(lo: int, hi: int) -> None:
+            self._apply({k: v[lo:hi] for k, v in cols.items()}, n_mints)
+
+        return part
+
+    def _learning_pending(self) -> dict[str, int]:
+        """Rows of each learning family not yet handed to the log."""
+        if self.learner is None:
+            return {}
+        return {f: len(self.learner.rows(f)) - self._learning_sent[f] for f in LEARNING_FAMILIES}
+
+    def _new_learning_rows(self) -> dict[str, list[dict[str, Any]]]:
+        """The learning loop's rows not yet handed to the log, by family."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        if self.learner is None:
+            return out
+        for fam in LEARNING_FAMILIES:
+            rows = self.learner.rows(fam)
+            k = self._learning_sent[fam]
+            if len(rows) > k:
+                out[fam] = rows[k:]
+                self._learning_sent[fam] = len(rows)
+        return out
 
     def _strategist_request(self, r: ControlRecord) -> None:
         """Hand an operator's on-demand request to the scheduler, once."""
@@ -626,6 +707,10 @@ class LiveRun:
                     "row_no": np.full(len(problems), -1, np.int64),
                     "raw": [p["raw"] for p in problems],
                 }, source=self.run_id)  # fmt: skip
+            for fam in LEARNING_FAMILIES:
+                learned = [x for r in recs for x in r.extras.get("learning", {}).get(fam, [])]
+                if learned:
+                    tx.append(fam, learning_table(fam, learned), source=self.run_id)
             gaps = [g for r in recs for g in r.extras.get("gaps", [])]
             if gaps:
                 tx.append("feed_gaps", {
@@ -663,7 +748,11 @@ class LiveRun:
         """Flush, roll, close the log, release the run; return the run's report."""
         try:
             if self.loop is not None:
-                self.loop.close()  # a call still out is logged; it steered nothing
+                # A call still out is logged; it steered nothing. Trades whose review is
+                # not due yet stay waiting: a resumed run reviews them when it is.
+                self.loop.close(finish_learning=False)
+                if self.write and any(self._learning_pending().values()):
+                    self.process(_empty_inputs(), {}, -1)  # carries the last learned rows
             if self.write:
                 self.roll()
                 if self.wal is not None:
@@ -718,6 +807,8 @@ class LiveRun:
         rep["controls"] = applied_controls(self.store, ev_i, ev_f, strategist_calls(calls))
         if self.strategist is not None:
             rep["strategist"] = summary(calls, self.strategist.settings, self.strategist.host)
+        if self.learner is not None:
+            rep["learning"] = self.learner.report()
         rep["state"] = state_summary(self.kernel)
         rep["latency_us"] = _percentiles(self.stats.latencies_ns)
         rep["durable_latency_us"] = _percentiles(self.stats.durable_ns)
@@ -726,6 +817,10 @@ class LiveRun:
             "taken_to_appended": _percentiles(self.stats.engine_ns),
         }
         return rep
+
+
+def _no_injection(ts: int, in_seq: int, rows: tuple[ControlRow, ...]) -> None:
+    raise AssertionError("a replay of recorded inputs injects nothing: they hold every control")
 
 
 def _percentiles(ns: list[int]) -> dict[str, float | int | None]:
@@ -802,6 +897,31 @@ def logged_tables(store: EventStore, run_id: str) -> dict[str, pa.Table]:
     return out
 
 
+def learning_difference(store: EventStore, run_a: str, run_b: str) -> tuple[int, str | None]:
+    """Rows of run_a's learning families, and the first row run_b logged otherwise (or None).
+
+    Rows are compared in each family's own order (review, insight, adaptation number;
+    hits in log order), every column but the store's.
+    """
+    store.refresh()
+    total = 0
+    for fam in LEARNING_FAMILIES:
+        cols = [f.name for f in FAMILIES[fam].schema if f.name != "seq"]
+        sql = f"SELECT {', '.join(cols)} FROM {fam} WHERE source = ? ORDER BY seq"  # noqa: S608
+        a = store.con.execute(sql, [run_a]).fetchall()
+        b = store.con.execute(sql, [run_b]).fetchall()
+        total += len(a)
+        for k in range(max(len(a), len(b))):
+            if k >= len(a) or k >= len(b):
+                which = "second" if k >= len(a) else "first"
+                return total, f"{fam} row {k}: only the {which} run has it"
+            x, y = dict(zip(cols, a[k], strict=True)), dict(zip(cols, b[k], strict=True))
+            if not _same_event(x, y):
+                diff = [f"{c}={x[c]!r} vs {y[c]!r}" for c in cols if not _same_value(x[c], y[c])]
+                return total, f"{fam} row {k}: {', '.join(diff)}"
+    return total, None
+
+
 def first_difference(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> str | None:
     """The first event (by run_seq, across families) where two runs differ, or None.
 
@@ -863,13 +983,18 @@ def run_strategy(store: EventStore, run_id: str) -> StrategyConfig | None:
     """The strategy a run started with (its first `runs` row), or None if unknown."""
     store.refresh()
     rows = store.con.execute(
-        "SELECT strategy, conditions, params_json FROM runs WHERE run_id = ? ORDER BY seq LIMIT 1",
+        "SELECT strategy, conditions, params_json, report_json FROM runs WHERE run_id = ? "
+        "ORDER BY seq LIMIT 1",
         [run_id],
     ).fetchall()
     if not rows:
         return None
     row = rows[0]
-    return StrategyConfig(name=row[0], entry=row[1], params=json.loads(row[2]))
+    strat = StrategyConfig(name=row[0], entry=row[1], params=json.loads(row[2]))
+    learning = (json.loads(row[3]).get("learning") or {}).get("settings")
+    if learning is not None:  # it learned: a resume or a verify learns the same way
+        strat = strat.model_copy(update={"learning": LearningSettings.model_validate(learning)})
+    return strat
 
 
 def state_summary(kernel: Kernel) -> dict[str, Any]:

@@ -101,9 +101,9 @@ def sweep_local(
     """Metrics of each parameter set over the store (or a range / some mints)."""
     if not param_sets:
         return []
-    if strategy.strategist.mode != "off":
-        return _with_strategist(store, strategy, param_sets, start_ts, end_ts, mint_ids,
-                                progress)  # fmt: skip
+    if strategy.strategist.mode != "off" or strategy.learning.mode != "off":
+        return _with_scheduler(store, strategy, param_sets, start_ts, end_ts, mint_ids,
+                               progress)  # fmt: skip
     # Each set's row is its own: the store's parameter changes write into it.
     params = np.stack([strategy.vector(s) for s in param_sets])
     n = len(params)
@@ -132,7 +132,7 @@ def sweep_local(
     return [_metrics(met[s], unrealized[s], int(n_open[s]), ticks) for s in range(n)]
 
 
-def _with_strategist(
+def _with_scheduler(
     store: EventStore,
     strategy: StrategyConfig,
     param_sets: Sequence[dict[str, float]],
@@ -141,13 +141,15 @@ def _with_strategist(
     mint_ids: Sequence[int] | None,
     progress: Callable[[int], None] | None,
 ) -> list[dict[str, Any]]:
-    """Each set through the replay runner with its own strategist, one after another.
+    """Each set through the replay runner with its own strategist and learning loop.
 
-    Every set's prompts differ (they hold its own trades), so the sets cannot share a
-    pass the way `sweep_batch_nb` shares one: each is a replay with the scheduler,
-    whose metrics are the replay report's. A live set's calls travel with its row
-    (`STRATEGIST_CALLS`) and are logged with the chunk's commit, under the source
-    `<sweep_id>-s<set index>`, so a later `--strategist recorded` finds them.
+    Every set's prompts and reviews differ (they hold its own trades), so the sets
+    cannot share a pass the way `sweep_batch_nb` shares one: each is a replay with the
+    scheduler, whose metrics are the replay report's. A live set's calls travel with its
+    row (`STRATEGIST_CALLS`) and are logged with the chunk's commit, under the source
+    `<sweep_id>-s<set index>`, so a later `--strategist recorded` finds them. What a
+    set's learning loop changed shows in its metrics; replaying the set with --learning
+    shows what it learned.
     """
     from replay.core.runner import run_replay
     from replay.sweep.results import METRIC_KEYS
@@ -155,7 +157,9 @@ def _with_strategist(
     from strategies.strategist.model import LiveModel, RecordedModel
 
     settings = strategy.strategist
+    asks = settings.mode != "off"
     answers = LiveModel(settings) if settings.mode == "live" else RecordedModel(store)
+    learning = strategy.learning if strategy.learning.mode != "off" else None
     rows = []
     done = 0
     for s in param_sets:
@@ -167,7 +171,8 @@ def _with_strategist(
 
         r = run_replay(store, strategy, strategy.vector(s), start_ts=start_ts, end_ts=end_ts,
                        mint_ids=mint_ids, write=False, progress=step,
-                       strategist=Strategist(settings, answers))  # fmt: skip
+                       strategist=Strategist(settings, answers) if asks else None,
+                       learning=learning)  # fmt: skip
         row: dict[str, Any] = {k: r.report[k] for k in ("ticks_processed", *METRIC_KEYS)}
         if settings.mode == "live" and r.calls:
             row[STRATEGIST_CALLS] = calls_table(r.calls)

@@ -49,6 +49,8 @@ def sweep_id_for(
     }
     if strategy.strategist.mode != "off":  # (host aside: where the model runs changes nothing)
         doc["strategist"] = strategy.strategist.model_dump(mode="json", exclude={"host"})
+    if strategy.learning.mode != "off":
+        doc["learning"] = strategy.learning.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
     return f"sweep-{digest[:16]}"
 

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from engine.events import ScanSource
 from strategies.learning.buckets import DIMENSIONS
 
@@ -63,8 +65,9 @@ class Brain:
     stats: dict[tuple[str, str], Stat] = field(default_factory=dict)
     latest_buckets: dict[int, dict[str, str]] = field(default_factory=dict)
     """mint_id -> the buckets of its latest reviewed entry."""
-    efficiency_sum: float = 0.0
-    efficiency_n: int = 0
+    efficiencies: list[float] = field(default_factory=list)
+    """Every finite efficiency so far (its median is robust to the huge ratios a tiny
+    optimal return gives)."""
 
     def _stat(self, group: str, key: str) -> Stat:
         s = self.stats.get((group, key))
@@ -90,8 +93,7 @@ class Brain:
         self.latest_buckets[mint] = buckets
         eff = float(review["efficiency"])
         if eff == eff:
-            self.efficiency_sum += eff
-            self.efficiency_n += 1
+            self.efficiencies.append(eff)
 
     def get(self, group: str, key: str) -> Stat:
         """The statistic of one group's key (empty if never seen)."""
@@ -127,8 +129,8 @@ class Brain:
         return {
             "trades": total.n,
             "success_rate": round(total.success_rate, 3) if total.n else None,
-            "mean_efficiency": round(self.efficiency_sum / self.efficiency_n, 3)
-            if self.efficiency_n else None,
+            "median_efficiency": round(float(np.median(self.efficiencies)), 3)
+            if self.efficiencies else None,
             "patterns": {k: row(s) for k, s in pats[:top * 2]},
             "best_buckets": [{"bucket": f"{d} {b}", **row(s)} for d, b, s in buckets[:top]],
             "worst_buckets": [{"bucket": f"{d} {b}", **row(s)}

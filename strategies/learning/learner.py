@@ -29,7 +29,7 @@ from engine.controls import ControlRow, adaptation_in_seq, check_param
 from strategies.learning.adaptation import Adapter
 from strategies.learning.brain import Brain
 from strategies.learning.patterns import match
-from strategies.learning.records import Row, hit_row, review_row, table
+from strategies.learning.records import LEARNING_FAMILIES, Row, hit_row, review_row, table
 from strategies.learning.reflection import Reflection
 from strategies.learning.review import Trade, review_trade
 from strategies.learning.settings import LearningSettings
@@ -123,11 +123,13 @@ class Learner:
                 steer += self._reflect(due)
 
     def finish(self) -> None:
-        """The run ended: review what is still waiting, with the prices up to its end.
+        """The run ended: run what is due by its last input, then review what still waits.
 
-        Stamped at the last input's time with `complete` false: a review is never
-        stamped before its inputs are known, and these never will be.
+        Those last reviews use the prices up to the end and are stamped at the last
+        input's time with `complete` false: a review is never stamped before its inputs
+        are known, and these never will be. (Controls decided now would steer nothing.)
         """
+        self.run(self.last_ts)
         while self.pending:
             due, _, trade = heapq.heappop(self.pending)
             self._review(trade, max(self.last_ts, trade.exit_ts), due)
@@ -166,6 +168,26 @@ class Learner:
                 steer.append(Steer(p.row["apply_ts_ns"], adaptation_in_seq(no), rows))
         return steer
 
+    def prompt_context(self, t: int, insights: int = 3) -> dict[str, object]:
+        """What the strategist's prompt at t shows of the learning (see below).
+
+        The brain's summary and the latest insights about patterns, buckets and metrics
+        (stamped <= t). Mints are left out: their names come from the feed, and the
+        prompt names tokens only as cleaned strings of its own (strategist.prompt).
+        """
+        b = self.brain.summary()
+        latest = [i["text"] for i in self.insights
+                  if i["ts_ns"] <= t and i["kind"] != "summary" and i["mint_id"] < 0]  # fmt: skip
+        return {
+            "reviewed_trades": b["trades"], "success_rate": b["success_rate"],
+            "median_efficiency": b["median_efficiency"],
+            "patterns": {k: {"trades": v["trades"], "success_rate": v["success_rate"]}
+                         for k, v in list(b["patterns"].items())[:4]},
+            "best_buckets": [x["bucket"] for x in b["best_buckets"]],
+            "worst_buckets": [x["bucket"] for x in b["worst_buckets"]],
+            "insights": latest[-insights:],
+        }  # fmt: skip
+
     def status(self) -> dict[str, object]:
         """What it knows, what it changed and what it is watching (for `clanka learn status`)."""
         return {
@@ -176,11 +198,14 @@ class Learner:
                                               self.params()),
         }  # fmt: skip
 
+    def rows(self, family: str) -> list[Row]:
+        """Its rows of one learning family so far, in the order they were made."""
+        return {"reviews": self.reviews, "pattern_hits": self.hits, "insights": self.insights,
+                "adaptations": self.adaptations}[family]  # fmt: skip
+
     def tables(self) -> dict[str, pa.Table]:
         """Its events as the families' tables (those with rows), to append under the run id."""
-        rows = {"reviews": self.reviews, "pattern_hits": self.hits,
-                "insights": self.insights, "adaptations": self.adaptations}  # fmt: skip
-        return {fam: table(fam, r) for fam, r in rows.items() if r}
+        return {fam: table(fam, self.rows(fam)) for fam in LEARNING_FAMILIES if self.rows(fam)}
 
     def report(self) -> dict[str, object]:
         """The run report's `learning` section: counts, the brain's summary, the changes."""

@@ -20,6 +20,8 @@ from strategies.learning.patterns import Hit
 from strategies.learning.review import Review, Trade
 
 Row = dict[str, Any]
+LEARNING_FAMILIES = ("reviews", "pattern_hits", "insights", "adaptations")
+"""The learning loop's event families, in the order a run logs them."""
 ENTRY_FEATURES = ("liquidity", "momentum", "sentiment", "range_position", "volume_5m",
                   "volume_1h", "volatility")  # fmt: skip
 

@@ -104,7 +104,7 @@ class LearningSettings(BaseModel):
     mode: LearningMode = "off"
     review_horizon_s: int = Field(default=900, ge=0, le=7 * 86_400)
     """A trade is reviewed this long after its exit: 'optimal' needs the prices after it."""
-    reflection_interval_s: int = Field(default=3600, ge=60, le=7 * 86_400)
+    reflection_interval_s: int = Field(default=3600, ge=1, le=7 * 86_400)
     """Deep reflection every this many seconds of event time, at multiples since the epoch."""
     adaptation_delay_s: int = Field(default=1, ge=1, le=3_600)
     """A change decided at t takes effect at t + this (strictly after the rows of t)."""
@@ -130,7 +130,7 @@ class LearningSettings(BaseModel):
     bootstrap_draws: int = Field(default=2000, ge=100, le=100_000)
     seed: int = Field(default=7, ge=0, le=2**31 - 1)
     """Seeds the effect interval's bootstrap: the same log gives the same verdict."""
-    compare_window_s: int = Field(default=7200, ge=60, le=30 * 86_400)
+    compare_window_s: int = Field(default=7200, ge=1, le=30 * 86_400)
     """A reflection compares the reviews of the last compare_window_s with all before."""
     change_min_trades: int = Field(default=8, ge=2)
     """A reflection compares windows only when each holds at least this many reviews."""

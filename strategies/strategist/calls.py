@@ -82,9 +82,10 @@ class Strategist:
         state: KernelState,
         params: np.ndarray,
         names: Callable[[int], str],
+        learned: dict[str, Any] | None = None,
     ) -> Prompt:
         """The prompt due at ts_ns (see strategies.strategist.prompt)."""
-        return build_prompt(ts_ns, out_i, out_f, state, params, names, self.settings)
+        return build_prompt(ts_ns, out_i, out_f, state, params, names, self.settings, learned)
 
     def conclude(
         self, call_no: int, prompt: Prompt, reply: Reply, trigger: str = "schedule"

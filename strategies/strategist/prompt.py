@@ -140,8 +140,13 @@ def build_prompt(
     params: np.ndarray,
     names: Callable[[int], str],
     settings: StrategistSettings,
+    learned: dict[str, Any] | None = None,
 ) -> Prompt:
-    """The prompt at `ts_ns` from the run's outputs so far and the state they left."""
+    """The prompt at `ts_ns` from the run's outputs so far and the state they left.
+
+    With a learning loop, `learned` (its brain's summary and latest insights as of
+    ts_ns, strategies.learning.learner.Learner.prompt_context) goes in as "learning".
+    """
     keep = out_i[:, O_TS] <= ts_ns
     oi, of = out_i[keep], out_f[keep]
     kind = oi[:, O_KIND]
@@ -202,6 +207,8 @@ def build_prompt(
     }  # fmt: skip
     if not settings.tunable:
         del data["params"]
+    if learned is not None:
+        data["learning"] = learned
     messages = [
         {"role": "system", "content": system_message(settings)},
         {"role": "user", "content": "DATA:\n" + json.dumps(data, ensure_ascii=False)},

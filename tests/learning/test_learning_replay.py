@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from data.store import EventStore
@@ -122,6 +122,7 @@ def _rows(table: pa.Table, before: int) -> list[str]:
 @settings(max_examples=4, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(cut_h=st.floats(min_value=3.0, max_value=46.0))
+@example(cut_h=4.5)  # a trade whose review fell due in the last slice before the cut
 def test_nothing_learned_by_t_reads_past_t(synth_days: EventStore, cut_h: float) -> None:
     full = _replay(synth_days)
     first = int(synth_days.con.execute("SELECT min(ts_ns) FROM ticks").fetchall()[0][0])

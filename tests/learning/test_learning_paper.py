@@ -1,0 +1,85 @@
+"""Learning in a paper run: reviews, reflections and adaptations at wall-clock due times,
+logged with the run's batches, and `clanka verify parity` replays them to 0 differences."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+from data.store import EventStore, open_store
+from tests.child_progress import Progress
+from tests.test_cli import REPO
+from tests.test_paper import CLI, EAGER, SETTINGS, _paper_cmd, _serve
+
+# Fast enough for a test: review 1 s after the exit, reflect every 2 s, adapt the stop on
+# every entry that came on a volume spike (pump.fun's launches all do), no cool-down.
+LEARNING = """
+[learning]
+review_horizon_s = 1
+reflection_interval_s = 2
+adaptation_min_sample = 2
+cooldown_s = 0
+[learning.rules.widen_stop]
+pattern = "volume_spike_entry"
+param = "stop_loss"
+step = 0.01
+lo = 0.02
+hi = 0.5
+more_than = 0
+"""
+
+
+def test_a_paper_run_learns_adapts_and_verifies_with_zero_differences(
+    pump_store: EventStore, tmp_path: Path
+) -> None:
+    strat = tmp_path / "eager.toml"
+    strat.write_text(EAGER + LEARNING)
+    settings = tmp_path / "live.toml"
+    settings.write_text(SETTINGS)
+    feed, port = _serve(pump_store.root, 200)
+    store = tmp_path / "paper"
+    try:
+        cmd = [*_paper_cmd(port, store, (strat, settings), "learn", 600), "--learning", "on"]
+        child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # An adaptation's control rows fed to the kernel at its apply time, then trading on.
+        child.wait_for(lambda e: e["event"] == "adapted")
+        child.wait_for(lambda e: e["event"] == "appended")
+        child.close()
+        child.proc.send_signal(signal.SIGTERM)
+        out, errs = child.proc.communicate(timeout=180)
+    finally:
+        feed.kill()
+        feed.wait()
+    assert child.proc.returncode == 0, errs
+    rep = json.loads(out)
+    learn = rep["learning"]
+    assert learn["reviews"] > 0 and learn["pattern_hits"]
+    assert any(a["action"] == "adapt" for a in learn["adaptations"])
+    st = open_store(store)
+    # Every logged adaptation that was sent and is due by the end reached the kernel.
+    sent = st.con.execute(
+        "SELECT adaptation_no, apply_ts_ns, param, new_value FROM adaptations "
+        "WHERE run_id = 'learn' AND status = 'sent' ORDER BY adaptation_no").fetchall()  # fmt: skip
+    applied = st.con.execute(
+        "SELECT ts_ns, name, new_value, requested_by FROM param_history "
+        "WHERE run_id = 'learn' ORDER BY run_seq").fetchall()  # fmt: skip
+    assert applied and [a[3] for a in applied] == ["adaptation"] * len(applied)
+    assert [(a[0], a[1], a[2]) for a in applied] == [
+        (s[1], s[2], s[3]) for s in sent[: len(applied)]
+    ]
+    ver = subprocess.run([*CLI, "verify", "parity", "learn", "--store", str(store), "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert ver.returncode == 0, ver.stdout + ver.stderr
+    doc = json.loads(ver.stdout)
+    assert doc["differences"] == 0, doc["first_difference"]
+    n_learned = sum(
+        st.con.execute(f"SELECT count(*) FROM {f} WHERE run_id = 'learn'").fetchall()[0][0]
+        for f in ("reviews", "pattern_hits", "insights", "adaptations")
+    )
+    assert doc["learning_events"] == n_learned > 0
+    status = subprocess.run([*CLI, "learn", "status", "--run", "learn", "--store", str(store)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert "volume_spike_entry" in status.stdout and "adapt (sent)" in status.stdout
