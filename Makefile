@@ -20,11 +20,14 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 venv: $(STAMP)
 
 ## demo: build the venv, generate the synthetic demo market into ./demo-store, summarise it, replay it,
-## then replay it with the LLM strategist on the embedded model (live, then from its recorded answers)
+## replay it with the learning loop on and show what it learned, then replay it with the LLM
+## strategist on the embedded model (live, then from its recorded answers)
 demo: $(STAMP)
 	$(BIN)/clanka generate --store $(DEMO_STORE) $(DEMO_ARGS)
 	$(BIN)/clanka store info --store $(DEMO_STORE)
 	$(BIN)/clanka replay --store $(DEMO_STORE) --strategy momentum_breakout
+	$(BIN)/clanka replay --store $(DEMO_STORE) --strategy momentum_llm --learning on
+	$(BIN)/clanka learn status --store $(DEMO_STORE)
 	$(BIN)/clanka replay --store $(DEMO_STORE) --strategy momentum_llm --strategist live --llm-host embedded
 	$(BIN)/clanka strategist history --store $(DEMO_STORE)
 	$(BIN)/clanka replay --store $(DEMO_STORE) --strategy momentum_llm --strategist recorded

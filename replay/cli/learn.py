@@ -29,6 +29,12 @@ learn_app = typer.Typer(
 )
 app.add_typer(learn_app, name="learn")
 
+
+def _say(text: str) -> None:
+    """A line of text as it is (names and reasons may hold brackets rich would eat)."""
+    out.print(text, highlight=False, markup=False)
+
+
 RunOpt = Annotated[
     str | None,
     typer.Option("--run", help="Run id [default: the latest run with learning events]."),
@@ -64,27 +70,36 @@ def status_cmd(run: RunOpt = None, store: StoreOpt = None, as_json: JsonOpt = Fa
     b = doc["brain"]
     rate = "n/a" if b["success_rate"] is None else f"{b['success_rate']:.0%}"
     eff = "n/a" if b["median_efficiency"] is None else f"{b['median_efficiency']:.2f}"
-    out.print(f"learning of {doc['run_id']} (mode {doc['mode']}): {doc['reviews']} trades "
-              f"reviewed, {rate} made money, median efficiency {eff}; {doc['pattern_hits']} "
-              f"pattern hits, {doc['insights']} insights", highlight=False)  # fmt: skip
+    _say(
+        f"learning of {doc['run_id']} (mode {doc['mode']}): {doc['reviews']} trades "
+        f"reviewed, {rate} made money, median efficiency {eff}; {doc['pattern_hits']} "
+        f"pattern hits, {doc['insights']} insights"
+    )
     if b["patterns"]:
-        out.print("patterns: " + ", ".join(
-            f"{k} {v['trades']} ({v['success_rate']:.0%} won)" for k, v in b["patterns"].items()),
-            highlight=False)  # fmt: skip
+        _say(
+            "patterns: "
+            + ", ".join(
+                f"{k} {v['trades']} ({v['success_rate']:.0%} won)" for k, v in b["patterns"].items()
+            )
+        )
     for label, key in (("best entry buckets", "best_buckets"), ("worst", "worst_buckets")):
         if b[key]:
-            out.print(f"{label}: " + ", ".join(
-                f"{x['bucket']} {x['trades']} ({x['success_rate']:.0%})" for x in b[key]),
-                highlight=False)  # fmt: skip
+            _say(
+                f"{label}: "
+                + ", ".join(
+                    f"{x['bucket']} {x['trades']} ({x['success_rate']:.0%})" for x in b[key]
+                )
+            )
     if not doc["adaptations"]:
-        out.print("changed: nothing yet")
+        _say("changed: nothing yet")
     for a in doc["adaptations"]:
-        out.print(f"{iso_utc(a['ts_ns'])[:19]} {a['action']} ({a['status']}): {a['reason']}",
-                  highlight=False)  # fmt: skip
+        _say(f"{iso_utc(a['ts_ns'])[:19]} {a['action']} ({a['status']}): {a['reason']}")
     for w in doc["watching"]:
         waits = "; ".join(w["waiting_for"]) or "due at the next reflection"
-        out.print(f"watching {w['rule']}: {w['param']} = {w['value']:g}, {w['pattern']} "
-                  f"{w['hits']} in {w['reviews']} reviews: {waits}", highlight=False)  # fmt: skip
+        _say(
+            f"watching {w['rule']}: {w['param']} = {w['value']:g}, {w['pattern']} "
+            f"{w['hits']} in {w['reviews']} reviews: {waits}"
+        )
 
 
 @app.command("lessons")
@@ -119,7 +134,10 @@ def lessons_cmd(
         where.append("subject = $subject")
         args["subject"] = f"pattern:{pattern}"
     if mint is not None:
-        ids = mint_ids_of(st, [mint]) or []
+        try:
+            ids = mint_ids_of(st, [mint]) or []
+        except ValueError:
+            raise ValueError(f"--mint: {mint!r} is not in this store's mints") from None
         where.append("list_contains($mints, mint_id)")
         args["mints"] = list(ids)
     start = iso_ns(since, "--since")
@@ -136,11 +154,11 @@ def lessons_cmd(
         print_json({"run_id": run_id, "lessons": docs})
         return
     if not docs:
-        out.print(f"no lessons in {run_id} match (a lesson needs a pattern, bucket or mint "
-                  "with enough trades and a clear success rate)", highlight=False)  # fmt: skip
+        _say(f"no lessons in {run_id} match (a lesson needs a pattern, bucket or mint "
+                  "with enough trades and a clear success rate)")  # fmt: skip
     for d in docs:
         c = d["conditions"] or {}
         when = ", ".join(f"{k.removeprefix('median_')} {v:.3g}" for k, v in c.items()
                          if k.startswith("median_") and v is not None)  # fmt: skip
-        out.print(f"{d['time'][:16]} {d['verdict'].upper()}: {d['text']}"
-                  + (f" [entry medians: {when}]" if when else ""), highlight=False)  # fmt: skip
+        _say(f"{d['time'][:16]} {d['verdict'].upper()}: {d['text']}"
+                  + (f" (entry medians: {when})" if when else ""))  # fmt: skip

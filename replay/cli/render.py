@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -167,14 +168,20 @@ def render_learning(out: Console, learn: dict[str, Any]) -> None:
     cut = learn["incomplete_reviews"]
     note = f" ({cut} cut short by the end of the data)" if cut else ""
     out.print(f"learning ({learn['mode']}): {learn['reviews']} trades reviewed{note}: {outcomes}",
-              highlight=False)  # fmt: skip
+              highlight=False, markup=False)  # fmt: skip
     hits = ", ".join(f"{k} {v}" for k, v in learn["pattern_hits"].items()) or "none"
-    out.print(f"pattern hits: {hits}", highlight=False)
-    kinds = ", ".join(f"{k} {v}" for k, v in learn["insights"].items()) or "none"
-    out.print(f"insights: {kinds}", highlight=False)
-    for a in learn["adaptations"]:
+    out.print(f"pattern hits: {hits}", highlight=False, markup=False)
+    told = ", ".join(f"{k} {v}" for k, v in learn["insights"].items()) or "none"
+    out.print(f"insights: {told}", highlight=False, markup=False)
+    changes = learn["adaptations"]
+    kinds = Counter(f"{a['action']} {a['status']}" for a in changes)
+    counted = ", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"
+    out.print(f"adaptations: {counted}", highlight=False, markup=False)
+    for a in changes[-3:]:
         out.print(f"adaptation {a['no']} ({a['action']}, {a['status']}): {a['reason']}",
-                  highlight=False)  # fmt: skip
+                  highlight=False, markup=False)  # fmt: skip
+    if len(changes) > 3:
+        out.print("(every change and why: clanka learn status)", highlight=False, markup=False)
 
 
 def _kv_table(title: str, items: dict[str, Any]) -> Table:

@@ -31,10 +31,17 @@ def ask_at(
     history: Strategist | None,
     now: Strategist,
 ) -> Asked:
-    """Replay to t with `history` steering earlier due times, then ask `now` at t."""
+    """Replay to t with `history` steering earlier due times, then ask `now` at t.
+
+    A strategy that learns (its `[learning]` mode) learns on the way, and the prompt
+    shows what it knew at t, as a run's would.
+    """
+    learning = strat.learning if strat.learning.mode != "off" else None
     run = run_replay(store, strat, strat.vector(), end_ts=t_ns + 1, write=False,
-                     strategist=history)  # fmt: skip
+                     strategist=history, learning=learning, finish_learning=False)  # fmt: skip
     k = run.kernel
-    prompt = now.prompt(t_ns, run.out_i, run.out_f, k.state, k.params, mint_names(store))
+    learned = run.learner.prompt_context(t_ns) if run.learner is not None else None
+    prompt = now.prompt(t_ns, run.out_i, run.out_f, k.state, k.params, mint_names(store),
+                        learned)  # fmt: skip
     reply = now.answers(prompt)
     return Asked(now.conclude(len(run.calls), prompt, reply), run.ticks, len(run.calls))

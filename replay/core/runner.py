@@ -32,7 +32,7 @@ from data.controls import (
     strategist_requests,
 )
 from data.store import EventStore
-from engine.controls import strategist_in_seq
+from engine.controls import ADAPTATION_CONTROL_SEQ0, strategist_in_seq
 from engine.events import InputKind, OutKind
 from engine.kernel import Kernel, KernelInput, as_input
 from engine.layout import (
@@ -263,12 +263,14 @@ def run_replay(
     write: bool = True,
     strategist: Strategist | None = None,
     learning: LearningSettings | None = None,
+    finish_learning: bool = True,
 ) -> RunResult:
     """Replay the store (or a time range / mint subset) and log every event it emits.
 
     With a `strategist` or `learning` (mode observe or on), the scheduler stops the
     kernel at each of their due times and feeds what they change back as control rows
-    (replay.core.scheduler).
+    (replay.core.scheduler). `finish_learning` false leaves the reviews not yet due
+    unreviewed (a look at the state as of the range's end, not the run's close).
     """
     registry = store.mints()
     scales = np.array([10.0**r.decimals for r in registry.records()], dtype=np.float64)
@@ -317,7 +319,7 @@ def run_replay(
                 progress(ticks)
     calls: list[Call] = []
     if loop is not None:
-        loop.close()
+        loop.close(finish_learning=finish_learning)
         calls = loop.calls
     out_i = np.concatenate(outs_i)
     out_f = np.concatenate(outs_f)
@@ -326,7 +328,8 @@ def run_replay(
     points = kernel.curve()
     equity_curve = [(ts, cash + held) for ts, cash, held in points]
     report = build_report(out_i, out_f, ticks, equity_curve, open_pos, cash0)
-    report["controls"] = applied_controls(store, out_i, out_f, strategist_calls(calls))
+    report["controls"] = applied_controls(store, out_i, out_f,
+                                          own_controls(calls, learner))  # fmt: skip
     if strategist is not None:
         report["strategist"] = summary(calls, strategist.settings, strategist.host)
         missing = report["strategist"]["missing"]
@@ -370,6 +373,15 @@ def strategist_calls(calls: Sequence[Call]) -> dict[int, tuple[str, str, str]]:
             seq = -1 - strategist_in_seq(c.call_no)
             text = str(c.verdict.conditions) if c.verdict and c.verdict.conditions else ""
             out[seq] = ("strategist", c.note, text)
+    return out
+
+
+def own_controls(calls: Sequence[Call], learner: Learner | None) -> dict[int, tuple[str, str, str]]:
+    """control_seq -> (requested_by, reason, text) of the controls a run made itself."""
+    out = strategist_calls(calls)
+    for a in learner.adaptations if learner is not None else []:
+        if a["status"] == "sent":
+            out[ADAPTATION_CONTROL_SEQ0 + a["adaptation_no"]] = ("adaptation", a["reason"], "")
     return out
 
 

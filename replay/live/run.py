@@ -58,7 +58,7 @@ from replay.core.runner import (
     events_sha256,
     new_learner,
     open_unrealized_lamports,
-    strategist_calls,
+    own_controls,
 )
 from replay.core.scheduler import Scheduler
 from replay.report.controls import applied_controls
@@ -804,7 +804,8 @@ class LiveRun:
         rep["feed_gaps"] = self.stats.gaps
         rep["recovered_batches"] = self.recovered_batches
         calls = self.loop.calls if self.loop is not None else []
-        rep["controls"] = applied_controls(self.store, ev_i, ev_f, strategist_calls(calls))
+        rep["controls"] = applied_controls(self.store, ev_i, ev_f,
+                                           own_controls(calls, self.learner))  # fmt: skip
         if self.strategist is not None:
             rep["strategist"] = summary(calls, self.strategist.settings, self.strategist.host)
         if self.learner is not None:

@@ -36,6 +36,7 @@ from engine.params import NS_PER_S, P
 from strategies.learning.records import Row, to_json
 from strategies.learning.settings import LearningSettings
 from strategies.learning.stats import bootstrap_diff_ci
+from strategies.strategist.prompt import iso_utc
 
 SOURCE_PARAMS = {
     ScanSource.FRESH: "src_w_fresh",
@@ -86,7 +87,7 @@ class Adapter:
                 waits.append(f"at its bound {rule.hi:g}")
             last = self.param_changed.get(rule.param)
             if last is not None and t - last < s.cooldown_s * NS_PER_S:
-                waits.append(f"cool-down until {(last + s.cooldown_s * NS_PER_S)}")
+                waits.append(f"cool-down until {iso_utc(last + s.cooldown_s * NS_PER_S)}")
             out.append(
                 {
                     "rule": name,

@@ -120,6 +120,9 @@ class Brain:
         buckets = [(d, b, s) for d in DIMENSIONS for b, s in self.group(d).items()
                    if b != "unknown" and s.n >= 3]  # fmt: skip
         buckets.sort(key=lambda x: (-x[2].success_rate, -x[2].n, x[0], x[1]))
+        # Best: above the run's success rate; worst: below it (each, the top few).
+        best = [x for x in buckets if x[2].success_rate > total.success_rate][:top]
+        worst = [x for x in buckets[::-1] if x[2].success_rate < total.success_rate][:top]
         mints = sorted((int(k) for k in self.group("mint")), key=lambda m: (-self.coin_score(m), m))
 
         def row(s: Stat) -> dict[str, float | int]:
@@ -132,9 +135,8 @@ class Brain:
             "median_efficiency": round(float(np.median(self.efficiencies)), 3)
             if self.efficiencies else None,
             "patterns": {k: row(s) for k, s in pats[:top * 2]},
-            "best_buckets": [{"bucket": f"{d} {b}", **row(s)} for d, b, s in buckets[:top]],
-            "worst_buckets": [{"bucket": f"{d} {b}", **row(s)}
-                              for d, b, s in buckets[top:][::-1][:top]],
+            "best_buckets": [{"bucket": f"{d} {b}", **row(s)} for d, b, s in best],
+            "worst_buckets": [{"bucket": f"{d} {b}", **row(s)} for d, b, s in worst],
             "best_coins": [{"mint": names(m), "score": round(self.coin_score(m), 3)}
                            for m in mints[:top]],
             "worst_coins": [{"mint": names(m), "score": round(self.coin_score(m), 3)}

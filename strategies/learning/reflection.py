@@ -6,9 +6,9 @@ from reviews stamped <= t:
 - summary: the last interval's reviews (trades, win rate, mean return, efficiency)
   against everything before, and the brain's totals.
 - change: a metric whose mean over the last compare_window_s differs from its mean over
-  all earlier reviews with a permutation p-value below change_alpha, both windows
-  holding change_min_trades reviews or more. Metrics: win rate, mean return,
-  efficiency, and each pattern's rate (hits per reviewed trade).
+  the compare_baseline_max reviews before that with a permutation p-value below
+  change_alpha, both windows holding change_min_trades reviews or more. Metrics: win
+  rate, mean return, efficiency, and each pattern's rate (hits per reviewed trade).
 - lesson: a pattern, an entry bucket, an exit reason or a mint with lesson_min_trades
   trades whose success rate is at least lesson_worked ('worked') or at most
   lesson_failed ('failed'), with the market conditions of those trades (medians of
@@ -105,7 +105,7 @@ class Reflection:
         s = self.settings
         start = t - s.compare_window_s * NS_PER_S
         now = [r for r in reviews if r["ts_ns"] > start]
-        before = [r for r in reviews if r["ts_ns"] <= start]
+        before = [r for r in reviews if r["ts_ns"] <= start][-s.compare_baseline_max :]
         if len(now) < s.change_min_trades or len(before) < s.change_min_trades:
             return []
         metrics: dict[str, Callable[[Row], float]] = {
@@ -124,7 +124,7 @@ class Reflection:
             if len(a) < s.change_min_trades or len(b) < s.change_min_trades:
                 continue
             seed = s.seed ^ zlib.crc32(f"{name}@{t}".encode())
-            p_value = permutation_p(a, b, s.bootstrap_draws, seed)
+            p_value = permutation_p(a, b, s.permutation_draws, seed)
             if p_value >= s.change_alpha:
                 continue
             verdict = "rose" if a.mean() > b.mean() else "fell"

@@ -131,7 +131,11 @@ class LearningSettings(BaseModel):
     seed: int = Field(default=7, ge=0, le=2**31 - 1)
     """Seeds the effect interval's bootstrap: the same log gives the same verdict."""
     compare_window_s: int = Field(default=7200, ge=1, le=30 * 86_400)
-    """A reflection compares the reviews of the last compare_window_s with all before."""
+    """A reflection compares the reviews of the last compare_window_s..."""
+    compare_baseline_max: int = Field(default=200, ge=2, le=100_000)
+    """...against at most this many reviews just before that window (the recent past)."""
+    permutation_draws: int = Field(default=1000, ge=100, le=100_000)
+    """Shuffles behind a change's p-value (1000: p resolves to 0.001)."""
     change_min_trades: int = Field(default=8, ge=2)
     """A reflection compares windows only when each holds at least this many reviews."""
     change_alpha: float = Field(default=0.05, gt=0, lt=0.5)

@@ -28,9 +28,17 @@ def synth(synth_days: EventStore, tmp_path: Path) -> EventStore:
     return open_store(dst)
 
 
-@pytest.fixture
-def pump(pump_store: EventStore, tmp_path: Path) -> EventStore:  # noqa: F811
-    """A writable copy of the real pump.fun day."""
-    dst = tmp_path / "p"
-    shutil.copytree(pump_store.root, dst)
-    return open_store(dst)
+@pytest.fixture(scope="module")
+def pump_days(tmp_path_factory: pytest.TempPathFactory) -> EventStore:
+    """Both real pump.fun evenings (2025-06-06 and 2025-06-07) in one store."""
+    from data.importers import import_file
+    from tests.conftest import shared_data_dir
+
+    d = shared_data_dir()
+    files = [d / f"pumpfun_curve_snapshots_2025-06-0{k}.parquet" for k in (6, 7)]
+    if not all(f.exists() for f in files):
+        pytest.skip("shared data not available")
+    s = open_store(tmp_path_factory.mktemp("pumpdays") / "s", create=True)
+    for f in files:
+        import_file(s, f)
+    return s

@@ -83,3 +83,51 @@ def test_a_paper_run_learns_adapts_and_verifies_with_zero_differences(
                             cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert status.returncode == 0, status.stderr
     assert "volume_spike_entry" in status.stdout and "adapt (sent)" in status.stdout
+
+
+def test_kill_9_mid_learning_then_resume_logs_each_learning_event_once(
+    pump_store: EventStore, tmp_path: Path
+) -> None:
+    strat = tmp_path / "eager.toml"
+    strat.write_text(EAGER + LEARNING)
+    settings = tmp_path / "live.toml"
+    settings.write_text(SETTINGS)
+    feed, port = _serve(pump_store.root, 200)
+    store = tmp_path / "paper"
+    cmd = [*_paper_cmd(port, store, (strat, settings), "crash", 600), "--learning", "on"]
+    try:
+        child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child.wait_for(lambda e: e["event"] == "adapted")
+        child.wait_for(lambda e: e["event"] == "learned")  # more learned since, maybe unlogged
+        child.close()
+        child.proc.kill()
+        child.proc.communicate(timeout=60)
+        again = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started = again.wait_for(lambda e: e["event"] == "started")
+        assert started["recovered_batches"] > 0
+        again.wait_for(lambda e: e["event"] == "learned")  # learning went on after resuming
+        again.close()
+        again.proc.send_signal(signal.SIGTERM)
+        _out, errs = again.proc.communicate(timeout=180)
+    finally:
+        feed.kill()
+        feed.wait()
+    assert again.proc.returncode == 0, errs
+    st = open_store(store)
+    for fam, key in (("reviews", "review_no"), ("insights", "insight_no"),
+                     ("adaptations", "adaptation_no")):  # fmt: skip
+        nos = [
+            r[0]
+            for r in st.con.execute(
+                f"SELECT {key} FROM {fam} WHERE run_id = 'crash' ORDER BY {key}"
+            ).fetchall()
+        ]
+        assert nos == list(range(len(nos))), fam  # each once, none missing
+    ((dupes,),) = st.con.execute(
+        "SELECT count(*) - count(DISTINCT (review_no, pattern)) FROM pattern_hits "
+        "WHERE run_id = 'crash'").fetchall()  # fmt: skip
+    assert dupes == 0
+    ver = subprocess.run([*CLI, "verify", "parity", "crash", "--store", str(store), "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert ver.returncode == 0, ver.stdout + ver.stderr
+    assert json.loads(ver.stdout)["differences"] == 0

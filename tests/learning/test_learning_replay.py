@@ -145,14 +145,13 @@ def test_nothing_learned_by_t_reads_past_t(synth_days: EventStore, cut_h: float)
     assert np.array_equal(full.out_i[keep_a], part.out_i[keep_b])
 
 
-def test_real_pump_fun_day_reviews_every_trade(pump: EventStore) -> None:
-    loose = STRAT.model_copy(update={"entry": "ret_1m > 0", "params": {
-        **STRAT.params, "min_liquidity": 0, "min_buy_confidence": 0.3, "hold_confidence": 0.3,
-        "max_positions": 16, "reentry_cooldown_s": 0, "require_trend_up": 0,
-        "max_portfolio_risk": 1}})  # fmt: skip
-    r = run_replay(pump, loose, loose.vector(), learning=ON, write=True)
+def test_the_real_pump_fun_evenings_review_every_trade_and_adapt(pump_days: EventStore) -> None:
+    strat = load_strategy("pumpfun_scalper")
+    r = run_replay(pump_days, strat, strat.vector(), learning=ON, write=True)
     assert r.learner is not None
     assert sorted(x["pos_id"] for x in r.learner.reviews) == _closed_pos_ids(r) != []
+    assert len({h["pattern"] for h in r.learner.hits}) >= 3
     hours = [i["ts_ns"] for i in r.learner.insights if i["kind"] == "summary"]
-    assert hours == list(range(hours[0], hours[-1] + H, H))
-    assert r.learner.hits
+    assert hours == list(range(hours[0], hours[-1] + H, H)) and len(hours) >= 24
+    adapts = [a for a in r.learner.adaptations if a["action"] == "adapt"]
+    assert adapts and all(a["reason"] for a in adapts)  # the minimum sample is reached
