@@ -162,22 +162,29 @@ IMPORTS = FamilySpec(
 )
 
 
-def _run_family(name: str, cols: list[pa.Field], doc: str) -> FamilySpec:
-    """A family of kernel output events, partitioned by date and run id."""
+def _by_run(name: str, cols: list[pa.Field], doc: str, *, run_seq: bool) -> FamilySpec:
+    """A family of one run's events (source = the run id), partitioned by date and run."""
     base = [
         pa.field("seq", pa.int64(), nullable=False),
         pa.field("ts_ns", pa.int64(), nullable=False),
-        pa.field("run_seq", pa.int64(), nullable=False),
-        pa.field("mint_id", pa.int32(), nullable=False),
     ]
+    if run_seq:
+        base.append(pa.field("run_seq", pa.int64(), nullable=False))
+    base.append(pa.field("mint_id", pa.int32(), nullable=False))
     return FamilySpec(
         name=name,
         schema=pa.schema(base + cols),
         partitioning=Partitioning.DATE_SOURCE,
         compression="zstd",
         row_group_rows=_ROW_GROUP,
-        doc=doc + " run_seq orders a run's events across families; the source is the run id.",
+        doc=doc,
     )
+
+
+def _run_family(name: str, cols: list[pa.Field], doc: str) -> FamilySpec:
+    """A family of kernel output events, partitioned by date and run id."""
+    why = " run_seq orders a run's events across families; the source is the run id."
+    return _by_run(name, cols, doc + why, run_seq=True)
 
 
 def _f(name: str, t: pa.DataType) -> pa.Field:
@@ -567,19 +574,8 @@ STRATEGIST = FamilySpec(
 
 def _learning_family(name: str, cols: list[pa.Field], doc: str) -> FamilySpec:
     """A family of the learning loop's events, partitioned by date and run id."""
-    base = [
-        pa.field("seq", pa.int64(), nullable=False),
-        pa.field("ts_ns", pa.int64(), nullable=False),
-        pa.field("mint_id", pa.int32(), nullable=False),
-    ]
-    return FamilySpec(
-        name=name,
-        schema=pa.schema(base + cols),
-        partitioning=Partitioning.DATE_SOURCE,
-        compression="zstd",
-        row_group_rows=_ROW_GROUP,
-        doc=doc + " The source is the run id (strategies.learning).",
-    )
+    return _by_run(name, cols, doc + " The source is the run id (strategies.learning).",
+                   run_seq=False)  # fmt: skip
 
 
 _STR = pa.string()

@@ -148,7 +148,7 @@ class Scheduler:
             hi = n
             if self.asked is not None:  # dues and requests wait for the answer out
                 hi = min(hi, int(np.searchsorted(ts, self.asked.apply_ts, side="left")))
-            elif self.strategist is not None:
+            elif self.strategist is not None and not self.replaying:
                 assert self.next_due is not None
                 stop = min(self.next_due, self.requests[0][0] if self.requests else self.next_due)
                 hi = min(hi, int(np.searchsorted(ts, stop, side="right")))

@@ -31,17 +31,26 @@ more_than = 0
 """
 
 
-def test_a_paper_run_learns_adapts_and_verifies_with_zero_differences(
-    pump_store: EventStore, tmp_path: Path
-) -> None:
+def _learning_run(
+    pump_store: EventStore, tmp_path: Path, run_id: str
+) -> tuple[list[str], subprocess.Popen[str], Path]:
+    """The command of a learning paper run on the recorded pump.fun feed (served at 200x
+    by the returned process), and the run's store."""
     strat = tmp_path / "eager.toml"
     strat.write_text(EAGER + LEARNING)
     settings = tmp_path / "live.toml"
     settings.write_text(SETTINGS)
     feed, port = _serve(pump_store.root, 200)
     store = tmp_path / "paper"
+    cmd = [*_paper_cmd(port, store, (strat, settings), run_id, 600), "--learning", "on"]
+    return cmd, feed, store
+
+
+def test_a_paper_run_learns_adapts_and_verifies_with_zero_differences(
+    pump_store: EventStore, tmp_path: Path
+) -> None:
+    cmd, feed, store = _learning_run(pump_store, tmp_path, "learn")
     try:
-        cmd = [*_paper_cmd(port, store, (strat, settings), "learn", 600), "--learning", "on"]
         child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # An adaptation's control rows fed to the kernel at its apply time, then trading on.
         child.wait_for(lambda e: e["event"] == "adapted")
@@ -88,13 +97,7 @@ def test_a_paper_run_learns_adapts_and_verifies_with_zero_differences(
 def test_kill_9_mid_learning_then_resume_logs_each_learning_event_once(
     pump_store: EventStore, tmp_path: Path
 ) -> None:
-    strat = tmp_path / "eager.toml"
-    strat.write_text(EAGER + LEARNING)
-    settings = tmp_path / "live.toml"
-    settings.write_text(SETTINGS)
-    feed, port = _serve(pump_store.root, 200)
-    store = tmp_path / "paper"
-    cmd = [*_paper_cmd(port, store, (strat, settings), "crash", 600), "--learning", "on"]
+    cmd, feed, store = _learning_run(pump_store, tmp_path, "crash")
     try:
         child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         child.wait_for(lambda e: e["event"] == "adapted")

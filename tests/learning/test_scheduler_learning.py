@@ -68,3 +68,28 @@ def test_learning_runs_before_the_strategist_and_before_later_answers() -> None:
     (review,) = learner.reviews
     assert review["ts_ns"] == 23 * S // 2  # 11.5 s: the exit + 1 s
     assert [i["ts_ns"] // S for i in learner.insights if i["kind"] == "summary"] == [10, 20]
+
+
+def test_replaying_recorded_inputs_asks_nothing_and_injects_nothing() -> None:
+    """Recovery and verify parity feed a run's recorded inputs again: its answers and
+    adaptations are among them, so the strategist stays silent and no control is fed
+    twice, while the learning loop relearns what it knew."""
+    kernel = Kernel(make_params({}), ConditionSet.parse("ret_5m > 0"), np.ones(1))
+    learner = new_learner(LearningSettings(mode="on", reflection_interval_s=10), kernel, str)
+
+    def answers(p: Prompt) -> Reply:
+        raise AssertionError("a replay of recorded inputs never asks the model")
+
+    empty = (np.zeros((0, N_OUT_I), np.int64), np.zeros((0, N_OUT_F)))
+    settings = StrategistSettings(mode="live", interval_s=10, delay_s=2)
+    loop = Scheduler(Strategist(settings, answers), kernel, str, lambda: empty, learner=learner)
+    loop.replaying = True
+    ts = np.array([1, 5, 9, 11, 25], np.int64) * S
+    rows: list[int] = []
+
+    def inject(at: int, seq: int, r: object) -> None:
+        raise AssertionError("recorded inputs hold every control")
+
+    loop.feed(ts, lambda lo, hi: rows.extend(int(x // S) for x in ts[lo:hi]), inject)
+    assert rows == [1, 5, 9, 11, 25] and loop.calls == []
+    assert [i["ts_ns"] // S for i in learner.insights] == [10, 20]
