@@ -264,13 +264,15 @@ def run_replay(
     strategist: Strategist | None = None,
     learning: LearningSettings | None = None,
     finish_learning: bool = True,
+    freeze_learning_at: int | None = None,
 ) -> RunResult:
     """Replay the store (or a time range / mint subset) and log every event it emits.
 
     With a `strategist` or `learning` (mode observe or on), the scheduler stops the
     kernel at each of their due times and feeds what they change back as control rows
     (replay.core.scheduler). `finish_learning` false leaves the reviews not yet due
-    unreviewed (a look at the state as of the range's end, not the run's close).
+    unreviewed (a look at the state as of the range's end, not the run's close);
+    `freeze_learning_at` makes the learning loop only observe from that time on.
     """
     registry = store.mints()
     scales = np.array([10.0**r.decimals for r in registry.records()], dtype=np.float64)
@@ -289,6 +291,7 @@ def run_replay(
 
         if learning is not None and learning.mode != "off":
             learner = new_learner(learning, kernel, names)
+            learner.freeze_at = freeze_learning_at
         loop = Scheduler(strategist, kernel, names, history, learner=learner)
     controls = control_records(store, start_ts, end_ts)  # read once: kernel rows, requests
     if loop is not None:

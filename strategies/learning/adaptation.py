@@ -2,8 +2,9 @@
 
 At each deep reflection (time t), for each rule of `LearningSettings.rules`:
 
-- its window is the reviews stamped after the rule's last change (the run's start
-  before any): `reviews` of them, and `hits` of the rule's pattern among them;
+- its window is the latest adaptation_window (20) reviews stamped after the rule's last
+  change (the run's start before any): `reviews` of them, and `hits` of the rule's
+  pattern among them;
 - it fires when hits > more_than and reviews >= adaptation_min_sample and the parameter
   has not been changed (by any rule) within cooldown_s before t;
 - the new value is the parameter's value at t plus the step, clipped to the rule's
@@ -104,9 +105,18 @@ class Adapter:
     def _window(
         self, rule: str, pattern: str, reviews: Sequence[Row], hits: dict[int, list[str]]
     ) -> tuple[int, int]:
-        since = self.rule_since.get(rule, -(2**63))
-        window = [r for r in reviews if r["ts_ns"] > since]
+        window = self._recent(rule, reviews)
         return len(window), sum(pattern in hits.get(r["review_no"], []) for r in window)
+
+    def _recent(self, rule: str, reviews: Sequence[Row]) -> list[Row]:
+        """The latest adaptation_window reviews stamped after the rule's last change."""
+        since = self.rule_since.get(rule, -(2**63))
+        out: list[Row] = []
+        for r in reversed(reviews):
+            if r["ts_ns"] <= since or len(out) == self.settings.adaptation_window:
+                break
+            out.append(r)
+        return out[::-1]
 
     def _cooling(self, t: int, param: str) -> bool:
         last = self.param_changed.get(param)
@@ -141,7 +151,7 @@ class Adapter:
                 "more_than": rule.more_than,
                 "min_sample": s.adaptation_min_sample,
             }
-            window = [r for r in reviews if r["ts_ns"] > self.rule_since.get(name, -(2**63))]
+            window = self._recent(name, reviews)
             evidence = {
                 "pattern": rule.pattern,
                 "step": rule.step,
@@ -163,7 +173,7 @@ class Adapter:
         for src, param in SOURCE_PARAMS.items():
             name = f"source_weight_{src.name.lower()}"
             since = self.rule_since.get(name, -(2**63))
-            window = [r for r in reviews if r["ts_ns"] > since]
+            window = [r for r in reviews if r["ts_ns"] > since]  # a source's whole record
             mine = [r for r in window if int(r["sources"]) & (1 << (src.value - 1))]
             if len(mine) < s.source_min_trades or self._cooling(t, param):
                 continue

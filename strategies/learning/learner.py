@@ -70,6 +70,9 @@ class Learner:
     """review_no -> the patterns its trade matched."""
     last_ts: int = -(2**63)
     """Time of the last input row seen."""
+    freeze_at: int | None = None
+    """From this time on it only observes: it reviews and reflects, and logs what it
+    would change, but changes nothing (the frozen arm of `clanka validate learning`)."""
 
     def __post_init__(self) -> None:
         self.book = TradeBook(self.scale)
@@ -155,9 +158,10 @@ class Learner:
         if self.settings.mode == "off":
             return []
         params = self.params()
-        proposals = self.adapter.follow_up(t, self.reviews, params)
-        proposals += self.adapter.adapt(t, self.reviews, self.patterns_of, params,
-                                        self.settings.mode)  # fmt: skip
+        frozen = self.freeze_at is not None and t >= self.freeze_at
+        mode = "observe" if frozen else self.settings.mode
+        proposals = [] if frozen else self.adapter.follow_up(t, self.reviews, params)
+        proposals += self.adapter.adapt(t, self.reviews, self.patterns_of, params, mode)
         steer = []
         for p in proposals:
             no = len(self.adaptations)

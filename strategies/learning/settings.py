@@ -110,6 +110,10 @@ class LearningSettings(BaseModel):
     """A change decided at t takes effect at t + this (strictly after the rows of t)."""
     adaptation_min_sample: int = Field(default=10, ge=1, le=100_000)
     """Reviewed trades since a rule's last change before it may change anything again."""
+    adaptation_window: int = Field(default=20, ge=1, le=100_000)
+    """A rule counts its pattern over at most this many latest reviews (since its last
+    change): "more than 5" then means more than 5 of the last 20 trades, a rate, so a
+    rare pattern never adds up to a change just because the run is long."""
     cooldown_s: int = Field(default=3600, ge=0, le=30 * 86_400)
     """A parameter changed at t is not changed again by a rule before t + this."""
     rug_price_drop: float = Field(default=0.8, gt=0, lt=1)
@@ -151,6 +155,9 @@ class LearningSettings(BaseModel):
     def _known_params(self) -> Self:
         from strategies.learning.patterns import PATTERNS
 
+        if self.adaptation_window < self.adaptation_min_sample:
+            raise ValueError(f"adaptation_window ({self.adaptation_window}) must be at least "
+                             f"adaptation_min_sample ({self.adaptation_min_sample})")  # fmt: skip
         for name, rule in self.rules.items():
             if rule.pattern not in PATTERNS:
                 raise ValueError(f"learning rule {name}: unknown pattern {rule.pattern!r}; "

@@ -135,3 +135,17 @@ def test_a_mixed_effect_is_inconclusive_and_not_reverted() -> None:
     after = review_rows(list(rng.normal(0, 0.2, 10)), start_s=10 * 3600 + 60, first_no=10)
     (follow,) = a.follow_up(t + 2 * H, before + after, params)
     assert follow.row["status"] == "inconclusive"
+
+
+def test_a_rule_counts_over_its_latest_window_only() -> None:
+    # 25 reviews since the start; 6 premature stops among the first 5 only (a trade
+    # carries at most one hit of a pattern: review numbers 0..5 hit here, so 6 of the
+    # first 6). The window is the last 20 (reviews 5..24): 1 hit there, no change.
+    params = make_params()
+    reviews = review_rows([0.0] * 25)
+    early = _hits(25, "premature_stop_loss", 6)
+    assert Adapter(S).adapt(T0 + 10 * H, reviews, early, params, "on") == []
+    # The same 6 hits among the last 20 (reviews 19..24): more than 5 of 20, one step.
+    late = {k: ["premature_stop_loss"] * (k >= 19) for k in range(25)}
+    (p,) = Adapter(S).adapt(T0 + 10 * H, reviews, late, params, "on")
+    assert json.loads(p.row["counts"])["reviews"] == 20 and p.value == pytest.approx(0.09)

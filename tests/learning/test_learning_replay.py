@@ -155,3 +155,24 @@ def test_the_real_pump_fun_evenings_review_every_trade_and_adapt(pump_days: Even
     assert hours == list(range(hours[0], hours[-1] + H, H)) and len(hours) >= 24
     adapts = [a for a in r.learner.adaptations if a["action"] == "adapt"]
     assert adapts and all(a["reason"] for a in adapts)  # the minimum sample is reached
+
+
+def test_frozen_from_t_the_run_is_the_learning_run_until_t_and_changes_nothing_after(
+    synth_days: EventStore,
+) -> None:
+    full = _replay(synth_days)
+    assert full.learner is not None
+    first = int(synth_days.con.execute("SELECT min(ts_ns) FROM ticks").fetchall()[0][0])
+    t = (first // H + 24) * H
+    frozen = run_replay(synth_days, STRAT, STRAT.vector(), learning=ON, write=False,
+                        freeze_learning_at=t)  # fmt: skip
+    assert frozen.learner is not None
+    # Identical until t: every output row stamped before it (adaptations then applied).
+    keep_a, keep_b = full.out_i[:, 1] < t, frozen.out_i[:, 1] < t
+    assert np.array_equal(full.out_i[keep_a], frozen.out_i[keep_b])
+    # From t on it observes: nothing is sent, no parameter changes after t + delay.
+    late = [a for a in frozen.learner.adaptations if a["ts_ns"] >= t]
+    assert late and {a["status"] for a in late} == {"observed"}
+    changed = frozen.out_i[frozen.out_i[:, 0] == OutKind.PARAM_CHANGED]
+    assert (changed[:, 1] <= t).all()
+    assert any(a["status"] == "sent" and a["ts_ns"] >= t for a in full.learner.adaptations)
