@@ -693,10 +693,39 @@ ADAPTATIONS = _learning_family(
 )
 
 
+VALIDATIONS = FamilySpec(
+    name="validations",
+    schema=pa.schema(
+        [
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            _f("kind", pa.string()),
+            _f("plan_sha256", pa.string()),
+            _f("plan_toml", pa.string()),
+            _f("learner_run_id", pa.string()),
+            _f("verdict", pa.string()),
+            _f("test_days", _I64),
+            _f("mean_difference", _F64),
+            _f("ci_low", _F64),
+            _f("ci_high", _F64),
+            _f("p_value", _F64),
+            _f("deflated_sharpe", _F64),
+            _f("result_json", pa.string()),
+        ]
+    ),
+    partitioning=Partitioning.NONE,
+    compression="zstd",
+    row_group_rows=_ROW_GROUP,
+    doc="ValidationCompleted: one `clanka validate learning` result: the pre-registered plan "
+    "(its TOML and SHA-256), the learner arm's run id, the verdict, the paired effect "
+    "(mean daily difference, its interval, p-value, deflated Sharpe ratio) and the whole "
+    "result as JSON (per-day returns of both arms, limits, adaptations).",
+)
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
         RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES,
         REPAIRS, CONTROLS, PARAMS, STRATEGIST, REVIEWS, PATTERN_HITS, INSIGHTS,
-        ADAPTATIONS)  # fmt: skip
+        ADAPTATIONS, VALIDATIONS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

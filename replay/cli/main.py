@@ -6,7 +6,19 @@ stop handlers: importing it loads numba, polars, pyarrow and DuckDB.
 
 from __future__ import annotations
 
-from replay.cli import data, learn, live, llm, runs, service, store, strategist, sweeps, warmup
+from replay.cli import (
+    data,
+    learn,
+    live,
+    llm,
+    runs,
+    service,
+    store,
+    strategist,
+    sweeps,
+    validate,
+    warmup,
+)
 from replay.cli.common import app
 
 __all__ = [
@@ -21,6 +33,7 @@ __all__ = [
     "store",
     "strategist",
     "sweeps",
+    "validate",
     "warmup",
 ]
 

@@ -1,0 +1,139 @@
+"""The two arms of a learning validation, on the same days, data and fills model.
+
+Walk-forward over UTC days: fold k tests day k with the learner's knowledge from every
+day before it.
+
+- learner: one replay from the first training day with learning on; by the log
+  truncation property its day k is exactly what a replay ending with day k does.
+- frozen: for each test day k, the same replay with learning frozen from day k's start
+  (`Learner.freeze_at`): identical to the learner until then (the same parameters,
+  positions and knowledge), then it observes and changes nothing.
+
+So each test day is a paired observation from one common state, and the difference is
+what learning *during* the day did. The metric is the day's return on the equity at its
+start (marked at the last trade prices, one point a minute).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from data.store import EventStore
+from engine.params import NS_PER_S, P
+from replay.core.runner import RunResult, run_replay
+from strategies.config import StrategyConfig
+from strategies.learning.settings import LearningSettings
+from strategies.strategist.calls import Strategist
+
+DAY_NS = 86_400 * NS_PER_S
+
+
+@dataclass
+class Day:
+    """One test day's paired outcome."""
+
+    start_ns: int
+    equity_start: float
+    learner_return: float
+    frozen_return: float
+    learner_trades: int
+    frozen_trades: int
+    changes: int
+    """Parameter changes the learner sent during the day."""
+
+    @property
+    def difference(self) -> float:
+        """The learner's return minus the frozen arm's."""
+        return self.learner_return - self.frozen_return
+
+
+@dataclass
+class Arms:
+    """Both arms over the plan's days."""
+
+    train: list[int]
+    days: list[Day]
+    learner: RunResult
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    """The learner's equity, one point a minute."""
+
+    def adaptations(self) -> list[dict[str, Any]]:
+        """The learner's adaptation events (the timeline of the report)."""
+        return list(self.learner.learner.adaptations) if self.learner.learner else []
+
+
+def utc_days(store: EventStore, start: int | None, end: int | None) -> list[int]:
+    """Start times of the UTC days that have ticks in [start, end), in order."""
+    where, args = ["true"], []
+    if start is not None:
+        where.append("ts_ns >= ?")
+        args.append(start)
+    if end is not None:
+        where.append("ts_ns < ?")
+        args.append(end)
+    sql = (f"SELECT DISTINCT ts_ns // {DAY_NS} FROM ticks WHERE {' AND '.join(where)} "  # noqa: S608
+           "ORDER BY 1")  # fmt: skip
+    return [int(r[0]) * DAY_NS for r in store.con.execute(sql, args).fetchall()]
+
+
+def _equity(run: RunResult, at: int) -> float:
+    """Equity at the last mark before `at` (the starting cash before any)."""
+    pts = run.kernel.curve()
+    ts = np.array([p[0] for p in pts], dtype=np.int64)
+    k = int(np.searchsorted(ts, at, side="left")) - 1
+    if k < 0:  # nothing marked yet: the starting cash (it never changes mid-run)
+        return float(run.kernel.params[P.INITIAL_CASH_SOL])
+    return float(pts[k][1] + pts[k][2])
+
+
+def _trades(run: RunResult, lo: int, hi: int) -> int:
+    from engine.events import OutKind
+
+    rows = run.out_i[run.out_i[:, 0] == OutKind.POSITION_CLOSED]
+    return int(np.count_nonzero((rows[:, 1] >= lo) & (rows[:, 1] < hi)))
+
+
+def run_arms(
+    store: EventStore,
+    strategy: StrategyConfig,
+    learning: LearningSettings,
+    days: list[int],
+    train_days: int,
+    strategist: Strategist | None,
+    *,
+    progress: Any = None,
+) -> Arms:
+    """Replay both arms; `days` are the UTC day starts (train days first)."""
+    if len(days) <= train_days:
+        have = ", ".join(dt.datetime.fromtimestamp(d / NS_PER_S, dt.UTC).date().isoformat()
+                         for d in days) or "none"  # fmt: skip
+        raise ValueError(f"{len(days)} day(s) with ticks ({have}): {train_days} to train on "
+                         "leave none to test")  # fmt: skip
+    first, last = days[0], days[-1] + DAY_NS
+    params = strategy.vector()
+    learner = run_replay(store, strategy, params, start_ts=first, end_ts=last, write=True,
+                         learning=learning, strategist=strategist)  # fmt: skip
+    out = []
+    tests = days[train_days:]
+    for k, day in enumerate(tests):
+        frozen = run_replay(store, strategy, params, start_ts=first, end_ts=day + DAY_NS,
+                            write=False, learning=learning, strategist=strategist,
+                            freeze_learning_at=day)  # fmt: skip
+        e0 = _equity(learner, day)
+        if abs(_equity(frozen, day) - e0) > 1e-9 * max(1.0, abs(e0)):
+            raise AssertionError(f"the arms differ before {day}: the frozen arm must be the "
+                                 "learner until its day starts")  # fmt: skip
+        sent = [a for a in (learner.learner.adaptations if learner.learner else [])
+                if a["status"] == "sent" and day <= a["apply_ts_ns"] < day + DAY_NS]  # fmt: skip
+        out.append(Day(day, e0, _equity(learner, day + DAY_NS) / e0 - 1,
+                       _equity(frozen, day + DAY_NS) / e0 - 1,
+                       _trades(learner, day, day + DAY_NS), _trades(frozen, day, day + DAY_NS),
+                       len(sent)))  # fmt: skip
+        if progress is not None:
+            progress(k + 1, len(tests))
+    curve = [(ts, cash + held) for ts, cash, held in learner.kernel.curve()]
+    return Arms(days[:train_days], out, learner, curve)

@@ -1,0 +1,90 @@
+"""`clanka validate plan | learning` as a user runs them: the plan first, then the test."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from data.store import EventStore
+from tests.test_cli import clanka
+
+
+def test_the_real_evenings_say_plainly_what_one_test_day_can_show(
+    pump_days: EventStore, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.toml"
+    made = clanka("validate", "plan", str(plan), "--strategy", "pumpfun_scalper",
+                  "--train-days", "1", "--note", "train 06-06, test 06-07")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    (sha,) = re.findall(r"[0-9a-f]{64}", made.stdout)
+    again = clanka("validate", "plan", str(plan), "--train-days", "2")
+    assert again.returncode == 2 and "never overwritten" in again.stderr
+    page = tmp_path / "report.html"
+    done = clanka("validate", "learning", str(plan), "--store", str(pump_days.root), "--html",
+                  str(page), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["plan_sha256"] == sha and doc["plan_toml"] == plan.read_text()
+    assert doc["train_days"] == ["2025-06-06"] and [d["day"] for d in doc["days"]] == [
+        "2025-06-07"]  # fmt: skip
+    assert doc["verdict"] == "no evidence that learning helps"
+    assert any("smallest p-value is 0.5" in x for x in doc["limits"])
+    day = doc["days"][0]
+    assert day["difference"] == pytest.approx(day["learner_return"] - day["frozen_return"])
+    text = page.read_text()
+    assert "Does learning help?" in text and "plotly" in text
+    assert "<script src=" not in text  # plotly.js embedded, nothing fetched
+    pump_days.refresh()
+    rows = pump_days.con.execute(
+        "SELECT plan_sha256, verdict, test_days, learner_run_id FROM validations"
+    ).fetchall()
+    assert rows == [(sha, doc["verdict"], 1, doc["learner_run_id"])]
+    status = clanka("learn", "status", "--store", str(pump_days.root), "--run",
+                    doc["learner_run_id"])  # fmt: skip
+    assert status.returncode == 0, status.stderr
+
+
+def test_a_plan_with_nothing_to_test_is_one_line(pump_days: EventStore, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.toml"
+    assert clanka("validate", "plan", str(plan), "--strategy", "pumpfun_scalper",
+                  "--train-days", "2").returncode == 0  # fmt: skip
+    done = clanka("validate", "learning", str(plan), "--store", str(pump_days.root))
+    assert done.returncode == 2
+    assert "2 to train on leave none to test" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--train-days", "1", "--test", "t"), "test"),
+        (("--train-days", "1", "--alpha", "0.7"), "alpha"),
+        (("--train-days", "1", "--set", "stop_loss=5"), "stop_loss"),
+        (("--train-days", "1", "--from", "2025-01-02", "--to", "2025-01-01"), "--from"),
+    ],
+)
+def test_bad_plans_are_one_line(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
+    done = clanka("validate", "plan", str(tmp_path / "p.toml"), *args)
+    assert done.returncode == 2 and says in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "p.toml").exists()
+
+
+def test_the_frozen_arm_is_the_learner_until_each_test_day(synth_days: EventStore) -> None:
+    from replay.validate.arms import run_arms, utc_days
+    from strategies.config import load_strategy
+    from strategies.learning.settings import LearningSettings
+
+    strat = load_strategy("momentum_llm")
+    days = utc_days(synth_days, None, None)
+    arms = run_arms(synth_days, strat, LearningSettings(mode="on"), days, 1, None)
+    assert [d.start_ns for d in arms.days] == days[1:]
+    for d in arms.days:
+        # Paired from one state: the same equity at the day's start in both arms.
+        assert d.equity_start > 0
+        end = d.start_ns + 86_400 * 10**9
+        sent = [a for a in arms.adaptations() if a["status"] == "sent"]
+        assert d.changes == sum(1 for a in sent if d.start_ns <= a["apply_ts_ns"] < end)
