@@ -59,6 +59,13 @@ def plan_cmd(
         int | None, typer.Option(help="Test days [default: every remaining day with ticks].", min=1)
     ] = None,
     test: Annotated[str, typer.Option(help="sign_flip (exact) or bootstrap.")] = "sign_flip",
+    baseline: Annotated[
+        str,
+        typer.Option(
+            help="frozen_each_day (learning frozen at each test day's start) "
+            "or never_learns (learning off throughout)."
+        ),
+    ] = "frozen_each_day",
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     configs_tried: Annotated[
         int, typer.Option(help="Plans tried on this question so far, this one included.", min=1)
@@ -75,6 +82,7 @@ def plan_cmd(
     plan = ValidationPlan.model_validate({
         "strategy": strategy, "set": parse_overrides(set_ or []), "start": from_, "end": to,
         "train_days": train_days, "test_days": test_days, "test": test, "alpha": alpha,
+        "baseline": baseline,
         "configurations_tried": configs_tried, "strategist": strategist, "seed": seed,
         "note": note,
     })  # fmt: skip
@@ -129,6 +137,7 @@ def learning_cmd(
     with progress_bar(sys.stderr.isatty()) as prog:
         task = prog.add_task("validating: test days", total=max(len(days) - plan.train_days, 0))
         arms = run_arms(st, strat, learning, days, plan.train_days, asker,
+                        baseline=plan.baseline,
                         progress=lambda k, n: prog.update(task, completed=k, total=n))  # fmt: skip
     doc = build_result(plan, text, sha, arms)
     log_result(st, doc)

@@ -105,9 +105,14 @@ def run_arms(
     train_days: int,
     strategist: Strategist | None,
     *,
+    baseline: str = "frozen_each_day",
     progress: Any = None,
 ) -> Arms:
-    """Replay both arms; `days` are the UTC day starts (train days first)."""
+    """Replay both arms; `days` are the UTC day starts (train days first).
+
+    `baseline` 'never_learns' compares with one replay without learning instead: each
+    arm's day return on its own starting equity (the arms part at the first change).
+    """
     if len(days) <= train_days:
         have = ", ".join(dt.datetime.fromtimestamp(d / NS_PER_S, dt.UTC).date().isoformat()
                          for d in days) or "none"  # fmt: skip
@@ -119,18 +124,26 @@ def run_arms(
                          learning=learning, strategist=strategist)  # fmt: skip
     out = []
     tests = days[train_days:]
+    never = None
+    if baseline == "never_learns":
+        never = run_replay(store, strategy, params, start_ts=first, end_ts=last, write=False,
+                           strategist=strategist)  # fmt: skip
     for k, day in enumerate(tests):
-        frozen = run_replay(store, strategy, params, start_ts=first, end_ts=day + DAY_NS,
-                            write=False, learning=learning, strategist=strategist,
-                            freeze_learning_at=day)  # fmt: skip
         e0 = _equity(learner, day)
-        if abs(_equity(frozen, day) - e0) > 1e-9 * max(1.0, abs(e0)):
-            raise AssertionError(f"the arms differ before {day}: the frozen arm must be the "
-                                 "learner until its day starts")  # fmt: skip
+        if never is not None:
+            frozen = never
+        else:
+            frozen = run_replay(store, strategy, params, start_ts=first, end_ts=day + DAY_NS,
+                                write=False, learning=learning, strategist=strategist,
+                                freeze_learning_at=day)  # fmt: skip
+            if abs(_equity(frozen, day) - e0) > 1e-9 * max(1.0, abs(e0)):
+                raise AssertionError(f"the arms differ before {day}: the frozen arm must be "
+                                     "the learner until its day starts")  # fmt: skip
         sent = [a for a in (learner.learner.adaptations if learner.learner else [])
                 if a["status"] == "sent" and day <= a["apply_ts_ns"] < day + DAY_NS]  # fmt: skip
+        f0 = _equity(frozen, day)
         out.append(Day(day, e0, _equity(learner, day + DAY_NS) / e0 - 1,
-                       _equity(frozen, day + DAY_NS) / e0 - 1,
+                       _equity(frozen, day + DAY_NS) / f0 - 1,
                        _trades(learner, day, day + DAY_NS), _trades(frozen, day, day + DAY_NS),
                        len(sent)))  # fmt: skip
         if progress is not None:

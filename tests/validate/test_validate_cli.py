@@ -88,3 +88,26 @@ def test_the_frozen_arm_is_the_learner_until_each_test_day(synth_days: EventStor
         end = d.start_ns + 86_400 * 10**9
         sent = [a for a in arms.adaptations() if a["status"] == "sent"]
         assert d.changes == sum(1 for a in sent if d.start_ns <= a["apply_ts_ns"] < end)
+
+
+def test_never_learns_compares_with_learning_off_throughout(synth_days: EventStore) -> None:
+    from replay.core.runner import run_replay
+    from replay.validate.arms import DAY_NS, run_arms, utc_days
+    from strategies.config import load_strategy
+    from strategies.learning.settings import LearningSettings
+
+    strat = load_strategy("momentum_llm")
+    days = utc_days(synth_days, None, None)
+    arms = run_arms(synth_days, strat, LearningSettings(mode="on"), days, 1, None,
+                    baseline="never_learns")  # fmt: skip
+    off = run_replay(synth_days, strat, strat.vector(), start_ts=days[0],
+                     end_ts=days[-1] + DAY_NS, write=False)  # fmt: skip
+    marks = [(t, c + h) for t, c, h in off.kernel.curve()]
+
+    def equity(at: int) -> float:
+        before = [v for t, v in marks if t < at]
+        return before[-1] if before else 10.0
+
+    (day,) = arms.days
+    assert day.frozen_return == pytest.approx(equity(day.start_ns + DAY_NS) / equity(day.start_ns)
+                                              - 1)  # fmt: skip
