@@ -36,6 +36,10 @@ class PriceWatch:
         if not starts:
             self.starts.pop(mint, None)
             self.parts.pop(mint, None)
+        elif self.parts.get(mint):
+            # Keep only what the mint's remaining positions can still ask for.
+            p = self.path(mint, min(starts), 2**63 - 1)
+            self.parts[mint] = [(p.ts, p.price, p.liquidity)]
 
     def see(self, kind: np.ndarray, ts: np.ndarray, mint: np.ndarray, price: np.ndarray,
             liq: np.ndarray) -> None:  # fmt: skip
