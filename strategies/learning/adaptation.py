@@ -87,7 +87,7 @@ class Adapter:
             if value + rule.step > rule.hi + 1e-12:
                 waits.append(f"at its bound {rule.hi:g}")
             last = self.param_changed.get(rule.param)
-            if last is not None and t - last < s.cooldown_s * NS_PER_S:
+            if last is not None and t < last + s.cooldown_s * NS_PER_S:
                 waits.append(f"cool-down until {iso_utc(last + s.cooldown_s * NS_PER_S)}")
             out.append(
                 {

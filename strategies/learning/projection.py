@@ -132,7 +132,7 @@ def status_from_log(store: EventStore, run_id: str) -> dict[str, Any]:
             adapter.rule_since[a["rule"]] = a["ts_ns"]
         if a["action"] in ("adapt", "revert"):
             adapter.param_changed[a["param"]] = a["ts_ns"]
-    last = max((r["ts_ns"] for r in reviews), default=0)
+    last = max([r["ts_ns"] for r in reviews] + [a["ts_ns"] for a in adaptations], default=0)
     names = {int(m): str(s) for m, s in store.con.execute(
         "SELECT mint_id, coalesce(symbol, mint) FROM mints").fetchall()}  # fmt: skip
     ((n_insights,),) = store.con.execute(
