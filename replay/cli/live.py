@@ -138,6 +138,13 @@ def run_cmd(
     strategist_host: StrategistHostOpt = None,
     strategist_model: StrategistModelOpt = None,
     learning: LearningOpt = None,
+    clock: Annotated[
+        str | None,
+        typer.Option(
+            help="paper: wall (receive time) or chain (the trades' own timestamps, "
+            "for a recorded feed played faster) [default: the settings', else wall]."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the kernel in a mode: paper on a live feed, or replay from the store.
@@ -179,6 +186,10 @@ def run_cmd(
         logs.raise_default("INFO")  # a long-running service narrates what it does
         strat, _ = learning_for(strategy_from(strategy, config, entry, set_), learning)
         cfg = _settings(settings, feed)
+        if clock is not None:
+            if clock not in ("wall", "chain"):
+                raise ValueError(f"--clock {clock!r}: choose wall or chain")
+            cfg = cfg.model_copy(update={"live": cfg.live.model_copy(update={"clock": clock})})
         rid = run_id or _new_run_id("paper")
         show = sys.stderr.isatty() if status is None else status
 

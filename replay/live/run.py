@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -97,6 +97,12 @@ class LiveSettings(BaseModel):
     """Most feed items one kernel call takes."""
     control_poll_ms: int = Field(default=1000, gt=0)
     """How often the run looks for new controls in the store (and at its strategy file)."""
+    clock: Literal["wall", "chain"] = "wall"
+    """The kernel's time: 'wall' (when a frame was received; real feeds) or 'chain' (the
+    trades' own on-chain timestamps, 1 s resolution; for a recorded feed served faster
+    than real time, so a 5-minute feature means 5 market minutes at any speed). With
+    'chain', heartbeats and curve updates carry the latest chain time seen, and nothing
+    is processed before the first trade brings one."""
 
 
 class ParityError(RuntimeError):
@@ -201,6 +207,8 @@ class LiveRun:
         self.wal: WalWriter | None = None
         self.recovered_batches = 0
         self.last_recv_ns = -1
+        self._early: list[FeedTick] = []
+        """On chain time, curve updates received before the first trade's time."""
         self._taken_ns = 0
         self.started_ns = int(now_ns())
         self._controls_stamp = -1
@@ -394,6 +402,16 @@ class LiveRun:
         """Feed items (and a heartbeat) as one batch; returns the number of outputs."""
         self._taken_ns = self.now_ns()
         ticks = [it for it in items if isinstance(it, FeedTick)]
+        if self.settings.clock == "chain" and not self.last_ts:
+            # No chain time yet: wait for the first trade (the rows before it are stamped
+            # with its time); a heartbeat has no time to carry.
+            ticks = self._early + ticks
+            if not any(t.chain_ts_ns > 0 for t in ticks):
+                self._early = ticks
+                heartbeat_ts = None
+                ticks = []
+            else:
+                self._early = []
         extras: dict[str, Any] = {}
         problems = [it for it in items if isinstance(it, FeedProblem)]
         gaps = [it for it in items if isinstance(it, FeedGap)]
@@ -422,8 +440,12 @@ class LiveRun:
             if hb:
                 kind[-1] = _HEARTBEAT
                 recv[-1] = -1
-            # The kernel needs time order; the wall clock is monotone, this only guards.
-            ts = np.maximum.accumulate(np.maximum(ints[:, 0], self.last_ts))
+            if self.settings.clock == "chain":
+                chain = ints[:, 3]
+                first = int(chain[chain > 0].min()) if self.last_ts == 0 else self.last_ts
+                ts = np.maximum.accumulate(np.maximum(chain, max(first, self.last_ts)))
+            else:  # the wall clock is monotone: this only guards the time order
+                ts = np.maximum.accumulate(np.maximum(ints[:, 0], self.last_ts))
             zeros = np.zeros(n, np.int64)
             cols = {
                 "kind": kind, "ts": ts, "seq": np.arange(self.in_seq, self.in_seq + n),
@@ -444,6 +466,8 @@ class LiveRun:
         now. Each is recorded among the run's inputs, so a replay of them agrees.
         """
         rows: list[ControlRecord] = []
+        if self.settings.clock == "chain" and not self.last_ts:
+            return 0  # no chain time yet to apply them at
         try:
             self.store.refresh()
             # Nothing logged since the last look and nothing waiting for its time: skip
@@ -466,8 +490,12 @@ class LiveRun:
         if not rows:
             return 0
         ci = control_input(rows)
-        batch = _control_cols(np.maximum(ci.ts_ns, self.last_ts), -1 - ci.seq, ci.kind, ci.size,
-                              ci.sig_kind, ci.sig_value)  # fmt: skip
+        # On chain time a control (stamped on the wall clock) applies at the current chain
+        # time; on wall time at its own, or now if it came late.
+        at = (np.full(len(ci.ts_ns), self.last_ts, np.int64) if self.settings.clock == "chain"
+              else np.maximum(ci.ts_ns, self.last_ts))  # fmt: skip
+        batch = _control_cols(at, -1 - ci.seq, ci.kind, ci.size, ci.sig_kind,
+                              ci.sig_value)  # fmt: skip
         self.process(batch, {"controls": sorted({r[1] for r in rows})}, -1)
         self.progress.emit("controls", batch_no=self.batch_no - 1, applied=len(rows))
         return len(rows)
@@ -536,7 +564,8 @@ class LiveRun:
         learned = self._new_learning_rows()
         if learned:  # logged with this batch: in the store with it, or lost with it
             extras["learning"] = learned
-            self.progress.emit("learned", batch_no=self.batch_no,
+            summaries = sum(r["kind"] == "summary" for r in learned.get("insights", []))
+            self.progress.emit("learned", batch_no=self.batch_no, reflections=summaries,
                                **{f: len(r) for f, r in learned.items()})  # fmt: skip
         rec = WalBatch(self.batch_no, first_run_seq, n_mints, cols, out_i, out_f, extras)
         self.batch_no += 1

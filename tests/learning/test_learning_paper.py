@@ -134,3 +134,52 @@ def test_kill_9_mid_learning_then_resume_logs_each_learning_event_once(
                          cwd=REPO, capture_output=True, text=True, timeout=180)  # fmt: skip
     assert ver.returncode == 0, ver.stdout + ver.stderr
     assert json.loads(ver.stdout)["differences"] == 0
+
+
+def test_on_chain_time_a_feed_played_200x_learns_in_market_hours(
+    pump_store: EventStore, tmp_path: Path
+) -> None:
+    """`--clock chain`: the kernel runs on the trades' own timestamps, so the hourly
+    reflection comes every market hour (18 s of wall time at 200x), at UTC hours of the
+    recorded day, and the run still replays to 0 differences."""
+    strat = tmp_path / "eager.toml"
+    strat.write_text(EAGER + "[learning]\nreview_horizon_s = 60\n")
+    settings = tmp_path / "live.toml"
+    settings.write_text(SETTINGS)
+    feed, port = _serve(pump_store.root, 200)
+    store = tmp_path / "paper"
+    cmd = [*_paper_cmd(port, store, (strat, settings), "chain", 600), "--learning", "on",
+           "--clock", "chain"]  # fmt: skip
+    try:
+        child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        seen = {"reflections": 0}
+
+        def two_hours(e: dict[str, object]) -> bool:
+            if e["event"] == "learned":
+                seen["reflections"] += int(e["reflections"])  # type: ignore[call-overload]
+            return seen["reflections"] >= 2
+
+        child.wait_for(two_hours)
+        child.close()
+        child.proc.send_signal(signal.SIGTERM)
+        out, errs = child.proc.communicate(timeout=180)
+    finally:
+        feed.kill()
+        feed.wait()
+    assert child.proc.returncode == 0, errs
+    st = open_store(store)
+    hour = 3600 * 10**9
+    times = [r[0] for r in st.con.execute(
+        "SELECT ts_ns FROM insights WHERE run_id = 'chain' AND kind = 'summary' ORDER BY ts_ns"
+    ).fetchall()]  # fmt: skip
+    day = 1_749_168_000 * 10**9  # 2025-06-06T00:00Z: the recorded day, not today
+    assert len(times) >= 2 and all(t % hour == 0 and day < t < day + 24 * hour for t in times)
+    ((lo, hi),) = st.con.execute(
+        "SELECT min(ts_ns), max(ts_ns) FROM decisions WHERE run_id = 'chain'"
+    ).fetchall()
+    assert day < lo <= hi < day + 24 * hour
+    ver = subprocess.run([*CLI, "verify", "parity", "chain", "--store", str(store), "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert ver.returncode == 0, ver.stdout + ver.stderr
+    assert json.loads(ver.stdout)["differences"] == 0
+    assert json.loads(out)["learning"]["reviews"] > 0
