@@ -100,3 +100,20 @@ def test_mint_addresses_are_32_byte_base58() -> None:
     # Known vectors: leading zero bytes become '1's; b'hello world' is StV1DL6CwTryKyV.
     assert b58encode(b"\x00\x00\x01") == "112"
     assert b58encode(b"hello world") == "StV1DL6CwTryKyV"
+
+
+def test_launches_can_spread_over_the_whole_market() -> None:
+    """A multi-day market for soaks launches over (almost) all of it; the default keeps
+    the first 75%, and its key and ticks are what they were before the option."""
+    early = MarketParams(mints=40, hours=10, seed=4)
+    late = MarketParams(mints=40, hours=10, seed=4, launches_until=1.0)
+    assert early.content_key() != late.content_key()
+
+    def first_ticks(p: MarketParams) -> np.ndarray:
+        m = simulate(p)
+        _, first = np.unique(m.ticks["mint"], return_index=True)
+        return np.asarray(m.ticks["ts_ns"][first] - p.start_ns)
+
+    horizon = 10 * 3600 * 10**9
+    assert first_ticks(early).max() < 0.75 * horizon
+    assert first_ticks(late).max() > 0.75 * horizon

@@ -43,6 +43,9 @@ class MarketParams(BaseModel):
     start: dt.datetime = Field(
         dt.datetime(2025, 1, 1, tzinfo=dt.UTC), description="UTC start of the market"
     )
+    launches_until: float = Field(
+        default=0.75, gt=0, le=1, description="launches come in this first share of the horizon"
+    )
 
     @field_validator("start")
     @classmethod
@@ -57,8 +60,14 @@ class MarketParams(BaseModel):
         return int(self.start.timestamp()) * 1_000_000_000
 
     def content_key(self) -> str:
-        """Idempotency key: a hash of the parameters and the generator version."""
-        doc = {"generator": GENERATOR_VERSION, **self.model_dump(mode="json")}
+        """Idempotency key: a hash of the parameters and the generator version.
+
+        A market launching over the first 75% hashes as it did before that was an option.
+        """
+        fields = self.model_dump(mode="json")
+        if self.launches_until == 0.75:
+            del fields["launches_until"]
+        doc = {"generator": GENERATOR_VERSION, **fields}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -104,7 +113,7 @@ def simulate(params: MarketParams) -> Market:
         status = nb.simulate_market_nb(
             params.mints, horizon, params.seed, t["ts_ns"], t["mint"], t["price"], t["size"],
             t["side"], t["liquidity"], t["uid"], s["ts_ns"], s["mint"], s["kind"], s["value"],
-            counts, regimes,
+            counts, regimes, params.launches_until,
         )  # fmt: skip
         if status == nb.TICKS_FULL:
             cap_t *= 2

@@ -5,7 +5,8 @@ its own splitmix64 generator (not numpy's) so that the same seed produces the sa
 market on every machine and numpy version.
 
 Model, per mint (independent streams seeded from (seed, mint index)):
-- launch at a uniform time in the first 75% of the horizon on a pump.fun-like curve:
+- launch at a uniform time in the first `launch_frac` of the horizon (75% by default)
+  on a pump.fun-like curve:
   virtual reserves 30 SOL / 1.073e9 tokens, constant product, 1% fee on the SOL leg;
   the developer (trader 0) buys 0.5-3 SOL at launch;
 - a regime chain calm -> pump / dump / rug with exponential durations; trades arrive
@@ -102,6 +103,7 @@ def simulate_market_nb(
     s_value: np.ndarray,
     counts: np.ndarray,
     regimes: np.ndarray,
+    launch_frac: float,
 ) -> int:
     """Fill tick and signal buffers, mint by mint; return a status code.
 
@@ -124,7 +126,7 @@ def simulate_market_nb(
         v_sol = V_SOL0
         v_tok = V_TOK0
         k = V_SOL0 * V_TOK0
-        t = int(_uniform(state) * 0.75 * horizon_ns)
+        t = int(_uniform(state) * launch_frac * horizon_ns)
         regime = CALM
         regime_end = t + int(-np.log(_uniform(state)) * DURATION[CALM] * 1e9)
         regimes[CALM] += 1

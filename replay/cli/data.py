@@ -100,6 +100,9 @@ def generate(
     hours: Annotated[float, typer.Option(help="Length of the market in hours.")] = 24.0,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same market).")] = 7,
     start: Annotated[str, typer.Option(help="UTC start, ISO 8601.")] = "2025-01-01T00:00:00Z",
+    launches_until: Annotated[
+        float, typer.Option(help="Launches come in this first share of the market (0-1].")
+    ] = 0.75,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate the built-in SYNTHETIC memecoin market into a store.
@@ -112,8 +115,9 @@ def generate(
     from replay.cli.render import render_generate
 
     params = MarketParams(
-        mints=mints, hours=hours, seed=seed, start=dt.datetime.fromisoformat(start)
-    )
+        mints=mints, hours=hours, seed=seed, start=dt.datetime.fromisoformat(start),
+        launches_until=launches_until,
+    )  # fmt: skip
     st = open_store(store_path(store), create=True)
     with err.status("generating synthetic market", spinner="dots") as status:
         rep = generate_into(st, params, progress=lambda m: status.update(m))

@@ -574,7 +574,9 @@ class LiveRun:
         if self.wal is not None:
             self.wal.append(rec)
             appended = self.now_ns()
-            self.progress.emit("appended", batch_no=rec.batch_no, inputs=rec.n_in)
+            self.progress.emit(
+                "appended", batch_no=rec.batch_no, inputs=rec.n_in, market_ns=self.last_ts
+            )
             if extras.get("gaps"):
                 self.progress.emit("gap", batch_no=rec.batch_no)
             if first_recv > 0:
