@@ -104,8 +104,11 @@ class _Sampler:
         self._stop.set()
 
 
-def _paper(cmd: list[str], sampler: _Sampler) -> Progress:
-    child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _paper(cmd: list[str], sampler: _Sampler, log: Path) -> Progress:
+    # stderr to a file, not a pipe: a paper run narrates every trade at INFO, and a pipe
+    # nobody drains until the end would fill and stop it.
+    with log.open("a") as err:
+        child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=err)
     sampler.pid = child.proc.pid
     return child
 
@@ -146,7 +149,8 @@ def main() -> None:
         cmd += ["--strategist", "live", "--llm-host", "embedded"]
     sampler = _Sampler()
     events: dict[str, Any] = {"gaps": 0, "reflections": 0, "adaptations_applied": 0}
-    child = _paper(cmd, sampler)
+    log = work / "paper.log"
+    child = _paper(cmd, sampler, log)
 
     def note(e: dict[str, Any]) -> None:
         if e["event"] == "gap":
@@ -171,7 +175,7 @@ def main() -> None:
     child.close()
     child.proc.send_signal(signal.SIGKILL)
     child.proc.communicate(timeout=60)
-    child = _paper(cmd, sampler)
+    child = _paper(cmd, sampler, log)
     resumed = until(lambda e: e["event"] == "started")
     # 2. A config reload once it trades again: the stop widens from 0.08 to 0.10.
     until(lambda e: e["event"] == "appended")
@@ -184,10 +188,10 @@ def main() -> None:
     until(lambda e: e["event"] == "rolled")
     child.close()
     child.proc.send_signal(signal.SIGTERM)
-    out, errs = child.proc.communicate(timeout=600)
+    out, _ = child.proc.communicate(timeout=600)
     sampler.stop()
     if child.proc.returncode != 0:
-        raise SystemExit(f"the paper run failed: {errs[-2000:]}")
+        raise SystemExit(f"the paper run failed: {log.read_text()[-2000:]}")
     report = json.loads(out)
     parity = subprocess.run([*CLI, "verify", "parity", "soak", "--store", str(store), "--json"],
                             cwd=REPO, capture_output=True, text=True, timeout=3600)  # fmt: skip
@@ -201,6 +205,9 @@ def main() -> None:
          "closed_trades WHERE run_id = 'soak' GROUP BY 1 ORDER BY 1"],
         cwd=REPO, capture_output=True, text=True, timeout=600)  # fmt: skip
     learned = json.loads(status.stdout) if status.returncode == 0 else {"error": status.stderr}
+    days: Any = by_day.stderr
+    if by_day.returncode == 0:
+        days = json.loads(by_day.stdout)["rows"]
     doc = {
         "benchmark": "soak_paper", "market": {"hours": args.hours, "mints": args.mints,
                                               "seed": args.seed, "ticks": ticks,
@@ -211,8 +218,7 @@ def main() -> None:
         "inputs_note": "feed inputs over the whole run (trades and curve updates, the part "
                        "before the kill included, as recovered from its log)",
         "trades": report["trades"], "win_rate": report["win_rate"],
-        "realized_pnl_sol": report["realized_pnl_sol"], "by_day": json.loads(by_day.stdout)
-        if by_day.returncode == 0 else by_day.stderr,
+        "realized_pnl_sol": report["realized_pnl_sol"], "by_day": days,
         "feed_gaps_seen": events["gaps"], "reflections_seen": events["reflections"],
         "kill": {"after_reflections": killed_at["reflections"],
                  "recovered_batches": resumed.get("recovered_batches")},
@@ -222,6 +228,7 @@ def main() -> None:
         "strategist_calls": report.get("strategist"),
         "parity": json.loads(parity.stdout) if parity.returncode in (0, 1) else parity.stderr,
         "rss_mb": {"peak": max((s[1] for s in sampler.samples), default=None),
+                   "columns": ["wall_s", "rss_mb", "market_ts_ns"],
                    "samples": sampler.samples[:: max(1, len(sampler.samples) // 200)]},
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }  # fmt: skip

@@ -32,17 +32,21 @@ more_than = 0
 
 
 def _learning_run(
-    pump_store: EventStore, tmp_path: Path, run_id: str
+    pump_store: EventStore,
+    tmp_path: Path,
+    run_id: str,
+    learning: str = LEARNING,
+    *extra: str,
 ) -> tuple[list[str], subprocess.Popen[str], Path]:
     """The command of a learning paper run on the recorded pump.fun feed (served at 200x
     by the returned process), and the run's store."""
     strat = tmp_path / "eager.toml"
-    strat.write_text(EAGER + LEARNING)
+    strat.write_text(EAGER + learning)
     settings = tmp_path / "live.toml"
     settings.write_text(SETTINGS)
     feed, port = _serve(pump_store.root, 200)
     store = tmp_path / "paper"
-    cmd = [*_paper_cmd(port, store, (strat, settings), run_id, 600), "--learning", "on"]
+    cmd = [*_paper_cmd(port, store, (strat, settings), run_id, 600), "--learning", "on", *extra]
     return cmd, feed, store
 
 
@@ -142,14 +146,9 @@ def test_on_chain_time_a_feed_played_200x_learns_in_market_hours(
     """`--clock chain`: the kernel runs on the trades' own timestamps, so the hourly
     reflection comes every market hour (18 s of wall time at 200x), at UTC hours of the
     recorded day, and the run still replays to 0 differences."""
-    strat = tmp_path / "eager.toml"
-    strat.write_text(EAGER + "[learning]\nreview_horizon_s = 60\n")
-    settings = tmp_path / "live.toml"
-    settings.write_text(SETTINGS)
-    feed, port = _serve(pump_store.root, 200)
-    store = tmp_path / "paper"
-    cmd = [*_paper_cmd(port, store, (strat, settings), "chain", 600), "--learning", "on",
-           "--clock", "chain"]  # fmt: skip
+    cmd, feed, store = _learning_run(
+        pump_store, tmp_path, "chain", "[learning]\nreview_horizon_s = 60\n", "--clock", "chain"
+    )
     try:
         child = Progress(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         seen = {"reflections": 0}
