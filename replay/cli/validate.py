@@ -119,7 +119,8 @@ def learning_cmd(
 
     plan, text, sha = read_plan(path)
     st = open_store(store_path(store))
-    strat = strategy_from(plan.strategy, None, None, [f"{k}={v!r}" for k, v in plan.set.items()])
+    strat = strategy_from(plan.strategy, None, None, None)
+    strat = strat.model_copy(update={"params": {**strat.params, **plan.set}})
     learning = strat.learning.model_validate(
         {**strat.learning.model_dump(), **plan.learning, "mode": "on"})  # fmt: skip
     strat = strat.model_copy(update={"learning": learning})

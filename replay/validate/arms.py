@@ -80,14 +80,19 @@ def utc_days(store: EventStore, start: int | None, end: int | None) -> list[int]
     return [int(r[0]) * DAY_NS for r in store.con.execute(sql, args).fetchall()]
 
 
-def _equity(run: RunResult, at: int) -> float:
-    """Equity at the last mark before `at` (the starting cash before any)."""
-    pts = run.kernel.curve()
-    ts = np.array([p[0] for p in pts], dtype=np.int64)
-    k = int(np.searchsorted(ts, at, side="left")) - 1
-    if k < 0:  # nothing marked yet: the starting cash (it never changes mid-run)
-        return float(run.kernel.params[P.INITIAL_CASH_SOL])
-    return float(pts[k][1] + pts[k][2])
+class _Equity:
+    """A run's equity marks (one a minute), read once, looked up by time."""
+
+    def __init__(self, run: RunResult) -> None:
+        pts = run.kernel.curve()
+        self.ts = np.array([p[0] for p in pts], dtype=np.int64)
+        self.value = np.array([p[1] + p[2] for p in pts], dtype=np.float64)
+        self.cash0 = float(run.kernel.params[P.INITIAL_CASH_SOL])  # fixed for a run
+
+    def at(self, t: int) -> float:
+        """Equity at the last mark before t (the starting cash before any)."""
+        k = int(np.searchsorted(self.ts, t, side="left")) - 1
+        return self.cash0 if k < 0 else float(self.value[k])
 
 
 def _trades(run: RunResult, lo: int, hi: int) -> int:
@@ -128,25 +133,27 @@ def run_arms(
     if baseline == "never_learns":
         never = run_replay(store, strategy, params, start_ts=first, end_ts=last, write=False,
                            strategist=strategist)  # fmt: skip
+    mine = _Equity(learner)
+    never_marks = _Equity(never) if never is not None else None
     for k, day in enumerate(tests):
-        e0 = _equity(learner, day)
-        if never is not None:
-            frozen = never
+        e0 = mine.at(day)
+        if never is not None and never_marks is not None:
+            frozen, theirs = never, never_marks
         else:
             frozen = run_replay(store, strategy, params, start_ts=first, end_ts=day + DAY_NS,
                                 write=False, learning=learning, strategist=strategist,
                                 freeze_learning_at=day)  # fmt: skip
-            if abs(_equity(frozen, day) - e0) > 1e-9 * max(1.0, abs(e0)):
+            theirs = _Equity(frozen)
+            if abs(theirs.at(day) - e0) > 1e-9 * max(1.0, abs(e0)):
                 raise AssertionError(f"the arms differ before {day}: the frozen arm must be "
                                      "the learner until its day starts")  # fmt: skip
         sent = [a for a in (learner.learner.adaptations if learner.learner else [])
                 if a["status"] == "sent" and day <= a["apply_ts_ns"] < day + DAY_NS]  # fmt: skip
-        f0 = _equity(frozen, day)
-        out.append(Day(day, e0, _equity(learner, day + DAY_NS) / e0 - 1,
-                       _equity(frozen, day + DAY_NS) / f0 - 1,
+        out.append(Day(day, e0, mine.at(day + DAY_NS) / e0 - 1,
+                       theirs.at(day + DAY_NS) / theirs.at(day) - 1,
                        _trades(learner, day, day + DAY_NS), _trades(frozen, day, day + DAY_NS),
                        len(sent)))  # fmt: skip
         if progress is not None:
             progress(k + 1, len(tests))
-    curve = [(ts, cash + held) for ts, cash, held in learner.kernel.curve()]
+    curve = list(zip(mine.ts.tolist(), mine.value.tolist(), strict=True))
     return Arms(days[:train_days], out, learner, curve)

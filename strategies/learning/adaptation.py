@@ -35,7 +35,7 @@ import numpy as np
 from engine.events import ScanSource
 from engine.params import NS_PER_S, P
 from strategies.learning.records import Row, to_json
-from strategies.learning.settings import LearningSettings
+from strategies.learning.settings import LearningSettings, RuleLimits
 from strategies.learning.stats import bootstrap_diff_ci
 from strategies.strategist.prompt import iso_utc
 
@@ -58,6 +58,17 @@ class Proposal:
     value: float
 
 
+@dataclass(frozen=True)
+class _RuleState:
+    window: list[Row]
+    hits: int
+    value: float
+    new: float
+    """The value one step takes it to, within the rule's bounds."""
+    waits: list[str]
+    """What holds it back (empty: it fires)."""
+
+
 @dataclass
 class Adapter:
     """The rules' windows, the parameters' last changes and the follow-ups still open."""
@@ -74,39 +85,38 @@ class Adapter:
         self, t: int, reviews: Sequence[Row], hits: dict[int, list[str]], params: np.ndarray
     ) -> list[dict[str, object]]:
         """Every rule's window as of t: its counts, thresholds and what holds it back."""
-        s = self.settings
-        out = []
-        for name, rule in s.rules.items():
-            n, k = self._window(name, rule.pattern, reviews, hits)
-            value = float(params[P[rule.param.upper()]])
-            waits = []
-            if k <= rule.more_than:
-                waits.append(f"{rule.pattern} {k} of >{rule.more_than}")
-            if n < s.adaptation_min_sample:
-                waits.append(f"reviews {n} of {s.adaptation_min_sample}")
-            if value + rule.step > rule.hi + 1e-12:
-                waits.append(f"at its bound {rule.hi:g}")
-            last = self.param_changed.get(rule.param)
-            if last is not None and t < last + s.cooldown_s * NS_PER_S:
-                waits.append(f"cool-down until {iso_utc(last + s.cooldown_s * NS_PER_S)}")
-            out.append(
-                {
-                    "rule": name,
-                    "pattern": rule.pattern,
-                    "param": rule.param,
-                    "value": value,
-                    "hits": k,
-                    "reviews": n,
-                    "waiting_for": waits,
-                }
-            )
+        out: list[dict[str, object]] = []
+        for name, rule in self.settings.rules.items():
+            st = self._rule_state(t, name, rule, reviews, hits, params)
+            out.append({"rule": name, "pattern": rule.pattern, "param": rule.param,
+                        "value": st.value, "hits": st.hits, "reviews": len(st.window),
+                        "waiting_for": st.waits})  # fmt: skip
         return out
 
-    def _window(
-        self, rule: str, pattern: str, reviews: Sequence[Row], hits: dict[int, list[str]]
-    ) -> tuple[int, int]:
-        window = self._recent(rule, reviews)
-        return len(window), sum(pattern in hits.get(r["review_no"], []) for r in window)
+    def _rule_state(self, t: int, name: str, rule: RuleLimits, reviews: Sequence[Row],
+                    hits: dict[int, list[str]], params: np.ndarray) -> _RuleState:  # fmt: skip
+        """A rule's window, its count, the step it would take and what holds it back."""
+        s = self.settings
+        window = self._recent(name, reviews)
+        k = sum(rule.pattern in hits.get(r["review_no"], []) for r in window)
+        old = float(params[P[rule.param.upper()]])
+        new = float(np.clip(round(old + rule.step, 12), rule.lo, rule.hi))
+        waits = []
+        if k <= rule.more_than:
+            waits.append(f"{rule.pattern} {k} of >{rule.more_than}")
+        if len(window) < s.adaptation_min_sample:
+            waits.append(f"reviews {len(window)} of {s.adaptation_min_sample}")
+        if new == old:
+            waits.append(f"at its bound {rule.hi:g}")
+        if self._cooling(t, rule.param):
+            until = self.param_changed[rule.param] + s.cooldown_s * NS_PER_S
+            waits.append(f"cool-down until {iso_utc(until)}")
+        return _RuleState(window, k, old, new, waits)
+
+    def _cooling(self, t: int, param: str) -> bool:
+        """Whether `param` changed less than cooldown_s before t."""
+        last = self.param_changed.get(param)
+        return last is not None and t < last + self.settings.cooldown_s * NS_PER_S
 
     def _recent(self, rule: str, reviews: Sequence[Row]) -> list[Row]:
         """The latest adaptation_window reviews stamped after the rule's last change."""
@@ -117,10 +127,6 @@ class Adapter:
                 break
             out.append(r)
         return out[::-1]
-
-    def _cooling(self, t: int, param: str) -> bool:
-        last = self.param_changed.get(param)
-        return last is not None and t - last < self.settings.cooldown_s * NS_PER_S
 
     def adapt(
         self,
@@ -134,13 +140,10 @@ class Adapter:
         s = self.settings
         out: list[Proposal] = []
         for name, rule in s.rules.items():
-            n, k = self._window(name, rule.pattern, reviews, hits)
-            if k <= rule.more_than or n < s.adaptation_min_sample or self._cooling(t, rule.param):
+            st = self._rule_state(t, name, rule, reviews, hits, params)
+            if st.waits:
                 continue
-            old = float(params[P[rule.param.upper()]])
-            new = float(np.clip(round(old + rule.step, 12), rule.lo, rule.hi))
-            if new == old:
-                continue
+            window, k, n, old, new = st.window, st.hits, len(st.window), st.value, st.new
             reason = (
                 f"{rule.pattern} seen {k} times (more than {rule.more_than}) in {n} "
                 f"reviewed trades: {rule.param} {old:g} -> {new:g}"
@@ -151,7 +154,6 @@ class Adapter:
                 "more_than": rule.more_than,
                 "min_sample": s.adaptation_min_sample,
             }
-            window = self._recent(name, reviews)
             evidence = {
                 "pattern": rule.pattern,
                 "step": rule.step,

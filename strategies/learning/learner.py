@@ -19,6 +19,7 @@ learning events depend only on its inputs: replaying them reproduces them.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -213,22 +214,16 @@ class Learner:
 
     def report(self) -> dict[str, object]:
         """The run report's `learning` section: counts, the brain's summary, the changes."""
-        outcomes: dict[str, int] = {}
-        for r in self.reviews:
-            outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
-        by_pattern: dict[str, int] = {}
-        for h in self.hits:
-            by_pattern[h["pattern"]] = by_pattern.get(h["pattern"], 0) + 1
-        kinds: dict[str, int] = {}
-        for i in self.insights:
-            kinds[i["kind"]] = kinds.get(i["kind"], 0) + 1
+        outcomes = Counter(r["outcome"] for r in self.reviews)
+        by_pattern = Counter(h["pattern"] for h in self.hits)
+        kinds = Counter(i["kind"] for i in self.insights)
         return {
             "mode": self.settings.mode,
             "reviews": len(self.reviews),
             "incomplete_reviews": sum(not r["complete"] for r in self.reviews),
             "outcomes": dict(sorted(outcomes.items())),
             "pattern_hits": dict(sorted(by_pattern.items())),
-            "insights": kinds,
+            "insights": dict(kinds),
             "adaptations": [
                 {"no": a["adaptation_no"], "action": a["action"], "status": a["status"],
                  "param": a["param"], "old": a["old_value"], "new": a["new_value"],

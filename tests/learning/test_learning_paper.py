@@ -4,12 +4,12 @@ logged with the run's batches, and `clanka verify parity` replays them to 0 diff
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 from pathlib import Path
 
 from data.store import EventStore, open_store
 from tests.child_progress import Progress
+from tests.strategist.test_strategist_paper import _stopped
 from tests.test_cli import REPO
 from tests.test_paper import CLI, EAGER, SETTINGS, _paper_cmd, _serve
 
@@ -59,14 +59,10 @@ def test_a_paper_run_learns_adapts_and_verifies_with_zero_differences(
         # An adaptation's control rows fed to the kernel at its apply time, then trading on.
         child.wait_for(lambda e: e["event"] == "adapted")
         child.wait_for(lambda e: e["event"] == "appended")
-        child.close()
-        child.proc.send_signal(signal.SIGTERM)
-        out, errs = child.proc.communicate(timeout=180)
+        rep = _stopped(child)
     finally:
         feed.kill()
         feed.wait()
-    assert child.proc.returncode == 0, errs
-    rep = json.loads(out)
     learn = rep["learning"]
     assert learn["reviews"] > 0 and learn["pattern_hits"]
     assert any(a["action"] == "adapt" for a in learn["adaptations"])
@@ -113,13 +109,10 @@ def test_kill_9_mid_learning_then_resume_logs_each_learning_event_once(
         started = again.wait_for(lambda e: e["event"] == "started")
         assert started["recovered_batches"] > 0
         again.wait_for(lambda e: e["event"] == "learned")  # learning went on after resuming
-        again.close()
-        again.proc.send_signal(signal.SIGTERM)
-        _out, errs = again.proc.communicate(timeout=180)
+        _stopped(again)
     finally:
         feed.kill()
         feed.wait()
-    assert again.proc.returncode == 0, errs
     st = open_store(store)
     for fam, key in (("reviews", "review_no"), ("insights", "insight_no"),
                      ("adaptations", "adaptation_no")):  # fmt: skip
@@ -159,13 +152,10 @@ def test_on_chain_time_a_feed_played_200x_learns_in_market_hours(
             return seen["reflections"] >= 2
 
         child.wait_for(two_hours)
-        child.close()
-        child.proc.send_signal(signal.SIGTERM)
-        out, errs = child.proc.communicate(timeout=180)
+        rep = _stopped(child)
     finally:
         feed.kill()
         feed.wait()
-    assert child.proc.returncode == 0, errs
     st = open_store(store)
     hour = 3600 * 10**9
     times = [r[0] for r in st.con.execute(
@@ -181,4 +171,4 @@ def test_on_chain_time_a_feed_played_200x_learns_in_market_hours(
                          cwd=REPO, capture_output=True, text=True, timeout=180)  # fmt: skip
     assert ver.returncode == 0, ver.stdout + ver.stderr
     assert json.loads(ver.stdout)["differences"] == 0
-    assert json.loads(out)["learning"]["reviews"] > 0
+    assert rep["learning"]["reviews"] > 0

@@ -74,20 +74,39 @@ def test_bad_plans_are_one_line(tmp_path: Path, args: tuple[str, ...], says: str
 
 
 def test_the_frozen_arm_is_the_learner_until_each_test_day(synth_days: EventStore) -> None:
-    from replay.validate.arms import run_arms, utc_days
+    from engine.controls import ADAPTATION_CONTROL_SEQ0
+    from engine.events import OutKind
+    from engine.layout import O_IN_SEQ, O_KIND, O_TS
+    from replay.core.runner import run_replay
+    from replay.validate.arms import DAY_NS, run_arms, utc_days
     from strategies.config import load_strategy
     from strategies.learning.settings import LearningSettings
 
     strat = load_strategy("momentum_llm")
+    on = LearningSettings(mode="on")
     days = utc_days(synth_days, None, None)
-    arms = run_arms(synth_days, strat, LearningSettings(mode="on"), days, 1, None)
-    assert [d.start_ns for d in arms.days] == days[1:]
-    for d in arms.days:
-        # Paired from one state: the same equity at the day's start in both arms.
-        assert d.equity_start > 0
-        end = d.start_ns + 86_400 * 10**9
-        sent = [a for a in arms.adaptations() if a["status"] == "sent"]
-        assert d.changes == sum(1 for a in sent if d.start_ns <= a["apply_ts_ns"] < end)
+    arms = run_arms(synth_days, strat, on, days, 1, None)
+    (day,) = arms.days
+    assert day.start_ns == days[1]
+    end = day.start_ns + DAY_NS
+
+    def equity(run: object, at: int) -> float:  # the last minute mark before `at`
+        marks = [(t, c + h) for t, c, h in run.kernel.curve()]  # type: ignore[attr-defined]
+        before = [v for t, v in marks if t < at]
+        return before[-1] if before else 10.0
+
+    learner = run_replay(synth_days, strat, strat.vector(), start_ts=days[0], end_ts=end,
+                         learning=on, write=False)  # fmt: skip
+    frozen = run_replay(synth_days, strat, strat.vector(), start_ts=days[0], end_ts=end,
+                        learning=on, write=False, freeze_learning_at=day.start_ns)  # fmt: skip
+    e0 = equity(learner, day.start_ns)
+    assert equity(frozen, day.start_ns) == day.equity_start == e0  # one state at the start
+    assert day.learner_return == pytest.approx(equity(learner, end) / e0 - 1)
+    assert day.frozen_return == pytest.approx(equity(frozen, end) / e0 - 1)
+    # The day's changes: the learner's kernel applied this many adaptation controls in it.
+    rows = learner.out_i[learner.out_i[:, O_KIND] == OutKind.PARAM_CHANGED]
+    mine = (rows[:, O_IN_SEQ] <= -1 - ADAPTATION_CONTROL_SEQ0) & (rows[:, O_TS] >= day.start_ns)
+    assert day.changes == int(mine.sum()) > 0
 
 
 def test_never_learns_compares_with_learning_off_throughout(synth_days: EventStore) -> None:
