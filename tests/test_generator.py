@@ -117,3 +117,89 @@ def test_launches_can_spread_over_the_whole_market() -> None:
     horizon = 10 * 3600 * 10**9
     assert first_ticks(early).max() < 0.75 * horizon
     assert first_ticks(late).max() > 0.75 * horizon
+
+
+DRIFT = MarketParams(mints=120, hours=30, seed=5, launches_until=0.9, drift="rug_traps",
+                     drift_day=0.25, trap_chance=1.0)  # fmt: skip
+NO_DRIFT = DRIFT.model_copy(update={"drift": "none"})
+S = 1_000_000_000
+
+
+def test_a_drift_market_is_the_market_without_it_until_the_drift_sets_in() -> None:
+    """Before drift_day the two markets are the same ticks, byte for byte; after it
+    they differ (and the keys differ, so neither dedupes against the other)."""
+    a, b = simulate(DRIFT), simulate(NO_DRIFT)
+    cut = DRIFT.start_ns + DRIFT.drift_start_ns
+    for k in ("ts_ns", "mint", "price", "size", "side", "liquidity", "uid"):
+        before_a = a.ticks[k][a.ticks["ts_ns"] < cut]
+        before_b = b.ticks[k][b.ticks["ts_ns"] < cut]
+        assert before_a.tobytes() == before_b.tobytes(), k
+    assert a.ticks["price"].tobytes() != b.ticks["price"].tobytes()
+    assert DRIFT.content_key() != NO_DRIFT.content_key()
+    assert NO_DRIFT.content_key() == MarketParams(
+        mints=120, hours=30, seed=5, launches_until=0.9).content_key()  # fmt: skip
+
+
+def _first_trap(ts: np.ndarray, liq: np.ndarray, drift_at: int, *, thin: bool = True) -> int | None:
+    """The docstring's rule, worked out from a mint's ticks alone: minute marks from the
+    drift's start (the first trade 60 s or more after the last mark), the pool price at
+    a mark is liquidity^2 / k, and a mark traps when liquidity < 50 SOL and the price is
+    5% or more above the mark five marks earlier (chance 1 here). A mint trading less
+    than 5 times in 300 s is dead (0.004 trades/s; a live one makes about 36): no marks.
+    thin=False: the first such rise with 50 SOL or more instead (None after a trap)."""
+    marks: list[float] = []
+    next_mark = 0
+    for i, (t, v) in enumerate(zip(ts.tolist(), liq.tolist(), strict=True)):
+        if t < drift_at or t < next_mark:
+            continue
+        if i >= 5 and t - ts[i - 5] > 300 * S:
+            return None  # dead (a rug came first): a dead mint has no marks
+        now = v * v / K
+        ref = marks[-5] if len(marks) >= 5 else None
+        marks.append(now)
+        next_mark = t + 60 * S
+        if ref is not None and now >= ref * 1.05:
+            if v < 50.0:
+                return int(t) if thin else None
+            if not thin:
+                return int(t)
+    return None
+
+
+def test_rug_traps_spring_on_thin_momentum_and_kill_the_mint() -> None:
+    """With trap_chance 1, every mint whose thin pool rose 5% over five marks after the
+    drift set in is rugged 30-150 s later: a run of sells seconds apart (the developer
+    and the top holders), then it is all but silent (the dead regime's 0.004 trades/s).
+    The same rise in a pool of 50 SOL or more is no trap: most such mints live on."""
+    m = simulate(DRIFT)
+    t = m.ticks
+    rel = t["ts_ns"] - DRIFT.start_ns
+    horizon = int(DRIFT.hours * 3600 * S)
+    trapped = 0
+    for mint in np.unique(t["mint"]):
+        sel = t["mint"] == mint
+        ts, liq, side = rel[sel], t["liquidity"][sel], t["side"][sel]
+        at = _first_trap(ts, liq, DRIFT.drift_start_ns)
+        if at is None or at + 2400 * S > horizon:
+            continue
+        trapped += 1
+        window = np.flatnonzero((ts >= at + 30 * S) & (ts <= at + 160 * S))
+        # The rug: consecutive sells 0.2-2.2 s apart (developer and top holders)...
+        run = [k for k in window if side[k] == -1 and k + 1 < len(ts) and side[k + 1] == -1
+               and 0.2 * S <= ts[k + 1] - ts[k] <= 2.2 * S]  # fmt: skip
+        assert run, f"mint {mint}: no rug's run of sells after the trap at {at}"
+        # ...after which the mint is dead.
+        later = (ts > at + 200 * S) & (ts <= at + 2000 * S)
+        assert np.count_nonzero(later) < 30, f"mint {mint}: still trading after its rug"
+    assert trapped >= 10
+    thick = dead = 0
+    for mint in np.unique(t["mint"]):
+        sel = t["mint"] == mint
+        ts, liq = rel[sel], t["liquidity"][sel]
+        at = _first_trap(ts, liq, DRIFT.drift_start_ns, thin=False)
+        if at is None or at + 2400 * S > horizon:
+            continue
+        thick += 1
+        dead += np.count_nonzero((ts > at + 200 * S) & (ts <= at + 2000 * S)) < 30
+    assert thick >= 10
+    assert dead < 0.3 * thick

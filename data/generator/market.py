@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -46,6 +46,17 @@ class MarketParams(BaseModel):
     launches_until: float = Field(
         default=0.75, gt=0, le=1, description="launches come in this first share of the horizon"
     )
+    drift: Literal["none", "rug_traps"] = Field(
+        default="none",
+        description="rug_traps: from drift_day on, thin pools rug on their momentum buyers",
+    )
+    drift_day: float = Field(default=2.0, ge=0, description="days after the start it sets in")
+    trap_below: float = Field(
+        default=50.0, gt=30.0, le=1_000.0, description="rug_traps: pools under this many SOL"
+    )
+    trap_chance: float = Field(
+        default=0.5, gt=0, le=1, description="rug_traps: chance a thin momentum mark is a trap"
+    )
 
     @field_validator("start")
     @classmethod
@@ -59,12 +70,21 @@ class MarketParams(BaseModel):
         """Start as int ns since the epoch."""
         return int(self.start.timestamp()) * 1_000_000_000
 
+    @property
+    def drift_start_ns(self) -> int:
+        """When the drift sets in, ns after the start (-1: never)."""
+        return -1 if self.drift == "none" else int(self.drift_day * 86_400 * 1_000_000_000)
+
     def content_key(self) -> str:
         """Idempotency key: a hash of the parameters and the generator version.
 
-        A market launching over the first 75% hashes as it did before that was an option.
+        A market without drift, launching over the first 75%, hashes as it did before
+        those options existed.
         """
         fields = self.model_dump(mode="json")
+        if self.drift == "none":
+            for name in ("drift", "drift_day", "trap_below", "trap_chance"):
+                del fields[name]
         if self.launches_until == 0.75:
             del fields["launches_until"]
         doc = {"generator": GENERATOR_VERSION, **fields}
@@ -113,7 +133,8 @@ def simulate(params: MarketParams) -> Market:
         status = nb.simulate_market_nb(
             params.mints, horizon, params.seed, t["ts_ns"], t["mint"], t["price"], t["size"],
             t["side"], t["liquidity"], t["uid"], s["ts_ns"], s["mint"], s["kind"], s["value"],
-            counts, regimes, params.launches_until,
+            counts, regimes, params.launches_until, params.drift_start_ns,
+            params.trap_below, params.trap_chance,
         )  # fmt: skip
         if status == nb.TICKS_FULL:
             cap_t *= 2

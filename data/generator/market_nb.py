@@ -15,6 +15,17 @@ Model, per mint (independent streams seeded from (seed, mint index)):
   after which the mint is dead (a trickle of trades);
 - every 60 s of activity the mint emits the pump.fun tracker's signal kinds (unique
   buyers, top-3 concentration, whale flag, bot-like flag, buy/sell pressure).
+
+Drift (off unless `drift_start_ns` >= 0), "rug traps": from that time on (ns after
+the start), developers of thin pools dump on momentum buyers. At each minute mark (the
+first trade 60 s or more after the last mark) of a live mint whose pool holds less than
+`trap_below` SOL, if the price is TRAP_MOMENTUM (5%) or more above its level five marks
+ago, the mint becomes a trap with probability `trap_chance`: its rug starts 30-150 s
+later. A pool past `trap_below` is never trapped, so the danger is a liquidity level a
+filter can avoid: the drift the learning loop's raise_min_liquidity rule can find and
+exploit. Before the drift sets in, and in markets without it, the generator draws
+exactly the random numbers it drew before the drift existed: those days are the same
+market, tick for tick.
 """
 
 from __future__ import annotations
@@ -61,6 +72,9 @@ TRANSITION = np.array(
 K_UNIQUE_BUYERS, K_TOP3, K_WHALE, K_BOT, K_BUYP, K_SELLP = 1, 2, 3, 4, 5, 6
 
 OK, TICKS_FULL, SIGNALS_FULL = 0, 1, 2
+TRAP_MOMENTUM = 0.05
+"""Rug traps: the rise over five minute marks that draws momentum buyers (and the trap)."""
+MARK_NS = 60_000_000_000
 
 
 @njit(cache=True, inline="always")
@@ -104,6 +118,9 @@ def simulate_market_nb(
     counts: np.ndarray,
     regimes: np.ndarray,
     launch_frac: float,
+    drift_start_ns: int,
+    trap_below: float,
+    trap_chance: float,
 ) -> int:
     """Fill tick and signal buffers, mint by mint; return a status code.
 
@@ -119,6 +136,7 @@ def simulate_market_nb(
     state = np.zeros(1, dtype=np.uint64)
     hold = np.zeros(N_TRADERS)
     bought = np.zeros(N_TRADERS, dtype=np.bool_)
+    marks = np.zeros(5)  # the pool price at the last five minute marks (rug traps)
     for m in range(n_mints):
         state[0] = np.uint64(seed) * M1 ^ np.uint64(m + 1) * M2
         hold[:] = 0.0
@@ -139,6 +157,9 @@ def simulate_market_nb(
         w_bot = 0
         rug_left = 0
         first = True
+        trap_at = -1  # when a rug trap springs (-1: not a trap)
+        n_marks = 0
+        next_mark = 0
         while True:
             if first:
                 trader = 0
@@ -164,6 +185,15 @@ def simulate_market_nb(
             else:
                 dt = -np.log(_uniform(state)) / RATE[regime]
                 t_next = t + int(dt * 1e9)
+                if 0 <= trap_at <= t_next and trap_at <= regime_end:
+                    # The trap springs: the developer and the top holders sell out.
+                    t = trap_at
+                    trap_at = -1
+                    regimes[3] += 1
+                    regime = DEAD
+                    rug_left = 4
+                    regime_end = horizon_ns
+                    continue
                 if t_next >= regime_end and regime != DEAD:
                     t = regime_end
                     u = _uniform(state)
@@ -176,6 +206,7 @@ def simulate_market_nb(
                             break
                     regimes[nxt] += 1
                     if nxt == 3:
+                        trap_at = -1
                         regime = DEAD
                         rug_left = 4
                         regime_end = horizon_ns
@@ -243,6 +274,16 @@ def simulate_market_nb(
             w_trades += 1
             if trader == BOT:
                 w_bot += 1
+            if (0 <= drift_start_ns <= t and t >= next_mark and regime != DEAD and trap_at < 0
+                    and rug_left == 0):  # fmt: skip
+                now = v_sol / v_tok
+                ref = marks[n_marks % 5]
+                marks[n_marks % 5] = now
+                n_marks += 1
+                next_mark = t + MARK_NS
+                if (n_marks > 5 and v_sol < trap_below and now >= ref * (1.0 + TRAP_MOMENTUM)
+                        and _uniform(state) < trap_chance):  # fmt: skip
+                    trap_at = t + int((30.0 + 120.0 * _uniform(state)) * 1e9)
             if t - last_signal >= SIGNAL_EVERY_NS:
                 if ns + 6 > cap_s:
                     counts[0] = nt

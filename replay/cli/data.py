@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -103,12 +103,25 @@ def generate(
     launches_until: Annotated[
         float, typer.Option(help="Launches come in this first share of the market (0-1].")
     ] = 0.75,
+    drift: Annotated[
+        Literal["none", "rug_traps"],
+        typer.Option(help="rug_traps: from --drift-day on, thin pools rug on momentum buyers."),
+    ] = "none",
+    drift_day: Annotated[float, typer.Option(help="Days after --start the drift sets in.")] = 2.0,
+    trap_below: Annotated[
+        float, typer.Option(help="rug_traps: pools under this many SOL can be traps.")
+    ] = 50.0,
+    trap_chance: Annotated[
+        float, typer.Option(help="rug_traps: the chance a thin pool's 5% rise is a trap.")
+    ] = 0.5,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate the built-in SYNTHETIC memecoin market into a store.
 
     Deterministic: the same options always give the same ticks, and running the
-    same command twice adds nothing the second time.
+    same command twice adds nothing the second time. --drift rug_traps builds a market
+    with a documented drift for `clanka validate learning`: before --drift-day it is the
+    market without drift, tick for tick.
     """
     from data.generator.market import MarketParams, generate_into
     from data.store import open_store
@@ -116,7 +129,8 @@ def generate(
 
     params = MarketParams(
         mints=mints, hours=hours, seed=seed, start=dt.datetime.fromisoformat(start),
-        launches_until=launches_until,
+        launches_until=launches_until, drift=drift, drift_day=drift_day,
+        trap_below=trap_below, trap_chance=trap_chance,
     )  # fmt: skip
     st = open_store(store_path(store), create=True)
     with err.status("generating synthetic market", spinner="dots") as status:

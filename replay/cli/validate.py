@@ -62,7 +62,8 @@ def plan_cmd(
     baseline: Annotated[
         str,
         typer.Option(
-            help="frozen_each_day (learning frozen at each test day's start) "
+            help="frozen_each_day (learning frozen at each test day's start), "
+            "frozen_at_test_start (frozen when the test days begin) "
             "or never_learns (learning off throughout)."
         ),
     ] = "frozen_each_day",
@@ -103,11 +104,12 @@ def learning_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Learning on against learning frozen at each test day's start, as the plan says.
+    """Learning on against learning frozen, as the plan says.
 
-    Walk-forward over UTC days: day k is replayed once with the learner carrying what it
-    learned on every earlier day, and once with the same knowledge frozen from day k's
-    start. The paired daily differences go through the plan's test.
+    Walk-forward over UTC days: the learner carries what it learned on every earlier day
+    into each test day; the baseline is the same replay with that knowledge frozen (from
+    each test day's start, or from the first test day's, as the plan's baseline says).
+    The paired daily differences go through the plan's test.
     """
     from data.store import open_store
     from replay.cli.common import strategy_from

@@ -10,7 +10,10 @@ day before it.
   positions and knowledge), then it observes and changes nothing.
 
 So each test day is a paired observation from one common state, and the difference is
-what learning *during* the day did. The metric is the day's return on the equity at its
+what learning *during* the day did. With the baseline frozen_at_test_start the frozen
+arm is one replay frozen when the test days begin: a day's difference is then what
+learning on the test days so far did (the days share their past, so they are paired
+observations but not independent ones). The metric is the day's return on the equity at its
 start (marked at the last trade prices, one point a minute).
 """
 
@@ -95,6 +98,14 @@ class _Equity:
         return self.cash0 if k < 0 else float(self.value[k])
 
 
+def _same_until(learner: _Equity, frozen: _Equity, t: int) -> None:
+    """A frozen arm is the learner until its freeze: the same equity at t, or a bug."""
+    e0 = learner.at(t)
+    if abs(frozen.at(t) - e0) > 1e-9 * max(1.0, abs(e0)):
+        raise AssertionError(f"the arms differ before {t}: the frozen arm must be the "
+                             "learner until it is frozen")  # fmt: skip
+
+
 def _trades(run: RunResult, lo: int, hi: int) -> int:
     from engine.events import OutKind
 
@@ -115,8 +126,9 @@ def run_arms(
 ) -> Arms:
     """Replay both arms; `days` are the UTC day starts (train days first).
 
-    `baseline` 'never_learns' compares with one replay without learning instead: each
-    arm's day return on its own starting equity (the arms part at the first change).
+    `baseline` 'frozen_at_test_start' compares with one replay frozen at the first test
+    day's start, 'never_learns' with one replay without learning: each arm's day return
+    on its own starting equity (the arms part at the first change after the freeze).
     """
     if len(days) <= train_days:
         have = ", ".join(dt.datetime.fromtimestamp(d / NS_PER_S, dt.UTC).date().isoformat()
@@ -129,24 +141,27 @@ def run_arms(
                          learning=learning, strategist=strategist)  # fmt: skip
     out = []
     tests = days[train_days:]
-    never = None
-    if baseline == "never_learns":
-        never = run_replay(store, strategy, params, start_ts=first, end_ts=last, write=False,
-                           strategist=strategist)  # fmt: skip
     mine = _Equity(learner)
-    never_marks = _Equity(never) if never is not None else None
+    shared = None
+    if baseline == "never_learns":
+        shared = run_replay(store, strategy, params, start_ts=first, end_ts=last, write=False,
+                            strategist=strategist)  # fmt: skip
+    elif baseline == "frozen_at_test_start":
+        shared = run_replay(store, strategy, params, start_ts=first, end_ts=last, write=False,
+                            learning=learning, strategist=strategist,
+                            freeze_learning_at=tests[0])  # fmt: skip
+        _same_until(mine, _Equity(shared), tests[0])
+    shared_marks = _Equity(shared) if shared is not None else None
     for k, day in enumerate(tests):
         e0 = mine.at(day)
-        if never is not None and never_marks is not None:
-            frozen, theirs = never, never_marks
+        if shared is not None and shared_marks is not None:
+            frozen, theirs = shared, shared_marks
         else:
             frozen = run_replay(store, strategy, params, start_ts=first, end_ts=day + DAY_NS,
                                 write=False, learning=learning, strategist=strategist,
                                 freeze_learning_at=day)  # fmt: skip
             theirs = _Equity(frozen)
-            if abs(theirs.at(day) - e0) > 1e-9 * max(1.0, abs(e0)):
-                raise AssertionError(f"the arms differ before {day}: the frozen arm must be "
-                                     "the learner until its day starts")  # fmt: skip
+            _same_until(mine, theirs, day)
         sent = [a for a in (learner.learner.adaptations if learner.learner else [])
                 if a["status"] == "sent" and day <= a["apply_ts_ns"] < day + DAY_NS]  # fmt: skip
         out.append(Day(day, e0, mine.at(day + DAY_NS) / e0 - 1,

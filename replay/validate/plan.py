@@ -37,10 +37,12 @@ class ValidationPlan(BaseModel):
     """Days the learner learns on before the first test day."""
     test_days: int | None = Field(default=None, ge=1, le=365)
     """Test days after them (default: every remaining day with ticks)."""
-    baseline: Literal["frozen_each_day", "never_learns"] = "frozen_each_day"
+    baseline: Literal["frozen_each_day", "frozen_at_test_start", "never_learns"] = "frozen_each_day"
     """frozen_each_day: the learner frozen at each test day's start (what learning during
-    the day adds); never_learns: the strategy with learning off throughout (what all of
-    its learning, training days included, adds)."""
+    the day adds); frozen_at_test_start: the learner frozen when the test days begin,
+    knowing what the training days taught (what learning on the test days adds);
+    never_learns: the strategy with learning off throughout (what all of its learning,
+    training days included, adds)."""
     metric: Literal["daily_return"] = "daily_return"
     """Per test day: equity at its end over equity at its start, minus 1."""
     test: Literal["sign_flip", "bootstrap"] = "sign_flip"

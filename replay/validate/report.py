@@ -32,8 +32,9 @@ def _figures(doc: dict[str, Any], arms: Arms) -> list[go.Figure]:
         cum_f.append(b)
     eq = go.Figure()
     eq.add_scatter(x=days, y=cum_l, name="learner (learning on)", mode="lines+markers")
-    other = ("frozen at each day's start" if doc["plan"]["baseline"] == "frozen_each_day"
-             else "never learns")  # fmt: skip
+    other = {"frozen_each_day": "frozen at each day's start",
+             "frozen_at_test_start": "frozen when the test days begin",
+             "never_learns": "never learns"}[doc["plan"]["baseline"]]  # fmt: skip
     eq.add_scatter(x=days, y=cum_f, name=other, mode="lines+markers")
     eq.update_layout(title="Both arms over the test days: growth of 1 (daily returns compounded)",
                      yaxis_title="growth of 1", height=380)  # fmt: skip

@@ -50,6 +50,10 @@ def limits_of(plan: ValidationPlan, effect: Effect, arms: Arms) -> list[str]:
     if changes == 0:
         out.append("the learner changed no parameter on any test day: both arms traded alike, "
                    "so there was nothing for learning to win or lose")  # fmt: skip
+    if plan.baseline == "frozen_at_test_start":
+        out.append("baseline frozen_at_test_start: a day's difference also carries the "
+                   "learner's changes on the test days before it, so the days are paired "
+                   "but not independent observations")  # fmt: skip
     if plan.baseline == "never_learns":
         out.append("baseline never_learns: the arms part at the learner's first change, so a "
                    "day's difference also carries the days before it")  # fmt: skip

@@ -14,7 +14,7 @@ Scanner source weights (src_w_fresh, src_w_spike, src_w_breakout, src_w_trending
 follow the sources' success the same way: over the reviews since the weight last
 changed, a source with source_min_trades trades whose success rate is 0.1 or more
 above (below) the rate of all those trades gets +step (-step), within
-source_weight_bounds.
+source_weight_bounds (unless `source_weights` is false).
 
 Every adaptation is an `adaptations` row stamped t, applied at t + adaptation_delay_s
 (in observe mode: logged as 'observed', nothing changes). Follow-up: once
@@ -170,6 +170,8 @@ class Adapter:
         self, t: int, reviews: Sequence[Row], params: np.ndarray, mode: str
     ) -> list[Proposal]:
         s = self.settings
+        if not s.source_weights:
+            return []
         lo, hi = s.source_weight_bounds
         out = []
         for src, param in SOURCE_PARAMS.items():

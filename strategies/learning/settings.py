@@ -122,6 +122,9 @@ class LearningSettings(BaseModel):
     """Rug: within the horizon the pool's liquidity fell more than this below entry's."""
     patterns: PatternThresholds = Field(default_factory=PatternThresholds)
     rules: dict[str, RuleLimits] = Field(default_factory=_default_rules)
+    source_weights: bool = True
+    """Scanner source weights follow their sources' success (false: the strategy's weights
+    stay as set and only the pattern rules adapt)."""
     source_weight_step: float = Field(default=0.1, gt=0, le=10)
     """Scanner source weights move this much per reflection toward their success."""
     source_weight_bounds: tuple[float, float] = (0.2, 3.0)
