@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_store
 	$(BIN)/python -m benchmarks.bench_integrity
 	$(BIN)/python -m benchmarks.bench_kernel
+	$(BIN)/python -m benchmarks.bench_anchor
 	$(BIN)/python -m benchmarks.bench_sweep
 	$(BIN)/python -m benchmarks.bench_paper
 	$(BIN)/python -m benchmarks.bench_startup

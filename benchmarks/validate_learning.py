@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,6 +86,7 @@ def one(seed: int, market: str, args: argparse.Namespace, work: Path) -> dict[st
     if args.html_dir is not None:
         cmd += ["--html", str(args.html_dir / f"validate_{market}_{seed}.html")]
     doc = json.loads(clanka(*cmd))
+    shutil.rmtree(store)  # a month of market is gigabytes: keep the disk for the next one
     e = doc["effect"]
     row = {
         "seed": seed, "market": market, "verdict": doc["verdict"],

@@ -98,6 +98,9 @@ def test_source_weight_follows_its_success() -> None:
     assert (p.param, p.row["old_value"], p.value) == ("src_w_fresh", 1.0, pytest.approx(1.1))
     # Nine fresh trades are below source_min_trades (10): nothing.
     assert Adapter(S).adapt(T0 + H, fresh[1:] + other, {}, params, "on") == []
+    # With source_weights off the same evidence changes nothing (the probe's setting).
+    held = S.model_copy(update={"source_weights": False})
+    assert Adapter(held).adapt(T0 + H, fresh + other, {}, params, "on") == []
 
 
 def test_a_harmful_adaptation_is_reverted_by_a_later_event() -> None:
