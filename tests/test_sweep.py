@@ -247,6 +247,9 @@ def test_sweep_report_is_self_contained_and_reruns_the_best(tmp_path: Path) -> N
     assert text.count("Plotly.newPlot") == 2  # heatmap + equity curves
     assert doc["heatmap"] == ["stop_loss", "tp1"]
     assert "Leaderboard (best 2 by realized_pnl_sol)" in text
+    # The equity curves run over real dates (the market starts 2025-01-01), not epoch seconds.
+    assert "time (UTC)" in text and "unix s" not in text
+    assert '"2025-01-01T0' in text
     ranked = sorted(res.rows, key=lambda r: -(r["realized_pnl_sol"] or 0.0))
     assert [r["set_index"] for r in doc["best_runs"]] == [r["set_index"] for r in ranked[:2]]
     s.refresh()

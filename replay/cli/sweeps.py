@@ -250,4 +250,7 @@ def sweep_report(
         print_json(doc)
     else:
         runs = ", ".join(f"set {r['set_index']}: {r['run_id']}" for r in doc["best_runs"])
-        out.print(f"wrote {doc['html']} ({doc['sets']} sets; re-ran {runs})")
+        out.print(
+            f"wrote {doc['html']} ({doc['sets']} sets); re-ran the best "
+            f"{len(doc['best_runs'])} and appended their runs to the store: {runs}"
+        )

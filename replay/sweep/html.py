@@ -9,6 +9,7 @@ offline.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import statistics
 from pathlib import Path
@@ -71,11 +72,12 @@ def build_report(
             "SELECT ts_ns, equity_sol FROM equity WHERE run_id = ? ORDER BY ts_ns", [res.run_id]
         ).fetchall()
         curves.add_trace(go.Scatter(
-            x=[t / 1e9 for t, _ in eq], y=[e for _, e in eq], mode="lines",
+            x=[dt.datetime.fromtimestamp(t / 1e9, dt.UTC) for t, _ in eq],
+            y=[e for _, e in eq], mode="lines",
             name=f"set {r['set_index']} ({res.run_id[-8:]})",
         ))  # fmt: skip
     curves.update_layout(title=f"equity of the best {len(best)} (re-run: their events are in "
-                         "the store)", xaxis_title="time (unix s, UTC)",
+                         "the store)", xaxis_title="time (UTC)",
                          yaxis_title="equity (SOL)")  # fmt: skip
     figs.append(curves)
     divs = [
