@@ -150,8 +150,9 @@ def run_arms(
         shared = run_replay(store, strategy, params, start_ts=first, end_ts=last, write=False,
                             learning=learning, strategist=strategist,
                             freeze_learning_at=tests[0])  # fmt: skip
-        _same_until(mine, _Equity(shared), tests[0])
     shared_marks = _Equity(shared) if shared is not None else None
+    if baseline == "frozen_at_test_start" and shared_marks is not None:
+        _same_until(mine, shared_marks, tests[0])
     for k, day in enumerate(tests):
         e0 = mine.at(day)
         if shared is not None and shared_marks is not None:
