@@ -21,6 +21,20 @@ class MintSpec:
     quote: str | None
 
 
+def mint_label(symbol: str | None, mint: str | None, mint_id: int) -> str:
+    """What a trader reads for a mint: its symbol, else its address shortened (ABCD…WXYZ).
+
+    Reports, the status view and the dashboard all name tokens this way, never by the
+    store's internal mint id (that is only the last resort, when nothing else is known).
+    """
+    if symbol:
+        return str(symbol)
+    if mint:
+        m = str(mint)
+        return m if len(m) <= 12 else f"{m[:4]}…{m[-4:]}"
+    return f"mint {mint_id}"
+
+
 @dataclass(frozen=True)
 class MintRecord:
     """A registered instrument."""

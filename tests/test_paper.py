@@ -24,6 +24,7 @@ from data.store import EventStore, open_store
 from data.wal import read_log
 from engine.layout import N_OUT_F
 from replay.live.run import LiveRun, LiveSettings, run_strategy, state_summary, wal_files
+from replay.report.run_data import load_run
 from tests.child_progress import Progress
 from tests.conftest import REPO
 from tests.test_replay import pump_store  # noqa: F401  (fixture)
@@ -121,6 +122,13 @@ def test_paper_on_recorded_pump_fun_feed_trades_and_verifies_with_zero_differenc
     ((n_in,),) = st.con.sql("SELECT count(*) FROM feed_inputs WHERE source = 'e2e'").fetchall()
     assert n_in == rep["ticks_processed"] + rep["heartbeats"]
     assert wal_files(store, "e2e") == []  # a clean stop rolled everything into Parquet
+    # `clanka report` reads the paper run back from its events: the run's own figures.
+    page = load_run(st, "e2e")
+    assert page.header["mode"] == "paper" and page.header["completed"]
+    assert page.summary["trades_closed"] == rep["trades"]
+    assert page.summary["realized_pnl_sol"] == pytest.approx(rep["realized_pnl_sol"], abs=1e-9)
+    assert page.summary["trades_open"] == rep["open_positions"]
+    assert page.summary["fees_sol"] == pytest.approx(rep["fees_sol"], abs=1e-9)
 
 
 def test_verify_parity_prints_the_first_difference(

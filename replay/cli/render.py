@@ -269,3 +269,22 @@ def render_walk_forward(out: Console, doc: dict[str, Any]) -> None:
     if ins and oos:
         out.print(f"mean {sort}: in sample {sum(ins) / len(ins):,.6g}, "
                   f"out of sample {sum(oos) / len(oos):,.6g}")  # fmt: skip
+
+
+def render_run_summary(out: Console, doc: dict[str, Any]) -> None:
+    """`clanka report`'s summary: what the run's events add up to."""
+    win = doc["win_rate"]
+    ret = doc["return_pct"]
+    items = {
+        "strategy / mode": f"{doc['strategy'] or '?'} / {doc['mode'] or '?'}",
+        "trades closed / open": f"{doc['trades_closed']} / {doc['trades_open']}",
+        "win rate": "-" if win is None else f"{win * 100:.1f}%",
+        "realized PnL (SOL)": f"{doc['realized_pnl_sol']:+.6g}",
+        "fees (SOL)": doc["fees_sol"],
+        "equity (SOL)": f"{_fmt(doc['initial_cash_sol'])} -> {_fmt(doc['final_equity_sol'])}",
+        "return": "-" if ret is None else f"{ret:+.2f}%",
+        "max drawdown": f"{doc['max_drawdown'] * 100:.2f}%",
+        "breaker trips": doc["breaker_trips"],
+        "parameter changes": doc["param_changes"],
+    }
+    out.print(_kv_table(f"run {doc['run_id']}", items))

@@ -1,4 +1,8 @@
-"""`clanka replay` and `clanka explain`: a run of the store through the kernel, and why."""
+"""`clanka replay`, `clanka explain` and `clanka report`: runs, their trades, their pages.
+
+A replay runs the store through the kernel; explain says why one trade happened; report
+says what a run (replay, paper or live) adds up to, with charts.
+"""
 
 from __future__ import annotations
 
@@ -146,3 +150,46 @@ def explain(
         print_json(doc)
     else:
         render_explain(out, doc)
+
+
+@app.command("report")
+@user_errors
+def run_report(
+    run_id: Annotated[
+        str | None,
+        typer.Argument(help="The run [default: the latest run].", metavar="[RUN_ID]"),
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the self-contained HTML page here.")
+    ] = None,
+    charts: Annotated[
+        int, typer.Option(help="Price charts to draw: the most traded tokens first.", min=0)
+    ] = 12,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One run's report from its events (replay, paper or live); --html: a page of charts.
+
+    The page shows equity and drawdown, a price chart per traded token with entries,
+    exits, stops and targets, every trade and why, exits, decisions, breakers, changes.
+    """
+    from data.store import open_store
+    from replay.cli.render import render_run_summary
+    from replay.report.run_data import load_run
+    from replay.report.run_page import write_run_page
+
+    st = open_store(store_path(store))
+    data = load_run(st, run_id, max_charts=charts)
+    if html is not None:
+        write_run_page(data, html)
+    doc = {"run_id": data.run_id, **{k: data.header[k] for k in ("strategy", "mode")},
+           **data.summary, "html": None if html is None else str(html)}  # fmt: skip
+    if as_json:
+        print_json(doc)
+        return
+    render_run_summary(out, doc)
+    if html is not None:
+        out.print(f"wrote {html} ({len(data.trades)} trades, {len(data.charted_mints)} price "
+                  "charts); open it in a browser", highlight=False)  # fmt: skip
+    else:
+        out.print(f"for charts: clanka report {data.run_id} --html report.html", highlight=False)

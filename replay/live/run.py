@@ -34,7 +34,7 @@ from data.errors import StoreError
 from data.feed.pumpfun import TOKEN_DECIMALS
 from data.feed.wire import FeedGap, FeedProblem, FeedTick
 from data.locks import RunLock, read_only_error
-from data.mints import MintSpec
+from data.mints import MintSpec, mint_label
 from data.schemas import FAMILIES
 from data.store import EventStore
 from data.wal import INPUT_COLUMNS, WalBatch, WalWriter, read_log, truncate_torn
@@ -44,10 +44,13 @@ from engine.kernel import Kernel, as_input
 from engine.layout import (
     N_OUT_F,
     N_OUT_I,
+    O_ACTION,
     O_KIND,
     O_MINT,
+    O_REASON,
     O_SOL,
     O_TS,
+    OF_OUT_CONF,
     OF_PRICE,
     PI_ACTIVE,
 )
@@ -134,7 +137,8 @@ class LiveStats:
     """Frame receipt to the loop taking the batch (parse, decode, event-loop hops)."""
     engine_ns: list[int] = field(default_factory=list)
     """Batch taken to batch appended (arrays, kernel, log write)."""
-    recent: list[str] = field(default_factory=list)
+    recent: list[tuple[int, int, int, int, float]] = field(default_factory=list)
+    """The latest decisions (at most 10): time, mint id, action, reason, confidence."""
 
 
 def _control_cols(
@@ -188,6 +192,7 @@ class LiveRun:
         reg = store.mints()
         self.addresses = {r.mint: r.mint_id for r in reg.records()}
         self.by_id = {r.mint_id: r.mint for r in reg.records()}
+        self.symbols = {r.mint_id: r.symbol for r in reg.records()}
         self.scales = {r.mint_id: 10.0**r.decimals for r in reg.records()}
         self.n_known = len(reg)
         scales = np.array([10.0**r.decimals for r in reg.records()], dtype=np.float64)
@@ -585,7 +590,7 @@ class LiveRun:
                 self.stats.engine_ns.append(appended - self._taken_ns)
         self.pending.append(_Pending(rec, decided, appended))
         self.unsynced_outputs += len(out_i)
-        self._note(out_i)
+        self._note(out_i, out_f)
         log_events(out_i, out_f, lambda m: self.by_id.get(m, f"mint {m}"))
         if self.unsynced_outputs >= self.settings.flush_events or self.settings.flush_ms == 0:
             self.sync()
@@ -633,6 +638,10 @@ class LiveRun:
     def _name(self, mint_id: int) -> str:
         return self.by_id.get(mint_id, f"mint {mint_id}")
 
+    def label(self, mint_id: int) -> str:
+        """The mint as a trader reads it: symbol, else its shortened address."""
+        return mint_label(self.symbols.get(mint_id), self.by_id.get(mint_id), mint_id)
+
     def _record_call(self, call: Call) -> None:
         """Log a strategist call as soon as it is concluded (its rows follow as input)."""
         if call.changes:
@@ -649,12 +658,16 @@ class LiveRun:
             except StoreError as exc:  # the control rows are logged with the inputs anyway
                 RUN_LOG.warning("strategist call %d not logged: %s", call.call_no, exc)
 
-    def _note(self, out_i: np.ndarray) -> None:
+    def _note(self, out_i: np.ndarray, out_f: np.ndarray) -> None:
         if not len(out_i):
             return
-        for r in out_i[out_i[:, O_KIND] == OutKind.DECIDED][-3:]:
-            self.stats.recent.append(f"decision t={int(r[O_TS])} mint={int(r[O_MINT])}")
-        del self.stats.recent[:-8]
+        decided = out_i[:, O_KIND] == OutKind.DECIDED
+        if not decided.any():
+            return
+        for r, f in zip(out_i[decided][-10:], out_f[decided][-10:], strict=True):
+            self.stats.recent.append((int(r[O_TS]), int(r[O_MINT]), int(r[O_ACTION]),
+                                      int(r[O_REASON]), float(f[OF_OUT_CONF])))  # fmt: skip
+        del self.stats.recent[:-10]
 
     def due(self, now: int) -> int:
         """The next time (ns) something must happen without new input: fsync or roll."""
