@@ -287,6 +287,7 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
             "pattern_hits",
             "insights",
             "adaptations",
+            "alerts",
         ):
             extra = ", source AS run_id"
         rel = family_relation(root, manifest, spec)

@@ -722,10 +722,34 @@ VALIDATIONS = FamilySpec(
     "result as JSON (per-day returns of both arms, limits, adaptations).",
 )
 
+ALERTS = _by_run(
+    "alerts",
+    [
+        _f("kind", _STR),
+        _f("rule", _STR),
+        _f("severity", _STR),
+        _f("status", _STR),
+        _f("reason", _STR),
+        _f("channel", _STR),
+        _f("message_kind", _STR),
+        _f("alerts_in", _I64),
+        _f("attempts", _I64),
+        _f("sent_ns", _I64),
+        _f("text", _STR),
+    ],
+    "AlertRaised (kind 'alert': a rule fired at ts_ns; status 'sent' at once or 'held' "
+    "with the reason: grouping, rate_limit or quiet_hours) and MessageSent (kind "
+    "'message': one message on one channel, message_kind alert / group / digest carrying "
+    "alerts_in alerts; status 'delivered' or 'failed' with the reason, after `attempts` "
+    "tries, finished at wall time sent_ns). The source is the run id; tokens and webhook "
+    "URLs never appear (replay.alerts).",
+    run_seq=False,
+)
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
         RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES,
         REPAIRS, CONTROLS, PARAMS, STRATEGIST, REVIEWS, PATTERN_HITS, INSIGHTS,
-        ADAPTATIONS, VALIDATIONS)  # fmt: skip
+        ADAPTATIONS, VALIDATIONS, ALERTS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

@@ -25,6 +25,7 @@ from data.wal import read_log
 from engine.layout import N_OUT_F
 from replay.live.run import LiveRun, LiveSettings, run_strategy, state_summary, wal_files
 from replay.report.run_data import load_run
+from tests.alert_standins import DiscordStandIn, TelegramStandIn
 from tests.child_progress import Progress
 from tests.conftest import REPO
 from tests.test_replay import pump_store  # noqa: F401  (fixture)
@@ -91,6 +92,59 @@ def _paper_cmd(port: int, store: Path, files: tuple[Path, Path], run_id: str,
             run_id, "--duration", str(duration), "--json"]  # fmt: skip
 
 
+TG_TOKEN = "7000000001:AAE2eTestBotTokenNeverToBeSeen"  # noqa: S105 - planted, hunted for
+HOOK_SECRET = "e2eWebhookSecretNeverToBeSeen"  # noqa: S105 - planted, hunted for
+
+
+def _alerts_toml(tg_base: str, hook_url: str) -> str:
+    return f"""
+[alerts.telegram]
+bot_token = "{TG_TOKEN}"
+chat_id = "-100200"
+api_base = "{tg_base}"
+[alerts.discord]
+webhook_url = "{hook_url}"
+[alerts.rules]
+big_win_pct = 0.0
+big_loss_pct = 0.0
+[alerts.limits]
+group_s = 10
+per_rule_per_hour = 3
+"""
+
+
+def _check_alerts(store: Path, done: subprocess.CompletedProcess[str], tg: TelegramStandIn,
+                  dc: DiscordStandIn) -> None:  # fmt: skip
+    st = open_store(store)
+    closed = st.con.execute(
+        "SELECT c.sol / o.sol FROM positions c JOIN positions o ON o.run_id = c.run_id AND "
+        "o.pos_id = c.pos_id AND o.event = 1 WHERE c.run_id = 'e2e' AND c.event = 2"
+    ).fetchall()
+    wins = sum(1 for (pct,) in closed if pct > 0)
+    losses = sum(1 for (pct,) in closed if pct < 0)
+    rows = st.con.execute(
+        "SELECT kind, rule, status, reason, channel, alerts_in, text FROM alerts "
+        "WHERE run_id = 'e2e' ORDER BY seq"
+    ).fetchall()
+    raised = [r for r in rows if r[0] == "alert"]
+    assert sum(r[1] == "big_win" for r in raised) == wins
+    assert sum(r[1] == "big_loss" for r in raised) == losses
+    assert wins + losses == len(closed) > 0
+    assert {r[2] for r in raised} <= {"sent", "held"}
+    for channel, got in (("telegram", [m["text"] for m in tg.sent]),
+                         ("discord", [m["content"] for m in dc.sent])):  # fmt: skip
+        msgs = [r for r in rows if r[0] == "message" and r[4] == channel]
+        assert {r[2] for r in msgs} == {"delivered"}
+        assert sum(r[5] for r in msgs) == len(raised)  # every alert in exactly one message
+        assert got == [r[6] for r in msgs]
+    # The secrets are in no output, no log line and no file of the store.
+    for secret in (TG_TOKEN, HOOK_SECRET):
+        assert secret not in done.stdout and secret not in done.stderr
+        for f in store.rglob("*"):
+            if f.is_file():
+                assert secret.encode() not in f.read_bytes(), f
+
+
 @pytest.fixture
 def server_of_pump(pump_store: EventStore) -> Iterator[int]:  # noqa: F811
     proc, port = _serve(pump_store.root, speed=1000)
@@ -102,10 +156,17 @@ def server_of_pump(pump_store: EventStore) -> Iterator[int]:  # noqa: F811
 def test_paper_on_recorded_pump_fun_feed_trades_and_verifies_with_zero_differences(
     server_of_pump: int, files: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    """With alerts on, to local Telegram and Discord stand-ins: every closed trade with a
+    gain or a loss raises one (thresholds at 0 %), each alert reaches both channels in
+    exactly one message, no secret is written anywhere, and parity is still 0."""
     store = tmp_path / "paper"
-    done = subprocess.run(_paper_cmd(server_of_pump, store, files, "e2e", 8), cwd=REPO,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    with TelegramStandIn(TG_TOKEN) as tg, DiscordStandIn("42", HOOK_SECRET) as dc:
+        files[1].write_text(SETTINGS + _alerts_toml(tg.base, dc.url))
+        tg.script(("429", 1))  # the first message is told to wait a second
+        done = subprocess.run(_paper_cmd(server_of_pump, store, files, "e2e", 8), cwd=REPO,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
+    _check_alerts(store, done, tg, dc)
     rep = json.loads(done.stdout)
     assert rep["mode"] == "paper" and rep["ticks_processed"] > 1000
     assert rep["fills"] > 0 and rep["trades"] > 0, rep  # it traded, and closed round trips

@@ -64,9 +64,14 @@ verify_app = typer.Typer(
 app.add_typer(verify_app, name="verify")
 
 API_KEY_ENV = "CLANKA_FEED_API_KEY"
+ALERT_SECRET_ENV = (
+    ("telegram", "bot_token", "CLANKA_TELEGRAM_BOT_TOKEN"),
+    ("discord", "webhook_url", "CLANKA_DISCORD_WEBHOOK_URL"),
+)
+"""Alert secrets the environment may supply for a channel the settings file names."""
 
 
-def _settings(path: Path | None, feed_url: str | None) -> RunSettings:
+def run_settings(path: Path | None, feed_url: str | None) -> RunSettings:
     """`--settings FILE.toml` ([feed], [live]), then --feed, then the key from the env."""
     from replay.live.paper import RunSettings
 
@@ -81,11 +86,17 @@ def _settings(path: Path | None, feed_url: str | None) -> RunSettings:
         feed["url"] = feed_url
     if os.environ.get(API_KEY_ENV) and "api_key" not in feed:
         feed["api_key"] = os.environ[API_KEY_ENV]
-    settings = RunSettings.model_validate({**doc, "feed": feed})
-    if settings.feed.api_key is not None:
-        from replay.cli import logs
+    alerts = dict(doc.get("alerts", {}))
+    for table, key, env in ALERT_SECRET_ENV:
+        if os.environ.get(env) and table in alerts and key not in alerts[table]:
+            alerts[table] = {**alerts[table], key: os.environ[env]}
+    settings = RunSettings.model_validate({**doc, "feed": feed, "alerts": alerts})
+    from replay.cli import logs
 
+    if settings.feed.api_key is not None:
         logs.redact(settings.feed.api_key.get_secret_value())  # from a settings file too
+    for secret in settings.alerts.secrets():
+        logs.redact(secret)
     return settings
 
 
@@ -177,7 +188,7 @@ def run_cmd(
         assert inputs_of is not None
         strat = run_strategy(st, inputs_of) or strategy_from(strategy, config, entry, set_)
         rid = run_id or f"{inputs_of[:40]}-replay-{secrets.token_hex(3)}"
-        live = LiveRun(st, rid, strat, _settings(settings, None).live, mode="replay",
+        live = LiveRun(st, rid, strat, run_settings(settings, None).live, mode="replay",
                        replaying=True)  # fmt: skip
         report = replay_inputs(live, st, inputs_of)
     elif mode == "paper":
@@ -185,7 +196,7 @@ def run_cmd(
 
         logs.raise_default("INFO")  # a long-running service narrates what it does
         strat, _ = learning_for(strategy_from(strategy, config, entry, set_), learning)
-        cfg = _settings(settings, feed)
+        cfg = run_settings(settings, feed)
         if clock is not None:
             if clock not in ("wall", "chain"):
                 raise ValueError(f"--clock {clock!r}: choose wall or chain")
@@ -358,7 +369,7 @@ def feed_record(
     from data.store import open_store
     from replay.live.paper import run_async
 
-    cfg = _settings(settings, url).feed
+    cfg = run_settings(settings, url).feed
     st = open_store(store_path(store), create=True)
     counts = run_async(_record(st, cfg, duration))
     if as_json:

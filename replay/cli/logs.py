@@ -27,7 +27,7 @@ ENV_LEVEL = "CLANKA_LOG_LEVEL"
 ENV_FILE = "CLANKA_LOG_FILE"
 ENV_FORMAT = "CLANKA_LOG_FORMAT"
 ENV_TRADES = "CLANKA_TRADE_LOG"
-SECRET_ENV = ("CLANKA_FEED_API_KEY",)
+SECRET_ENV = ("CLANKA_FEED_API_KEY", "CLANKA_TELEGRAM_BOT_TOKEN", "CLANKA_DISCORD_WEBHOOK_URL")
 """Environment variables whose values are secrets wherever they appear."""
 _QUERY_SECRET = re.compile(r"(?i)((?:api[-_]?key|token|secret|password)=)[^&\s'\"]+")
 _TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -7,6 +7,7 @@ stop handlers: importing it loads numba, polars, pyarrow and DuckDB.
 from __future__ import annotations
 
 from replay.cli import (
+    alerts,
     data,
     learn,
     live,
@@ -22,6 +23,7 @@ from replay.cli import (
 from replay.cli.common import app
 
 __all__ = [
+    "alerts",
     "app",
     "data",
     "learn",

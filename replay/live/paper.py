@@ -27,6 +27,8 @@ from data.feed.client import FeedConfig, PumpFunFeed, WallClock
 from data.feed.wire import FeedItem, FeedTick
 from data.store import EventStore
 from engine.layout import PI_ACTIVE, PI_MINT
+from replay.alerts.service import AlertService
+from replay.alerts.settings import AlertSettings
 from replay.live.reload import ReloadResult, StrategyReload
 from replay.live.run import LiveRun, LiveSettings, recorded_batches
 from strategies.config import StrategyConfig
@@ -44,6 +46,7 @@ class RunSettings(BaseModel):
 
     feed: FeedConfig = Field(default_factory=lambda: FeedConfig())
     live: LiveSettings = Field(default_factory=lambda: LiveSettings())
+    alerts: AlertSettings = Field(default_factory=lambda: AlertSettings())
 
 
 async def run_paper(
@@ -55,6 +58,7 @@ async def run_paper(
     stop: asyncio.Event,
     on_batch: Callable[[LiveRun, PumpFunFeed], None] | None = None,
     reload: StrategyReload | None = None,
+    alerts: AlertSettings | None = None,
 ) -> dict[str, Any]:
     """Feed -> kernel -> log until `stop` is set or `duration_s` has passed; the report.
 
@@ -79,6 +83,11 @@ async def run_paper(
         feed.watch(m, held=True)
     feed_stop = asyncio.Event()
     feed_task = asyncio.create_task(feed.run(feed_stop))
+    alerter: AlertService | None = None
+    if alerts is not None and alerts.enabled:
+        alerter = AlertService(alerts, run, lambda: feed.health)
+        run.watchers.append(alerter.watch)
+        alert_task = asyncio.create_task(alerter.run())
     hb_ns = run.settings.heartbeat_ms * 1_000_000
     start = clock.now_ns()
     RUN_LOG.info("paper run %s started on %s (strategy %s)", run.run_id, feed_cfg.display_url,
@@ -144,7 +153,10 @@ async def run_paper(
     outage = feed.open_outage(clock.now_ns())
     if outage is not None:  # stopped while the feed was down: the log says so
         run.process_items([outage], None)
+    alert_counts = await alerter.close(alert_task) if alerter is not None else None
     report = run.close()
+    if alert_counts is not None:
+        report["alerts"] = alert_counts
     RUN_LOG.info("paper run %s stopped: %d ticks, %d trades closed, %d open", run.run_id,
                  report["ticks_processed"], report["trades"], report["open_positions"])  # fmt: skip
     h = feed.health
@@ -265,11 +277,12 @@ def run_paper_blocking(
         install_stop_signals(stop)
         if not status:
             return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop,
-                                   reload=reload)  # fmt: skip
+                                   reload=reload, alerts=settings.alerts)  # fmt: skip
         from replay.live.status import StatusView
 
         with StatusView(sys.stderr) as view:
             return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop,
-                                   on_batch=view.update, reload=reload)  # fmt: skip
+                                   on_batch=view.update, reload=reload,
+                                   alerts=settings.alerts)  # fmt: skip
 
     return run_async(main())

@@ -193,6 +193,8 @@ class LiveRun:
         self.addresses = {r.mint: r.mint_id for r in reg.records()}
         self.by_id = {r.mint_id: r.mint for r in reg.records()}
         self.symbols = {r.mint_id: r.symbol for r in reg.records()}
+        self.watchers: list[Callable[[np.ndarray, np.ndarray, dict[str, Any]], None]] = []
+        """Called with each new batch's outputs and extras (alerts); never on recovery."""
         self.scales = {r.mint_id: 10.0**r.decimals for r in reg.records()}
         self.n_known = len(reg)
         scales = np.array([10.0**r.decimals for r in reg.records()], dtype=np.float64)
@@ -592,6 +594,8 @@ class LiveRun:
         self.unsynced_outputs += len(out_i)
         self._note(out_i, out_f)
         log_events(out_i, out_f, lambda m: self.by_id.get(m, f"mint {m}"))
+        for watch in self.watchers:
+            watch(out_i, out_f, extras)
         if self.unsynced_outputs >= self.settings.flush_events or self.settings.flush_ms == 0:
             self.sync()
         return len(out_i)
