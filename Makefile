@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_STORE ?= demo-store
 DEMO_ARGS ?= --mints 200 --hours 24 --seed 7
+# Test workers (pytest-xdist); each test file runs on one worker. CI has two cores.
+PYTEST_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck imports pytest bench venv clean
 
@@ -21,7 +23,8 @@ venv: $(STAMP)
 
 ## demo: build the venv, generate the synthetic demo market into ./demo-store, summarise it, replay it,
 ## replay it with the learning loop on and show what it learned, then replay it with the LLM
-## strategist on the embedded model (live, then from its recorded answers)
+## strategist on the embedded model (live, then from its recorded answers), write the last
+## run's HTML report and print the command that opens the dashboard
 demo: $(STAMP)
 	$(BIN)/clanka generate --store $(DEMO_STORE) $(DEMO_ARGS)
 	$(BIN)/clanka store info --store $(DEMO_STORE)
@@ -31,6 +34,8 @@ demo: $(STAMP)
 	$(BIN)/clanka replay --store $(DEMO_STORE) --strategy momentum_llm --strategist live --llm-host embedded
 	$(BIN)/clanka strategist history --store $(DEMO_STORE)
 	$(BIN)/clanka replay --store $(DEMO_STORE) --strategy momentum_llm --strategist recorded
+	$(BIN)/clanka report --store $(DEMO_STORE) --html $(DEMO_STORE)-report.html
+	@echo "The dashboard over the demo store: $(BIN)/clanka serve --store $(DEMO_STORE)  (then open http://127.0.0.1:8050/)"
 
 ## test: ruff (lint + format), mypy, import rules, then the whole pytest suite
 test: lint typecheck imports pytest
@@ -46,7 +51,7 @@ imports: $(STAMP)
 	$(BIN)/lint-imports
 
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 ## bench: run every benchmark; JSON lands in benchmarks/results/
 bench: $(STAMP)

@@ -644,12 +644,15 @@ def init_store(root: Path) -> None:
         raise StoreError(f"cannot create store {root}: {exc.strerror or exc}") from exc
 
 
-def open_store(path: str | os.PathLike[str], *, create: bool = False) -> EventStore:
+def open_store(
+    path: str | os.PathLike[str], *, create: bool = False, reader: bool = False
+) -> EventStore:
     """Open the store at `path` (creating an empty one if `create`), recovering it.
 
     Recovery after a crash (removing temp files, moving uncommitted segments aside)
     happens here when no other process is writing and the store is writable; a
-    read-only store opens for reading.
+    read-only store opens for reading. `reader=True` opens for reading only, whatever
+    the permissions: no recovery, and every write refuses (the dashboard).
     """
     root = Path(path).resolve()
     if root.exists() and not root.is_dir():
@@ -661,5 +664,8 @@ def open_store(path: str | os.PathLike[str], *, create: bool = False) -> EventSt
             f"no Clanka store at {root} (create one with `clanka import` or `clanka generate`)"
         )
     store = EventStore(root)
+    if reader:
+        store.read_only = True
+        return store
     store.recover()
     return store

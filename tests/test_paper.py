@@ -190,6 +190,8 @@ def test_paper_on_recorded_pump_fun_feed_trades_and_verifies_with_zero_differenc
     assert page.summary["realized_pnl_sol"] == pytest.approx(rep["realized_pnl_sol"], abs=1e-9)
     assert page.summary["trades_open"] == rep["open_positions"]
     assert page.summary["fees_sol"] == pytest.approx(rep["fees_sol"], abs=1e-9)
+    for m in page.charted_mints:  # prices from the run's own feed inputs (no ticks here)
+        assert page.prices[m], m
 
 
 def test_verify_parity_prints_the_first_difference(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from replay.cli import (
     alerts,
+    dashboard,
     data,
     learn,
     live,
@@ -25,6 +26,7 @@ from replay.cli.common import app
 __all__ = [
     "alerts",
     "app",
+    "dashboard",
     "data",
     "learn",
     "live",

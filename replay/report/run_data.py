@@ -180,8 +180,27 @@ def _trades(st: EventStore, run: str) -> list[dict[str, Any]]:
     return trades
 
 
+def price_relation(st: EventStore, run: str) -> str:
+    """Where a run's prices are: a live run's own processed inputs, else the store's ticks.
+
+    A paper or live run trades on its feed, which lands in `feed_inputs` (source = the
+    run id), not in `ticks`; a replay reads the ticks themselves.
+    """
+    ((n,),) = st.con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM feed_inputs WHERE source = ? LIMIT 1)", [run]
+    ).fetchall()
+    if n:
+        return (f"(SELECT ts_ns, seq, mint_id, price FROM feed_inputs "  # noqa: S608
+                f"WHERE kind = 0 AND source = {_quote(run)})")  # fmt: skip
+    return "(SELECT ts_ns, seq, mint_id, price FROM ticks)"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _downsampled_prices(
-    st: EventStore, windows: dict[int, tuple[int, int]]
+    st: EventStore, windows: dict[int, tuple[int, int]], prices: str
 ) -> dict[int, list[tuple[int, float]]]:
     """Each mint's last trade price per bucket over its window (at most MAX_PRICE_POINTS)."""
     if not windows:
@@ -190,11 +209,12 @@ def _downsampled_prices(
         f"({int(m)}, {int(lo)}, {int(hi)}, {max(1, (int(hi) - int(lo)) // MAX_PRICE_POINTS + 1)})"
         for m, (lo, hi) in windows.items()
     )
-    # Every value above is an int formatted by Python: no user text reaches the SQL.
+    # Every value above is an int formatted by Python, the run id is quoted: no user
+    # text reaches the SQL unquoted.
     sql = (
         f"WITH w(mint_id, lo, hi, width) AS (VALUES {values}) "  # noqa: S608
         "SELECT t.mint_id, max(t.ts_ns) AS ts, arg_max(t.price, (t.ts_ns, t.seq)) AS price "
-        "FROM ticks t JOIN w ON t.mint_id = w.mint_id "
+        f"FROM {prices} t JOIN w ON t.mint_id = w.mint_id "
         "WHERE t.ts_ns >= w.lo AND t.ts_ns <= w.hi AND t.price > 0 AND isfinite(t.price) "
         "GROUP BY t.mint_id, (t.ts_ns - w.lo) // w.width ORDER BY t.mint_id, ts"
     )
@@ -325,5 +345,5 @@ def load_run(st: EventStore, run_id: str | None, *, max_charts: int = 12) -> Run
         ]
     data.summary = _summary(data)
     data.charted_mints, windows = _chart_windows(data.trades, head["last_event_ns"], max_charts)
-    data.prices = _downsampled_prices(st, windows)
+    data.prices = _downsampled_prices(st, windows, price_relation(st, run))
     return data

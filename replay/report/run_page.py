@@ -250,7 +250,13 @@ def _param_table(d: RunData) -> str:
 
 
 def write_run_page(d: RunData, out: Path) -> None:
-    """Write the page to `out` (its folder is created)."""
+    """Write the self-contained page to `out` (its folder is created)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_run_page(d), encoding="utf-8")
+
+
+def render_run_page(d: RunData, plotly_src: str | None = None) -> str:
+    """The page as HTML: plotly.js inside it, or loaded from `plotly_src` (the dashboard)."""
     h = d.header
     figs: list[go.Figure] = [_equity_figure(d)]
     price_figs = [_price_figure(d, m) for m in d.charted_mints]
@@ -264,8 +270,9 @@ def write_run_page(d: RunData, out: Path) -> None:
     action_fig = _bar("decisions by action (holds and skips are rate-limited per mint)",
                       list(by_action), list(by_action.values()), "#9467bd")  # fmt: skip
     figs += [*price_figs, exit_fig, action_fig]
-    div = [f.to_html(full_html=False, include_plotlyjs=(i == 0), default_width="100%")
-           for i, f in enumerate(figs)]  # fmt: skip
+    first: bool | str = True if plotly_src is None else plotly_src
+    div = [f.to_html(full_html=False, include_plotlyjs=first if i == 0 else False,
+                     default_width="100%") for i, f in enumerate(figs)]  # fmt: skip
     n_price = len(price_figs)
     state = "finished" if h["completed"] else "in progress or stopped without a report"
     decision_rows = [[html.escape(str(r["action"])), html.escape(str(r["reason"])),
@@ -290,8 +297,7 @@ def write_run_page(d: RunData, out: Path) -> None:
 <h2>Parameter changes ({len(d.param_changes)})</h2>
 {_param_table(d) if d.param_changes else "<p>none</p>"}
 """
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Clanka run "
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' "
+            f"href='data:,'><title>Clanka run "
             f"{html.escape(d.run_id)}</title><style>{_STYLE}</style></head><body>{body}"
             f"</body></html>")  # fmt: skip
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,25 +23,15 @@ def serve(
     `on_ready(model, host, port)` runs once the socket is bound and the model loaded,
     with the real port: tests and scripts wait for it instead of sleeping.
     """
-    import uvicorn
-
+    from data.http_serve import serve_asgi
     from strategies.strategist.serve.llama import LlamaEngine
     from strategies.strategist.serve.ollama_api import make_app
 
     model = served_model(model_path, name)
     engine = LlamaEngine(model, n_ctx=n_ctx, threads=threads)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(64)
-    bound = int(sock.getsockname()[1])
-    config = uvicorn.Config(make_app(engine), log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    if on_ready is not None:
-        on_ready(model, host, bound)
-    server.run(sockets=[sock])
+
+    def bound(port: int) -> None:
+        if on_ready is not None:
+            on_ready(model, host, port)
+
+    serve_asgi(make_app(engine), host, port, bound)

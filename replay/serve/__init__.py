@@ -1,0 +1,1 @@
+"""The web dashboard (`clanka serve`): live and analytics pages over a store, read-only."""
