@@ -16,7 +16,6 @@ import datetime as dt
 import functools
 import importlib.metadata
 import json
-import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +39,7 @@ from typer.core import TyperGroup
 
 from data import interrupts
 from data.errors import ClankaDataError, StopRequestedError
+from replay.report.jsonable import json_safe
 
 if TYPE_CHECKING:  # the heavy libraries load inside the commands that use them
     from data.store import EventStore
@@ -217,20 +217,9 @@ def store_path(store: Path | None) -> Path:
     return ClankaSettings().store
 
 
-def _json_safe(v: Any) -> Any:
-    """NaN and infinities are not JSON: they print as null."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_json_safe(x) for x in v]
-    return v
-
-
 def print_json(doc: Any) -> None:
     """One JSON document on stdout (NaN and infinities as null)."""
-    sys.stdout.write(json.dumps(_json_safe(doc), default=str, indent=None, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(json_safe(doc), default=str, indent=None, allow_nan=False) + "\n")
 
 
 def _one_line(text: object) -> str:

@@ -51,7 +51,8 @@ class RunData:
     charted_mints: list[int] = field(default_factory=list)
 
 
-def _rows(st: EventStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+def rows(st: EventStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Query rows as dicts."""
     rel = st.con.execute(sql, params)
     cols = [d[0] for d in rel.description]
     return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
@@ -59,7 +60,7 @@ def _rows(st: EventStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
 
 def known_runs(st: EventStore) -> list[str]:
     """Run ids with events in this store, the latest first (by their last event)."""
-    rows = _rows(
+    found = rows(
         st,
         "SELECT run_id, max(ts) AS last FROM ("
         " SELECT run_id, ts_ns AS ts FROM runs UNION ALL"
@@ -68,7 +69,7 @@ def known_runs(st: EventStore) -> list[str]:
         " SELECT run_id, ts_ns FROM decisions) GROUP BY run_id ORDER BY last DESC, run_id",
         [],
     )
-    return [str(r["run_id"]) for r in rows]
+    return [str(r["run_id"]) for r in found]
 
 
 def resolve_run(st: EventStore, run_id: str | None) -> str:
@@ -86,13 +87,13 @@ def resolve_run(st: EventStore, run_id: str | None) -> str:
 
 
 def _header(st: EventStore, run: str) -> dict[str, Any]:
-    row = _rows(
+    row = rows(
         st,
         "SELECT strategy, params_json, initial_cash, ticks, report_json, start_ts, end_ts, "
         "ts_ns FROM runs WHERE run_id = ? ORDER BY ts_ns DESC, seq DESC LIMIT 1",
         [run],
     )
-    span = _rows(
+    span = rows(
         st,
         "SELECT min(ts) AS first, max(ts) AS last FROM ("
         " SELECT ts_ns AS ts FROM equity WHERE run_id = ? UNION ALL"
@@ -133,7 +134,7 @@ def _params_at(head: dict[str, Any], changes: list[dict[str, Any]], ts: int) -> 
 
 
 def _trades(st: EventStore, run: str) -> list[dict[str, Any]]:
-    closed = _rows(
+    closed = rows(
         st,
         "SELECT t.pos_id, t.mint_id, t.mint, mi.symbol, t.entry_ts_ns, t.exit_ts_ns, "
         "t.entry_price, t.avg_exit_price, t.size_sol, t.pnl_sol, t.pnl_pct, t.exit_reasons, "
@@ -142,7 +143,7 @@ def _trades(st: EventStore, run: str) -> list[dict[str, Any]]:
         "AND p.event = 1 LEFT JOIN mints mi ON mi.mint_id = t.mint_id WHERE t.run_id = ?",
         [run],
     )
-    still_open = _rows(
+    still_open = rows(
         st,
         "SELECT o.pos_id, o.mint_id, o.mint, mi.symbol, o.entry_ts_ns, NULL AS exit_ts_ns, "
         "o.entry_price, NULL AS avg_exit_price, o.cost_sol AS size_sol, NULL AS pnl_sol, "
@@ -155,7 +156,7 @@ def _trades(st: EventStore, run: str) -> list[dict[str, Any]]:
     trades = sorted(closed + still_open, key=lambda t: (int(t["entry_ts_ns"]), int(t["pos_id"])))
     entries = {
         int(d["decision_id"]): d
-        for d in _rows(
+        for d in rows(
             st,
             "SELECT decision_id, reason_name AS reason, trigger_name AS trigger, confidence, "
             "technical, social, fundamental, risk_adjustment, liquidity, momentum, volume_5m "
@@ -164,7 +165,7 @@ def _trades(st: EventStore, run: str) -> list[dict[str, Any]]:
         )
     }
     exits: dict[int, list[dict[str, Any]]] = {}
-    for f in _rows(
+    for f in rows(
         st,
         "SELECT pos_id, ts_ns, reason_name AS reason, qty, sol / 1e9 AS sol, price "
         "FROM fills WHERE run_id = ? AND side = -1 ORDER BY run_seq",
@@ -295,14 +296,14 @@ def load_run(st: EventStore, run_id: str | None, *, max_charts: int = 12) -> Run
     ]
     if head["initial_cash_sol"] is None and equity:
         head["initial_cash_sol"] = equity[0][1]
-    fills = _rows(
+    fills = rows(
         st,
         "SELECT f.ts_ns, f.mint_id, f.pos_id, f.side, f.reason_name AS reason, f.qty, "
         "f.sol / 1e9 AS sol, f.fee_sol, f.price, f.impact FROM fills f WHERE f.run_id = ? "
         "ORDER BY f.run_seq",
         [run],
     )
-    changes = _rows(
+    changes = rows(
         st,
         "SELECT ts_ns, control, name, old_value, new_value, status, refusal, requested_by, "
         "reason FROM param_history WHERE run_id = ? ORDER BY run_seq",
@@ -315,19 +316,19 @@ def load_run(st: EventStore, run_id: str | None, *, max_charts: int = 12) -> Run
         equity=equity,
         trades=_trades(st, run),
         fills=fills,
-        decisions_by_reason=_rows(
+        decisions_by_reason=rows(
             st,
             "SELECT action_name AS action, reason_name AS reason, count(*) AS decisions "
             "FROM decisions WHERE run_id = ? GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2",
             [run],
         ),
-        exit_reasons=_rows(
+        exit_reasons=rows(
             st,
             "SELECT reason_name AS reason, count(*) AS exits, sum(sol) / 1e9 AS proceeds_sol "
             "FROM fills WHERE run_id = ? AND side = -1 GROUP BY 1 ORDER BY 2 DESC, 1",
             [run],
         ),
-        breakers=_rows(
+        breakers=rows(
             st,
             "SELECT r.ts_ns, r.event, r.breaker_name AS breaker, r.cause_name AS cause, "
             "r.value, r.threshold, r.mint_id, mi.symbol, mi.mint FROM risk r "

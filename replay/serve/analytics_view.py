@@ -16,7 +16,7 @@ from typing import Any
 
 from data.mints import mint_label
 from data.store import EventStore
-from replay.serve.live_view import rows
+from replay.report.run_data import rows
 
 
 def _trades(st: EventStore, run: str, order: str) -> list[dict[str, Any]]:

@@ -12,7 +12,6 @@ copy. With a token (required off loopback), every request must carry it as `?tok
 from __future__ import annotations
 
 import asyncio
-import math
 import secrets
 import threading
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from data.store import EventStore, open_store
+from replay.report.jsonable import json_safe
 from replay.report.run_data import load_run, resolve_run
 from replay.report.run_page import render_run_page
 from replay.serve.analytics_view import analytics
@@ -32,17 +32,6 @@ from replay.serve.pages import ANALYTICS_PAGE, LIVE_PAGE, REPORT_PICK_PAGE
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PUSH_S = 1.0
-
-
-def json_safe(v: Any) -> Any:
-    """NaN and infinities as null (JSON has neither), recursively."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: json_safe(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [json_safe(x) for x in v]
-    return v
 
 
 class _Reader:

@@ -22,18 +22,11 @@ from typing import Any
 
 from data.mints import mint_label
 from data.store import EventStore
-from replay.report.run_data import SOL, price_relation
+from replay.report.run_data import SOL, price_relation, rows
 
 DAY_NS = 86_400 * 10**9
 LIVE_WITHIN_S = 15.0
 """A run whose last input arrived this recently (wall clock) is shown as live."""
-
-
-def rows(st: EventStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    """Query rows as dicts."""
-    rel = st.con.execute(sql, params)
-    cols = [d[0] for d in rel.description]
-    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
 
 
 def run_list(st: EventStore) -> list[dict[str, Any]]:
