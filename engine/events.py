@@ -25,6 +25,15 @@ class InputKind(IntEnum):
     CONDITION = 5
     """One condition of the set being changed: sig_kind feature id x 4 + op code,
     sig_value the threshold. The set takes effect at its last condition."""
+    VENUE_FILL = 6
+    """An external venue filled the mint's pending order (live mode): sig_value the
+    order id, size the raw tokens bought or sold, price the lamports paid into the swap
+    (buy) or received from it (sell), liq the network fees (and rent) in lamports. The
+    amounts are the wallet's actual balance changes in the landed transaction."""
+    VENUE_REJECT = 7
+    """An external venue did not fill the mint's pending order: sig_value the order id,
+    sig_kind the Reason (REJECT_VENUE), liq the lamports it cost anyway (a transaction
+    that landed and failed still pays its fee)."""
 
 
 class OutKind(IntEnum):
@@ -98,6 +107,8 @@ class Reason(IntEnum):
     REJECT_INSUFFICIENT_CASH = 21
     REJECT_SIZE = 22
     """The order's token amount is under one raw unit or too large for int64."""
+    REJECT_VENUE = 23
+    """The live venue did not fill it (its reason is in the run's venue_orders events)."""
 
     @property
     def label(self) -> str:

@@ -20,6 +20,7 @@ from engine.kernel_nb import held_sol_nb, mints_in_range_nb, step_nb
 from engine.layout import (
     G_CASH,
     G_MARK_END,
+    G_VENUE,
     MAX_OUT_PER_EVENT,
     N_OUT_F,
     N_OUT_I,
@@ -29,6 +30,8 @@ from engine.layout import (
     O_TS,
     OF_PRICE,
     STATUS_DONE,
+    VENUE_EXTERNAL,
+    VENUE_SIMULATED,
     KernelState,
     grow_state,
     load_conditions,
@@ -107,7 +110,14 @@ class Kernel:
         conditions: ConditionSet | None,
         scales: np.ndarray,
         out_capacity: int = 1 << 16,
+        *,
+        external_venue: bool = False,
     ) -> None:
+        """Set up a fresh state; `external_venue` is live mode.
+
+        With it, orders are not filled by the simulated venue but by the
+        `InputKind.VENUE_FILL` / `VENUE_REJECT` inputs the venue adapter reports.
+        """
         if params.dtype != np.float64 or params.ndim != 1 or len(params) != len(P):
             raise ValueError(f"params must be a float64 vector of length {len(P)}")
         self.params = params.copy()
@@ -116,6 +126,7 @@ class Kernel:
         cash = round(params[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL)
         self.state: KernelState = new_state(np.asarray(scales, dtype=np.float64), cash)
         load_conditions(self.state, None if conditions is None else conditions.compile())
+        self.state.glob[G_VENUE] = VENUE_EXTERNAL if external_venue else VENUE_SIMULATED
         if out_capacity <= MAX_OUT_PER_EVENT:
             raise ValueError(f"out_capacity must exceed {MAX_OUT_PER_EVENT} (one event's output)")
         self.n_mints = len(scales)

@@ -74,6 +74,7 @@ from engine.layout import (
     G_NEXT_SCAN_TS,
     G_RESERVED,
     G_SLOTS_USED,
+    G_VENUE,
     GF_MCAP_HI,
     GF_MCAP_LO,
     GF_MIN_LIQ,
@@ -198,6 +199,8 @@ from engine.layout import (
     STATUS_DONE,
     STATUS_OUT_FULL,
     STATUS_RESUME,
+    VENUE_EXTERNAL,
+    VENUE_SIMULATED,
 )
 from engine.params import N_PARAMS, P
 
@@ -207,6 +210,7 @@ NAN = np.nan
 
 # Input kinds, output kinds, reasons, actions (engine.events; plain ints for the compiler).
 TICK, SIGNAL, HEARTBEAT, PARAM, CONDITIONS, CONDITION = 0, 1, 2, 3, 4, 5
+VENUE_FILL, VENUE_REJECT = 6, 7
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
 BREAKER_TRIPPED, BREAKER_RESET, EQUITY_MARKED = 7, 8, 9
 PARAM_CHANGED, CONDITIONS_CHANGED, CONTROL_REFUSED = 10, 11, 12
@@ -217,7 +221,7 @@ R_ENTRY, R_STOP, R_TP1, R_TP2, R_TP3, R_TIME, R_TRAIL, R_VOLDEATH = 1, 2, 3, 4, 
 R_SENT_FLIP = 9
 R_LOW_CONF, R_HOLD_ZONE, R_TREND_NOT_UP, R_LOW_LIQ, R_STRONG_SELL = 30, 31, 32, 33, 34
 R_BREAKER, R_CORRELATED, R_PORT_RISK, R_MAX_POS, R_NO_CASH, R_TOO_SMALL = 35, 36, 37, 38, 39, 40
-R_REJ_SLIP, R_REJ_CASH, R_REJ_SIZE = 20, 21, 22
+R_REJ_SLIP, R_REJ_CASH, R_REJ_SIZE, R_REJ_VENUE = 20, 21, 22, 23
 A_BUY, A_SELL, A_HOLD, A_SKIP = 1, 2, 3, 4
 TRIG_POSITION, TRIG_SNIPER, TRIG_SCANNER = 0, 1, 2
 BK_CONSEC, BK_LOSS_SOL, BK_LOSS_PCT, BK_TRADES, BK_SLIP, BK_EMERGENCY = 1, 2, 3, 4, 5, 6
@@ -514,6 +518,280 @@ def _place_order(
     ord_i[o, OI_DEC_ID] = dec_id
     ord_i[o, OI_PLACED_SEQ] = seq
     return o, oid
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _close_position(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n_out: int,
+    params: np.ndarray,
+    glob: np.ndarray,
+    mint_i: np.ndarray,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    slot: int,
+    m: int,
+    t: int,
+    seq: int,
+    oid: int,
+    pid: int,
+    reason: int,
+    exec_price: float,
+    cooldown: int,
+) -> int:
+    """The last unit sold: the position closes with its realized PnL.
+
+    The PnL feeds the consecutive-loss and daily-loss breakers.
+    """
+    entry = pos_f[slot, PF_ENTRY_PRICE]
+    pnl = pos_i[slot, PI_PROCEEDS] - pos_i[slot, PI_COST]
+    glob[G_RESERVED] -= pos_i[slot, PI_FEE_RESERVE]
+    pos_i[slot, PI_FEE_RESERVE] = 0
+    pos_i[slot, PI_ACTIVE] = 0
+    glob[G_SLOTS_USED] -= 1
+    mint_i[m, MI_POS_SLOT] = -1
+    mint_i[m, MI_COOLDOWN_UNTIL] = t + cooldown
+    n_out = _emit(out_i, out_f, n_out, POS_CLOSED, t, m, oid, pid, -1, reason,
+                  pos_i[slot, PI_QTY0], pnl, 0, 0, 0, seq, exec_price,
+                  pos_f[slot, PF_CONF], entry, pos_i[slot, PI_DEC_ID])  # fmt: skip
+    glob[G_DAY_PNL] += pnl
+    if pnl < 0:
+        glob[G_CONSEC_LOSSES] += 1
+    else:
+        glob[G_CONSEC_LOSSES] = 0
+    if glob[G_CONSEC_LOSSES] >= np.int64(params[_MAX_CONSEC]):
+        n_out = _trip(out_i, out_f, n_out, glob, BK_CONSEC, t, m, seq,
+                      float(glob[G_CONSEC_LOSSES]), params[_MAX_CONSEC])  # fmt: skip
+    loss = -glob[G_DAY_PNL] / 1e9
+    if loss > params[_MAX_LOSS_SOL]:
+        n_out = _trip(out_i, out_f, n_out, glob, BK_LOSS_SOL, t, m, seq, loss,
+                      params[_MAX_LOSS_SOL])  # fmt: skip
+    limit = params[_MAX_LOSS_PCT] * glob[G_DAY_START_EQUITY] / 1e9
+    if loss > limit:
+        n_out = _trip(out_i, out_f, n_out, glob, BK_LOSS_PCT, t, m, seq, loss, limit)
+    return n_out
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _fill_buy(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n_out: int,
+    params: np.ndarray,
+    glob: np.ndarray,
+    mint_i: np.ndarray,
+    mint_f: np.ndarray,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    ord_i: np.ndarray,
+    ord_f: np.ndarray,
+    o: int,
+    m: int,
+    t: int,
+    seq: int,
+    tokens: int,
+    pay: int,
+    fee: int,
+    nf: int,
+    slip: int,
+    fill_price: float,
+    impact: float,
+    max_slip: float,
+) -> int:
+    """An entry order filled (by the simulated venue or a live one): open its position.
+
+    Its cost is what was paid plus the network fees `nf`; what the order reserved beyond
+    that stays reserved for the exits' fees.
+    """
+    slot = ord_i[o, OI_SLOT]
+    oid = ord_i[o, OI_ID]
+    reason = ord_i[o, OI_REASON]
+    did = ord_i[o, OI_DEC_ID]
+    keep = max(np.int64(0), ord_i[o, OI_RESERVED] - pay - nf)
+    glob[G_CASH] -= pay + nf
+    glob[G_RESERVED] -= ord_i[o, OI_RESERVED] - keep
+    pid = glob[G_NEXT_POS_ID] + 1
+    glob[G_NEXT_POS_ID] = pid
+    conf = ord_f[o, OF_CONF]
+    stop_frac = ord_f[o, OF_STOP_FRAC]
+    pos_i[slot, PI_ACTIVE] = 1
+    pos_i[slot, PI_MINT] = m
+    pos_i[slot, PI_QTY] = tokens
+    pos_i[slot, PI_QTY0] = tokens
+    pos_i[slot, PI_OPENED_TS] = t
+    pos_i[slot, PI_TARGETS_HIT] = 0
+    pos_i[slot, PI_TRAILING] = 1 if conf > params[_TRAIL_CONF] else 0
+    pos_i[slot, PI_POS_ID] = pid
+    pos_i[slot, PI_COST] = pay + nf
+    pos_i[slot, PI_PROCEEDS] = 0
+    pos_i[slot, PI_FEE_RESERVE] = keep
+    pos_i[slot, PI_MAX_HOLD] = ord_i[o, OI_MAX_HOLD]
+    pos_i[slot, PI_DEC_ID] = did
+    pos_f[slot, PF_ENTRY_PRICE] = fill_price
+    pos_f[slot, PF_STOP_FRAC] = stop_frac
+    pos_f[slot, PF_STOP_PRICE] = fill_price * (1.0 - stop_frac)
+    pos_f[slot, PF_TRAIL_HIGH] = fill_price
+    pos_f[slot, PF_ENTRY_VOL60] = mint_f[m, MF_VOL60]
+    pos_f[slot, PF_CONF] = conf
+    pos_f[slot, PF_RISK_SOL] = 0.0
+    mint_i[m, MI_POS_SLOT] = slot
+    ord_i[o, OI_ACTIVE] = 0
+    mint_i[m, MI_PENDING_ORDER] = -1
+    n_out = _emit(out_i, out_f, n_out, ORDER_FILLED, t, m, oid, pid, 1, reason,
+                  tokens, pay, fee, nf, slip, seq, fill_price, impact,
+                  pos_f[slot, PF_STOP_PRICE], did)  # fmt: skip
+    n_out = _emit(out_i, out_f, n_out, POS_OPENED, t, m, oid, pid, 1, reason,
+                  tokens, pay + nf, 0, 0, 0, seq, fill_price, conf,
+                  pos_f[slot, PF_STOP_PRICE], did)  # fmt: skip
+    if impact > max_slip:
+        n_out = _trip(out_i, out_f, n_out, glob, BK_SLIP, t, m, seq, impact, max_slip)
+    return n_out
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _reject_buy(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n_out: int,
+    glob: np.ndarray,
+    mint_i: np.ndarray,
+    pos_i: np.ndarray,
+    ord_i: np.ndarray,
+    o: int,
+    m: int,
+    t: int,
+    seq: int,
+    why: int,
+    cost: int,
+    price: float,
+    impact: float,
+) -> int:
+    """An entry order refused: its slot and reservation are released.
+
+    `cost` lamports it spent anyway (a live transaction that landed and failed still
+    pays its fee) leave cash.
+    """
+    slot = ord_i[o, OI_SLOT]
+    pay = ord_i[o, OI_SOL]
+    glob[G_RESERVED] -= ord_i[o, OI_RESERVED]
+    glob[G_CASH] -= cost
+    glob[G_SLOTS_USED] -= 1
+    pos_i[slot, PI_ACTIVE] = 0
+    ord_i[o, OI_ACTIVE] = 0
+    mint_i[m, MI_PENDING_ORDER] = -1
+    return _emit(out_i, out_f, n_out, ORDER_REJECTED, t, m, ord_i[o, OI_ID], 0, 1, why, 0, pay,
+                 0, cost, 0, seq, price, impact, 0.0, ord_i[o, OI_DEC_ID])  # fmt: skip
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _reject_sell(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n_out: int,
+    glob: np.ndarray,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    ord_i: np.ndarray,
+    ord_f: np.ndarray,
+    o: int,
+    m: int,
+    t: int,
+    seq: int,
+    why: int,
+    qty: int,
+    cost: int,
+    price: float,
+    impact: float,
+    latency: int,
+) -> int:
+    """An exit order refused: it is placed again at once (an exit is never dropped).
+
+    The lamports it cost anyway come out of the position's fee reserve, then cash.
+    """
+    slot = ord_i[o, OI_SLOT]
+    pid = pos_i[slot, PI_POS_ID]
+    did = ord_i[o, OI_DEC_ID]
+    if cost > 0:
+        from_reserve = min(cost, pos_i[slot, PI_FEE_RESERVE])
+        pos_i[slot, PI_FEE_RESERVE] -= from_reserve
+        glob[G_RESERVED] -= from_reserve
+        glob[G_CASH] -= cost
+        pos_i[slot, PI_PROCEEDS] -= cost
+    n_out = _emit(out_i, out_f, n_out, ORDER_REJECTED, t, m, ord_i[o, OI_ID], pid, -1, why, qty,
+                  0, 0, cost, 0, seq, price, impact, 0.0, did)  # fmt: skip
+    oid = glob[G_NEXT_ORDER_ID] + 1
+    glob[G_NEXT_ORDER_ID] = oid
+    ord_i[o, OI_ID] = oid
+    ord_i[o, OI_PLACED_TS] = t
+    ord_i[o, OI_PLACED_SEQ] = seq
+    ord_i[o, OI_DUE_TS] = t + latency
+    ord_f[o, OF_DECISION_PRICE] = price
+    return _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, ord_i[o, OI_REASON],
+                 qty, 0, 0, 0, 0, seq, price, pos_f[slot, PF_CONF], 0.0, did)  # fmt: skip
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _fill_sell(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n_out: int,
+    params: np.ndarray,
+    glob: np.ndarray,
+    mint_i: np.ndarray,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    ord_i: np.ndarray,
+    o: int,
+    m: int,
+    t: int,
+    seq: int,
+    qty: int,
+    recv: int,
+    fee: int,
+    nf: int,
+    slip: int,
+    exec_price: float,
+    impact: float,
+    max_slip: float,
+    cooldown: int,
+) -> int:
+    """An exit order filled: `recv` lamports (after the DEX fee) less fees `nf` come in.
+
+    A target moves the stop; the last unit closes the position.
+    """
+    slot = ord_i[o, OI_SLOT]
+    oid = ord_i[o, OI_ID]
+    reason = ord_i[o, OI_REASON]
+    did = ord_i[o, OI_DEC_ID]
+    pid = pos_i[slot, PI_POS_ID]
+    pay_fee = min(nf, pos_i[slot, PI_FEE_RESERVE])
+    pos_i[slot, PI_FEE_RESERVE] -= pay_fee
+    glob[G_RESERVED] -= pay_fee
+    glob[G_CASH] += recv - nf
+    pos_i[slot, PI_QTY] -= qty
+    pos_i[slot, PI_PROCEEDS] += recv - nf
+    entry = pos_f[slot, PF_ENTRY_PRICE]
+    if reason == R_TP1:
+        pos_i[slot, PI_TARGETS_HIT] = 1
+        pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], entry)
+    elif reason == R_TP2:
+        pos_i[slot, PI_TARGETS_HIT] = 2
+        tp1_price = entry * (1.0 + params[_TP1])
+        pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], tp1_price)
+    elif reason == R_TP3:
+        pos_i[slot, PI_TARGETS_HIT] = 3
+    ord_i[o, OI_ACTIVE] = 0
+    mint_i[m, MI_PENDING_ORDER] = -1
+    n_out = _emit(out_i, out_f, n_out, ORDER_FILLED, t, m, oid, pid, -1, reason,
+                  qty, recv, fee, nf, slip, seq, exec_price, impact,
+                  pos_f[slot, PF_STOP_PRICE], did)  # fmt: skip
+    if impact > max_slip:
+        n_out = _trip(out_i, out_f, n_out, glob, BK_SLIP, t, m, seq, impact, max_slip)
+    if pos_i[slot, PI_QTY] == 0:
+        n_out = _close_position(out_i, out_f, n_out, params, glob, mint_i, pos_i, pos_f, slot,
+                                m, t, seq, oid, pid, reason, exec_price, cooldown)  # fmt: skip
+    return n_out
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
@@ -1419,12 +1697,56 @@ def step_nb(
                 o, oid = _place_order(
                     ord_i, glob, m, -1, t, t + latency, qty_all, 0, R_TIME, s, 0, did, seq
                 )
+                ord_f[o, OF_DECISION_PRICE] = last
                 mint_i[m, MI_PENDING_ORDER] = o
                 n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, R_TIME,
                               qty_all, 0, 0, 0, 0, seq, last, conf_s, 0.0, did)  # fmt: skip
                 out_i[n_out - 1, O_ACTION] = A_SELL
                 n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, R_TIME,
                               qty_all, 0, 0, 0, 0, seq, last, conf_s, 0.0, did)  # fmt: skip
+            continue
+        if kind in (VENUE_FILL, VENUE_REJECT):
+            # A live venue's report on the mint's pending order (engine.events.InputKind):
+            # the order's id must match, else the report is stale and changes nothing.
+            m = in_mint[i]
+            o = mint_i[m, MI_PENDING_ORDER] if m < n_mints else -1
+            if (
+                o < 0
+                or glob[G_VENUE] != VENUE_EXTERNAL
+                or ord_i[o, OI_ID] != np.int64(in_sig_value[i])
+            ):
+                continue
+            scale = mint_f[m, MF_SCALE]
+            decided_at = ord_f[o, OF_DECISION_PRICE]
+            sol = np.int64(in_price[i])
+            nf = np.int64(in_liq[i])
+            qty = in_size[i]
+            if kind == VENUE_REJECT or qty <= 0:
+                why = np.int64(in_sig_kind[i]) if kind == VENUE_REJECT else R_REJ_SIZE
+                if ord_i[o, OI_SIDE] == 1:
+                    n_out = _reject_buy(out_i, out_f, n_out, glob, mint_i, pos_i, ord_i, o, m, t,
+                                        seq, why, nf, decided_at, 0.0)  # fmt: skip
+                else:
+                    slot = ord_i[o, OI_SLOT]
+                    n_out = _reject_sell(out_i, out_f, n_out, glob, pos_i, pos_f, ord_i, ord_f, o,
+                                         m, t, seq, why, min(ord_i[o, OI_QTY],
+                                                             pos_i[slot, PI_QTY]), nf,
+                                         mint_f[m, MF_LAST_PRICE], 0.0, latency)  # fmt: skip
+                continue
+            price = sol / 1e9 / (qty / scale)
+            impact = abs(price / decided_at - 1.0) if decided_at > 0.0 else 0.0
+            if ord_i[o, OI_SIDE] == 1:
+                slip = sol - np.int64(qty / scale * decided_at * 1e9)
+                n_out = _fill_buy(out_i, out_f, n_out, params, glob, mint_i, mint_f, pos_i, pos_f,
+                                  ord_i, ord_f, o, m, t, seq, qty, sol, 0, nf, slip, price,
+                                  impact, max_slip)  # fmt: skip
+            else:
+                slot = ord_i[o, OI_SLOT]
+                qty = min(qty, pos_i[slot, PI_QTY])
+                slip = np.int64(qty / scale * decided_at * 1e9) - sol
+                n_out = _fill_sell(out_i, out_f, n_out, params, glob, mint_i, pos_i, pos_f,
+                                   ord_i, o, m, t, seq, qty, sol, 0, nf, slip, price, impact,
+                                   max_slip, cooldown)  # fmt: skip
             continue
 
         # ------------------------------------------------------------- 1. features
@@ -1523,13 +1845,10 @@ def step_nb(
         o = mint_i[m, MI_PENDING_ORDER]
         if (
             o >= 0
+            and glob[G_VENUE] == VENUE_SIMULATED
             and ord_i[o, OI_DUE_TS] <= t
             and (ord_i[o, OI_PLACED_SEQ] != seq or ord_i[o, OI_PLACED_TS] != t)
         ):
-            slot = ord_i[o, OI_SLOT]
-            oid = ord_i[o, OI_ID]
-            reason = ord_i[o, OI_REASON]
-            did = ord_i[o, OI_DEC_ID]
             if ord_i[o, OI_SIDE] == 1:
                 pay = ord_i[o, OI_SOL]
                 fee = np.int64(pay * fee_bps / 10_000.0)
@@ -1547,56 +1866,16 @@ def step_nb(
                 bad_size = tokens_f < 1.0 or tokens_f >= MAX_RAW
                 if too_much_impact or bad_size:
                     why_rej = R_REJ_SLIP if too_much_impact else R_REJ_SIZE
-                    glob[G_RESERVED] -= ord_i[o, OI_RESERVED]
-                    glob[G_SLOTS_USED] -= 1
-                    pos_i[slot, PI_ACTIVE] = 0
-                    ord_i[o, OI_ACTIVE] = 0
-                    mint_i[m, MI_PENDING_ORDER] = -1
-                    n_out = _emit(out_i, out_f, n_out, ORDER_REJECTED, t, m, oid, 0, 1,
-                                  why_rej, 0, pay, 0, 0, 0, seq, p, impact, 0.0, did)  # fmt: skip
+                    n_out = _reject_buy(out_i, out_f, n_out, glob, mint_i, pos_i, ord_i, o, m, t,
+                                        seq, why_rej, 0, p, impact)  # fmt: skip
                 else:
                     tokens = np.int64(tokens_f)
-                    fill_price = net_sol / (tokens / scale)
-                    slip = np.int64(net * impact)
-                    glob[G_CASH] -= pay + netfee
-                    glob[G_RESERVED] -= pay + netfee
-                    pid = glob[G_NEXT_POS_ID] + 1
-                    glob[G_NEXT_POS_ID] = pid
-                    conf = ord_f[o, OF_CONF]
-                    stop_frac = ord_f[o, OF_STOP_FRAC]
-                    pos_i[slot, PI_ACTIVE] = 1
-                    pos_i[slot, PI_MINT] = m
-                    pos_i[slot, PI_QTY] = tokens
-                    pos_i[slot, PI_QTY0] = tokens
-                    pos_i[slot, PI_OPENED_TS] = t
-                    pos_i[slot, PI_TARGETS_HIT] = 0
-                    pos_i[slot, PI_TRAILING] = 1 if conf > params[_TRAIL_CONF] else 0
-                    pos_i[slot, PI_POS_ID] = pid
-                    pos_i[slot, PI_COST] = pay + netfee
-                    pos_i[slot, PI_PROCEEDS] = 0
-                    pos_i[slot, PI_FEE_RESERVE] = ord_i[o, OI_RESERVED] - pay - netfee
-                    pos_i[slot, PI_MAX_HOLD] = ord_i[o, OI_MAX_HOLD]
-                    pos_i[slot, PI_DEC_ID] = did
-                    pos_f[slot, PF_ENTRY_PRICE] = fill_price
-                    pos_f[slot, PF_STOP_FRAC] = stop_frac
-                    pos_f[slot, PF_STOP_PRICE] = fill_price * (1.0 - stop_frac)
-                    pos_f[slot, PF_TRAIL_HIGH] = fill_price
-                    pos_f[slot, PF_ENTRY_VOL60] = mint_f[m, MF_VOL60]
-                    pos_f[slot, PF_CONF] = conf
-                    pos_f[slot, PF_RISK_SOL] = 0.0
-                    mint_i[m, MI_POS_SLOT] = slot
-                    ord_i[o, OI_ACTIVE] = 0
-                    mint_i[m, MI_PENDING_ORDER] = -1
-                    n_out = _emit(out_i, out_f, n_out, ORDER_FILLED, t, m, oid, pid, 1, reason,
-                                  tokens, pay, fee, netfee, slip, seq, fill_price, impact,
-                                  pos_f[slot, PF_STOP_PRICE], did)  # fmt: skip
-                    n_out = _emit(out_i, out_f, n_out, POS_OPENED, t, m, oid, pid, 1, reason,
-                                  tokens, pay + netfee, 0, 0, 0, seq, fill_price, conf,
-                                  pos_f[slot, PF_STOP_PRICE], did)  # fmt: skip
-                    if impact > max_slip:
-                        n_out = _trip(out_i, out_f, n_out, glob, BK_SLIP, t, m, seq, impact,
+                    n_out = _fill_buy(out_i, out_f, n_out, params, glob, mint_i, mint_f, pos_i,
+                                      pos_f, ord_i, ord_f, o, m, t, seq, tokens, pay, fee, netfee,
+                                      np.int64(net * impact), net_sol / (tokens / scale), impact,
                                       max_slip)  # fmt: skip
             else:
+                slot = ord_i[o, OI_SLOT]
                 qty = min(ord_i[o, OI_QTY], pos_i[slot, PI_QTY])
                 value = qty / scale * p
                 impact = (
@@ -1604,82 +1883,20 @@ def step_nb(
                     if liq_known
                     else params[_FIXED_SLIP] / 10_000.0
                 )
-                pid = pos_i[slot, PI_POS_ID]
                 exit_slip = impact * 10_000.0 > params[_EXIT_SLIP]
                 if exit_slip or value * 1e9 >= MAX_RAW:
                     # Rejected as Jupiter would; an exit is retried from the next tick.
                     why_rej = R_REJ_SLIP if exit_slip else R_REJ_SIZE
-                    n_out = _emit(out_i, out_f, n_out, ORDER_REJECTED, t, m, oid, pid, -1,
-                                  why_rej, qty, 0, 0, 0, 0, seq, p, impact, 0.0, did)  # fmt: skip
-                    oid = glob[G_NEXT_ORDER_ID] + 1
-                    glob[G_NEXT_ORDER_ID] = oid
-                    ord_i[o, OI_ID] = oid
-                    ord_i[o, OI_PLACED_TS] = t
-                    ord_i[o, OI_PLACED_SEQ] = seq
-                    ord_i[o, OI_DUE_TS] = t + latency
-                    n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, reason,
-                                  qty, 0, 0, 0, 0, seq, p, pos_f[slot, PF_CONF], 0.0,
-                                  did)  # fmt: skip
+                    n_out = _reject_sell(out_i, out_f, n_out, glob, pos_i, pos_f, ord_i, ord_f,
+                                         o, m, t, seq, why_rej, qty, 0, p, impact,
+                                         latency)  # fmt: skip
                 else:
                     gross = np.int64(math.floor(value * (1.0 - impact) * 1e9))
                     fee = np.int64(gross * fee_bps / 10_000.0)
-                    recv = gross - fee
-                    slip = np.int64(value * 1e9) - gross
-                    pay_fee = min(netfee, pos_i[slot, PI_FEE_RESERVE])
-                    pos_i[slot, PI_FEE_RESERVE] -= pay_fee
-                    glob[G_RESERVED] -= pay_fee
-                    glob[G_CASH] += recv - netfee
-                    pos_i[slot, PI_QTY] -= qty
-                    pos_i[slot, PI_PROCEEDS] += recv - netfee
-                    exec_price = p * (1.0 - impact)
-                    entry = pos_f[slot, PF_ENTRY_PRICE]
-                    if reason == R_TP1:
-                        pos_i[slot, PI_TARGETS_HIT] = 1
-                        pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], entry)
-                    elif reason == R_TP2:
-                        pos_i[slot, PI_TARGETS_HIT] = 2
-                        tp1_price = entry * (1.0 + params[_TP1])
-                        pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], tp1_price)
-                    elif reason == R_TP3:
-                        pos_i[slot, PI_TARGETS_HIT] = 3
-                    ord_i[o, OI_ACTIVE] = 0
-                    mint_i[m, MI_PENDING_ORDER] = -1
-                    n_out = _emit(out_i, out_f, n_out, ORDER_FILLED, t, m, oid, pid, -1, reason,
-                                  qty, recv, fee, netfee, slip, seq, exec_price, impact,
-                                  pos_f[slot, PF_STOP_PRICE], did)  # fmt: skip
-                    if impact > max_slip:
-                        n_out = _trip(out_i, out_f, n_out, glob, BK_SLIP, t, m, seq, impact,
-                                      max_slip)  # fmt: skip
-                    if pos_i[slot, PI_QTY] == 0:
-                        pnl = pos_i[slot, PI_PROCEEDS] - pos_i[slot, PI_COST]
-                        glob[G_RESERVED] -= pos_i[slot, PI_FEE_RESERVE]
-                        pos_i[slot, PI_FEE_RESERVE] = 0
-                        pos_i[slot, PI_ACTIVE] = 0
-                        glob[G_SLOTS_USED] -= 1
-                        mint_i[m, MI_POS_SLOT] = -1
-                        mint_i[m, MI_COOLDOWN_UNTIL] = t + cooldown
-                        n_out = _emit(out_i, out_f, n_out, POS_CLOSED, t, m, oid, pid, -1, reason,
-                                      pos_i[slot, PI_QTY0], pnl, 0, 0, 0, seq, exec_price,
-                                      pos_f[slot, PF_CONF], entry,
-                                      pos_i[slot, PI_DEC_ID])  # fmt: skip
-                        # Breaker bookkeeping on realized PnL.
-                        glob[G_DAY_PNL] += pnl
-                        if pnl < 0:
-                            glob[G_CONSEC_LOSSES] += 1
-                        else:
-                            glob[G_CONSEC_LOSSES] = 0
-                        if glob[G_CONSEC_LOSSES] >= np.int64(params[_MAX_CONSEC]):
-                            n_out = _trip(out_i, out_f, n_out, glob, BK_CONSEC, t, m, seq,
-                                          float(glob[G_CONSEC_LOSSES]),
-                                          params[_MAX_CONSEC])  # fmt: skip
-                        loss = -glob[G_DAY_PNL] / 1e9
-                        if loss > params[_MAX_LOSS_SOL]:
-                            n_out = _trip(out_i, out_f, n_out, glob, BK_LOSS_SOL, t, m, seq,
-                                          loss, params[_MAX_LOSS_SOL])  # fmt: skip
-                        limit = params[_MAX_LOSS_PCT] * glob[G_DAY_START_EQUITY] / 1e9
-                        if loss > limit:
-                            n_out = _trip(out_i, out_f, n_out, glob, BK_LOSS_PCT, t, m, seq,
-                                          loss, limit)  # fmt: skip
+                    n_out = _fill_sell(out_i, out_f, n_out, params, glob, mint_i, pos_i, pos_f,
+                                       ord_i, o, m, t, seq, qty, gross - fee, fee, netfee,
+                                       np.int64(value * 1e9) - gross, p * (1.0 - impact), impact,
+                                       max_slip, cooldown)  # fmt: skip
 
         # ----------------------------------------------------------------- 3. exits
         slot = mint_i[m, MI_POS_SLOT]
@@ -1737,6 +1954,7 @@ def step_nb(
                     o, oid = _place_order(
                         ord_i, glob, m, -1, t, t + latency, sell, 0, why, slot, 0, did, seq
                     )
+                    ord_f[o, OF_DECISION_PRICE] = p
                     mint_i[m, MI_PENDING_ORDER] = o
                     n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, why, sell, 0,
                                   0, 0, 0, seq, p, conf, stop_px, did)  # fmt: skip

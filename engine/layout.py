@@ -138,7 +138,9 @@ G_MARK_END = 13  # end (exclusive, ns) of the minute of the latest tick: the nex
 G_COND_N = 14  # conditions in the active entry set (0: the sniper is off)
 G_COND_STAGE = 15  # conditions a condition-set change announced (-1: none under way)
 G_COND_HAVE = 16  # of those, received so far
-N_G = 17
+G_VENUE = 17  # VENUE_SIMULATED (replay, paper) or VENUE_EXTERNAL (live: fills are inputs)
+N_G = 18
+VENUE_SIMULATED, VENUE_EXTERNAL = 0, 1
 NO_DAY_YET = -(2**63)
 """G_DAY_END before the first event: any event starts a day without resetting."""
 

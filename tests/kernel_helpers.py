@@ -71,6 +71,19 @@ class Tape:
         self.rows.append((InputKind.HEARTBEAT, t, 0, 0.0, 0, float("nan"), 0, 0.0))
         return self
 
+    def venue_fill(self, t: int, order_id: int, tokens: int, lamports: int, fees: int, *,
+                   mint: int = 0) -> Tape:  # fmt: skip
+        """A live venue's fill report (InputKind.VENUE_FILL) for the mint's pending order."""
+        self.rows.append((InputKind.VENUE_FILL, t, mint, float(lamports), tokens, float(fees), 0,
+                          float(order_id)))  # fmt: skip
+        return self
+
+    def venue_reject(self, t: int, order_id: int, cost: int = 0, *, mint: int = 0) -> Tape:
+        """A live venue's reject report (InputKind.VENUE_REJECT): `cost` lamports spent."""
+        self.rows.append((InputKind.VENUE_REJECT, t, mint, 0.0, 0, float(cost),
+                          int(Reason.REJECT_VENUE), float(order_id)))  # fmt: skip
+        return self
+
     def param(self, t: int, name: str, value: float) -> Tape:
         """A parameter change at t, checked as `engine.controls` checks every change."""
         return self._control(t, check_param(name, value).rows)
@@ -206,12 +219,14 @@ def run(
     rule: str | None = "price > 0",
     scales: list[float] | None = None,
     engine: bool = False,
+    external: bool = False,
     **params: Any,
 ) -> tuple[list[Out], Kernel]:
     """Run a tape through a fresh kernel with parameter overrides.
 
     Without `engine` the decision engine is pinned open (FIXED_SIZE) and the old
-    `position_sol=X` spelling sets the fixed entry size.
+    `position_sol=X` spelling sets the fixed entry size; `external` is live mode (fills
+    come as venue reports).
     """
     if not engine:
         if "position_sol" in params:
@@ -219,7 +234,7 @@ def run(
         params = {**FIXED_SIZE, **params}
     p = make_params(params)
     cs = ConditionSet.parse(rule) if rule else None
-    k = Kernel(p, cs, np.array(scales or [1e6] * 4))
+    k = Kernel(p, cs, np.array(scales or [1e6] * 4), external_venue=external)
     oi, of = k.run_all(tape.build())
     return decode(oi, of), k
 

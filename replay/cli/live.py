@@ -175,7 +175,7 @@ def run_cmd(
     from replay.core.runner import run_replay
     from replay.live.paper import feed_failure, replay_inputs, run_paper_blocking
     from replay.live.reload import StrategyReload
-    from replay.live.run import LiveRun, run_strategy
+    from replay.live.run import LiveRun, run_external_venue, run_strategy
 
     st = open_store(store_path(store), create=mode == "paper")
     announce_compile("step")
@@ -188,8 +188,9 @@ def run_cmd(
         assert inputs_of is not None
         strat = run_strategy(st, inputs_of) or strategy_from(strategy, config, entry, set_)
         rid = run_id or f"{inputs_of[:40]}-replay-{secrets.token_hex(3)}"
+        external = run_external_venue(st, inputs_of)
         live = LiveRun(st, rid, strat, run_settings(settings, None).live, mode="replay",
-                       replaying=True)  # fmt: skip
+                       replaying=True, external_venue=external)  # fmt: skip
         report = replay_inputs(live, st, inputs_of)
     elif mode == "paper":
         from replay.cli import logs
@@ -256,6 +257,7 @@ def verify_parity(
         first_difference,
         learning_difference,
         logged_tables,
+        run_external_venue,
         run_strategy,
     )
 
@@ -265,7 +267,8 @@ def verify_parity(
     if strat is None:
         raise ValueError(f"no run {run!r} in this store")
     rid = f"{run[:40]}-parity-{secrets.token_hex(3)}"
-    live = LiveRun(st, rid, strat, RunSettings().live, mode="replay", replaying=True)
+    live = LiveRun(st, rid, strat, RunSettings().live, mode="replay", replaying=True,
+                   external_venue=run_external_venue(st, run))  # fmt: skip
     replay_inputs(live, st, run)
     a, b = logged_tables(st, run), logged_tables(st, rid)
     n_a = sum(t.num_rows for t in a.values())

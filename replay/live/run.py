@@ -39,7 +39,7 @@ from data.schemas import FAMILIES
 from data.store import EventStore
 from data.wal import INPUT_COLUMNS, WalBatch, WalWriter, read_log, truncate_torn
 from engine.controls import ADAPTATION_CONTROL_SEQ0, ControlRow
-from engine.events import InputKind, OutKind
+from engine.events import InputKind, OutKind, Reason
 from engine.kernel import Kernel, as_input
 from engine.layout import (
     N_OUT_F,
@@ -67,6 +67,7 @@ from replay.core.scheduler import Scheduler
 from replay.report.controls import applied_controls
 from replay.report.event_log import log_events
 from replay.report.metrics import build_report
+from replay.venue.reports import VenueReport
 from strategies.config import StrategyConfig
 from strategies.learning.records import LEARNING_FAMILIES
 from strategies.learning.records import table as learning_table
@@ -79,6 +80,8 @@ _TICK = int(InputKind.TICK)
 _FIRST_CONTROL_KIND = int(InputKind.PARAM)
 """Input kinds from here on (PARAM, CONDITIONS, CONDITION) are controls."""
 _HEARTBEAT = int(InputKind.HEARTBEAT)
+_VENUE_FILL = int(InputKind.VENUE_FILL)
+_VENUE_REJECT = int(InputKind.VENUE_REJECT)
 COMPARED_FAMILIES = ("decisions", "orders", "fills", "positions", "risk", "params")
 """The run families parity and recovery compare event by event."""
 
@@ -179,8 +182,11 @@ class LiveRun:
         write: bool = True,
         strategist: Strategist | None = None,
         replaying: bool = False,
+        external_venue: bool = False,
     ) -> None:
         self.store = store
+        self.external_venue = external_venue
+        """Live mode: orders are filled by the venue adapter's reports, not simulated."""
         self.run_id = run_id
         self.strategy = strategy
         self.params = strategy.vector()
@@ -198,7 +204,8 @@ class LiveRun:
         self.scales = {r.mint_id: 10.0**r.decimals for r in reg.records()}
         self.n_known = len(reg)
         scales = np.array([10.0**r.decimals for r in reg.records()], dtype=np.float64)
-        self.kernel = Kernel(self.params, strategy.conditions, scales)
+        self.kernel = Kernel(self.params, strategy.conditions, scales,
+                             external_venue=external_venue)  # fmt: skip
         self.cash0 = round(self.params[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL)
         self.batch_no = 0
         self.in_seq = 0
@@ -278,7 +285,8 @@ class LiveRun:
         if started is None:
             if rolled >= 0 or unrolled:
                 raise ParityError(f"run {self.run_id} has a log but no start record")
-            start: dict[str, Any] = {"status": "started", "mode": self.mode}
+            venue = "external" if self.external_venue else "simulated"
+            start: dict[str, Any] = {"status": "started", "mode": self.mode, "venue": venue}
             if self.learner is not None:  # how it learns, for a resume or a verify
                 start["learning"] = {"settings": self.strategy.learning.model_dump(mode="json")}
             self._write_runs_row(start)
@@ -464,6 +472,29 @@ class LiveRun:
             cols = _empty_inputs()
         first_recv = min((t.recv_ns for t in ticks), default=-1)
         return self.process(cols, extras, first_recv)
+
+    def process_reports(self, reports: Sequence[VenueReport]) -> int:
+        """The venue's fills and rejects as one batch of input events (live mode)."""
+        if not reports:
+            return 0
+        self.register([r.mint for r in reports], reports[0].recv_ns)
+        n = len(reports)
+        recv = np.array([r.recv_ns for r in reports], np.int64)
+        kind = np.array([_VENUE_FILL if r.filled else _VENUE_REJECT for r in reports], np.int64)
+        cols = {
+            "kind": kind, "ts": np.maximum.accumulate(np.maximum(recv, self.last_ts)),
+            "seq": np.arange(self.in_seq, self.in_seq + n),
+            "mint": np.array([self.addresses[r.mint] for r in reports], np.int64),
+            "price": np.array([float(r.lamports) for r in reports]),
+            "size": np.array([r.tokens for r in reports], np.int64),
+            "liq": np.array([float(r.fees) for r in reports]),
+            "sig_kind": np.where(kind == _VENUE_REJECT, int(Reason.REJECT_VENUE), 0),
+            "sig_value": np.array([float(r.order_id) for r in reports]),
+            "chain_ts": np.zeros(n, np.int64), "recv_ns": recv,
+            "uid": np.array([-r.order_id for r in reports], np.int64),
+        }  # fmt: skip
+        self._taken_ns = self.now_ns()
+        return self.process(cols, {}, int(recv.min()))
 
     def poll_controls(self, now: int) -> int:
         """Feed the kernel the store's new controls that are due; how many it took.
@@ -845,6 +876,7 @@ class LiveRun:
         rep = build_report(ev_i, ev_f, self.stats.ticks, curve, open_pos, self.cash0)
         rep["run_id"] = self.run_id
         rep["mode"] = self.mode
+        rep["venue"] = "external" if self.external_venue else "simulated"
         rep["events_sha256"] = events_sha256(ev_i, ev_f)
         rep["batches"] = self.batch_no
         rep["heartbeats"] = self.stats.heartbeats
@@ -1026,6 +1058,16 @@ def run_started_ns(store: EventStore, run_id: str) -> int | None:
         "SELECT min(ts_ns) FROM runs WHERE run_id = ?", [run_id]
     ).fetchall()
     return None if ts is None else int(ts)
+
+
+def run_external_venue(store: EventStore, run_id: str) -> bool:
+    """Whether a run traded on an external venue (live): its replays must too."""
+    rows = store.con.execute(
+        "SELECT json_extract_string(report_json, '$.venue') FROM runs WHERE run_id = ? "
+        "ORDER BY seq LIMIT 1",
+        [run_id],
+    ).fetchall()
+    return bool(rows) and rows[0][0] == "external"
 
 
 def run_strategy(store: EventStore, run_id: str) -> StrategyConfig | None:

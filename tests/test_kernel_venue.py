@@ -1,0 +1,82 @@
+"""Live mode in the kernel: orders are external, fills and rejects are input events.
+
+With `external_venue` the simulated venue never fills; the adapter's reports
+(InputKind.VENUE_FILL / VENUE_REJECT) open, reduce and close positions with the amounts
+the wallet actually moved, so cash, positions, PnL and breakers come from the log alone.
+Every expected figure is worked out here from the reported amounts.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.events import OutKind, Reason
+from engine.layout import G_SLOTS_USED, PI_ACTIVE
+from tests.kernel_helpers import T0, S, Tape, cash, of_kind, reserved, run
+
+MS = S // 1000
+SOL = 10**9
+RENT_AND_FEES = 5_000 + 10_000 + 2_039_280  # base fee, priority fee, a new token account
+
+
+def test_a_live_position_opens_and_closes_on_reported_amounts_only() -> None:
+    tape = (
+        Tape()
+        .tick(T0, 0.001)  # the sniper buys: order 1 (1 SOL)
+        .tick(T0 + 500 * MS, 0.001)  # the simulated venue would fill here; live never does
+        .venue_fill(T0 + 600 * MS, 1, tokens=1_000 * 10**6, lamports=SOL, fees=RENT_AND_FEES)
+        .venue_fill(T0 + 700 * MS, 99, tokens=5, lamports=5, fees=5)  # stale: no such order
+        .tick(T0 + 1 * S, 0.0012)  # +20 % > target 1 (15 %): sell 33 % (order 2)
+        .venue_reject(T0 + 1200 * MS, 2, cost=5_000)  # landed and failed: placed again (3)
+        .venue_fill(T0 + 1500 * MS, 3, tokens=330_000_000, lamports=390_000_000, fees=5_000)
+        .tick(T0 + 2 * S, 0.00095)  # under the stop, moved up to the entry: sell the rest (4)
+        .venue_fill(T0 + 2500 * MS, 4, tokens=670_000_000, lamports=630_000_000, fees=5_000)
+    )
+    ev, k = run(tape, position_sol=1.0, external=True)
+    placed = of_kind(ev, OutKind.ORDER_PLACED)
+    assert [(o.order_id, o.side, o.reason) for o in placed] == [
+        (1, 1, Reason.ENTRY_CONDITIONS), (2, -1, Reason.TARGET_1), (3, -1, Reason.TARGET_1),
+        (4, -1, Reason.STOP_LOSS),
+    ]  # fmt: skip
+    assert placed[1].qty == placed[2].qty == 330_000_000  # 33 % of 1,000 tokens
+    fills = of_kind(ev, OutKind.ORDER_FILLED)
+    assert [(f.order_id, f.qty, f.sol, f.fee, f.netfee) for f in fills] == [
+        (1, 1_000 * 10**6, SOL, 0, RENT_AND_FEES),
+        (3, 330_000_000, 390_000_000, 0, 5_000),
+        (4, 670_000_000, 630_000_000, 0, 5_000),
+    ]
+    assert fills[0].ts == T0 + 600 * MS and fills[0].price == pytest.approx(0.001)
+    assert fills[1].price == pytest.approx(0.39 / 330)
+    (rej,) = of_kind(ev, OutKind.ORDER_REJECTED)
+    assert (rej.order_id, rej.reason, rej.netfee) == (2, Reason.REJECT_VENUE, 5_000)
+    (opened,) = of_kind(ev, OutKind.POSITION_OPENED)
+    assert opened.sol == SOL + RENT_AND_FEES and opened.stop == pytest.approx(0.00092)
+    # PnL = what came back net of every fee (the failed exit's included) minus the cost.
+    back = (390_000_000 - 5_000) - 5_000 + (630_000_000 - 5_000)
+    (closed,) = of_kind(ev, OutKind.POSITION_CLOSED)
+    assert closed.sol == back - (SOL + RENT_AND_FEES) == 17_930_720
+    assert cash(k) == 10 * SOL + 17_930_720 and reserved(k) == 0
+    assert k.state.pos_i[:, PI_ACTIVE].sum() == 0
+
+
+def test_a_rejected_live_entry_frees_its_slot_and_pays_what_it_cost() -> None:
+    tape = (
+        Tape()
+        .tick(T0, 0.001)
+        .tick(T0 + S, 0.001)
+        .venue_reject(T0 + 2 * S, 1, cost=15_000)
+        .tick(T0 + 3 * S, 0.001)  # a new entry may be decided (order 2)
+    )
+    ev, k = run(tape, position_sol=1.0, external=True, reentry_cooldown_s=0)
+    (rej,) = of_kind(ev, OutKind.ORDER_REJECTED)
+    assert (rej.order_id, rej.reason, rej.sol, rej.netfee) == (1, Reason.REJECT_VENUE, SOL, 15_000)
+    assert [o.order_id for o in of_kind(ev, OutKind.ORDER_PLACED)] == [1, 2]
+    assert cash(k) == 10 * SOL - 15_000
+    assert int(k.state.glob[G_SLOTS_USED]) == 1  # order 2 holds one slot, order 1's is free
+    assert of_kind(ev, OutKind.ORDER_FILLED) == []
+
+
+def test_the_simulated_venue_ignores_venue_reports() -> None:
+    tape = Tape().tick(T0, 0.001).venue_fill(T0 + 100 * MS, 1, 10**9, SOL, 15_000)
+    ev, k = run(tape, position_sol=1.0)
+    assert of_kind(ev, OutKind.ORDER_FILLED) == [] and cash(k) == 10 * SOL
