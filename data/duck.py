@@ -288,6 +288,7 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
             "insights",
             "adaptations",
             "alerts",
+            "venue_orders",
         ):
             extra = ", source AS run_id"
         rel = family_relation(root, manifest, spec)

@@ -746,10 +746,51 @@ ALERTS = _by_run(
     run_seq=False,
 )
 
+VENUE_ORDERS = _by_run(
+    "venue_orders",
+    [
+        _f("order_id", _I64),
+        _f("decision_id", _I64),
+        _f("side", _SIDE),
+        _f("status", _STR),
+        _f("signature", _STR),
+        _f("last_valid_block_height", _I64),
+        _f("reason", _STR),
+        _f("category", _STR),
+        _f("message", _STR),
+        _f("amount", _I64),
+        _f("decision_price", _F64),
+        _f("quoted_in", _I64),
+        _f("quoted_out", _I64),
+        _f("threshold", _I64),
+        _f("impact_pct", _F64),
+        _f("sol_delta", _I64),
+        _f("token_delta", _I64),
+        _f("fee", _I64),
+        _f("rent", _I64),
+        _f("priority_fee", _I64),
+        _f("slot", _I64),
+        _f("attempts", _I64),
+        _f("decided_ns", _I64),
+        _f("landed_ns", _I64),
+        _f("checks", _STR),
+    ],
+    "OrderSubmitted and OrderResolved, the live venue's journal (replay.live.router): a "
+    "'submitted' row with the transaction's signature is committed before the "
+    "transaction is sent; one more row says how it ended: 'filled' (sol_delta and "
+    "token_delta are the wallet's actual balance changes, fee the network and priority "
+    "fees, rent what new token accounts hold), 'rejected' (reason, category critical / "
+    "warning / info, message) or 'dry_run' (the quote and the checks, nothing sent). "
+    "amount is lamports to spend (buy) or raw units to sell; decision_price and the "
+    "quote's amounts give the execution quality. A restart resolves every signature "
+    "without an ending against the chain before anything is sent again.",
+    run_seq=False,
+)
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
         RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES,
         REPAIRS, CONTROLS, PARAMS, STRATEGIST, REVIEWS, PATTERN_HITS, INSIGHTS,
-        ADAPTATIONS, VALIDATIONS, ALERTS)  # fmt: skip
+        ADAPTATIONS, VALIDATIONS, ALERTS, VENUE_ORDERS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

@@ -31,6 +31,7 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -97,31 +98,43 @@ def _send_as(chain: Chain, payer: Keypair, ixs: list[Any], *signers: Keypair) ->
         assert "Failed" not in type(res).__name__, res
 
 
-def make_pool(chain: Chain, sol: int, tokens: int, decimals: int = 6) -> Pool:
-    """A new token with a pool holding `sol` lamports against `tokens` raw units."""
-    owner, mint = Keypair(), Keypair()
+def make_pool(chain: Chain, sol: int, tokens: int, decimals: int = 6,
+              mint: Pubkey | None = None) -> Pool:  # fmt: skip
+    """A token with a pool holding `sol` lamports against `tokens` raw units.
+
+    A new mint, or the token at `mint` (a real address, as a recorded feed names it).
+    """
+    owner, fresh = Keypair(), Keypair()
     with chain.lock:
         chain.svm.airdrop(owner.pubkey(), sol + 10_000_000_000)
-        if chain.svm.get_account(WSOL) is None:
-            chain.svm.set_account(WSOL, _native_mint_account(
-                chain.svm.minimum_balance_for_rent_exemption(82)))  # fmt: skip
         rent = chain.svm.minimum_balance_for_rent_exemption(82)
-    tok = get_associated_token_address(owner.pubkey(), mint.pubkey())
+        if chain.svm.get_account(WSOL) is None:
+            chain.svm.set_account(WSOL, _native_mint_account(rent))
+        if mint is not None:  # the mint at its own address, this pool's owner minting it
+            data = struct.pack("<I32sQBBI32s", 1, bytes(owner.pubkey()), 0, decimals, 1, 0,
+                               bytes(32))  # fmt: skip
+            chain.svm.set_account(mint, Account(lamports=rent, data=data, owner=TOKEN_PROGRAM,
+                                                executable=False))  # fmt: skip
+    address = fresh.pubkey() if mint is None else mint
+    tok = get_associated_token_address(owner.pubkey(), address)
     wsol = get_associated_token_address(owner.pubkey(), WSOL)
-    _send_as(chain, owner, [
-        create_account(CreateAccountParams(from_pubkey=owner.pubkey(), to_pubkey=mint.pubkey(),
+    create = [] if mint is not None else [
+        create_account(CreateAccountParams(from_pubkey=owner.pubkey(), to_pubkey=address,
                                            lamports=rent, space=82, owner=TOKEN_PROGRAM)),
         initialize_mint(models.InitializeMintParams(decimals=decimals, program_id=TOKEN_PROGRAM,
-                                                    mint=mint.pubkey(),
+                                                    mint=address,
                                                     mint_authority=owner.pubkey())),
-        create_idempotent_associated_token_account(owner.pubkey(), owner.pubkey(), mint.pubkey()),
-        mint_to(models.MintToParams(program_id=TOKEN_PROGRAM, mint=mint.pubkey(), dest=tok,
+    ]  # fmt: skip
+    _send_as(chain, owner, [
+        *create,
+        create_idempotent_associated_token_account(owner.pubkey(), owner.pubkey(), address),
+        mint_to(models.MintToParams(program_id=TOKEN_PROGRAM, mint=address, dest=tok,
                                     mint_authority=owner.pubkey(), amount=tokens)),
         create_idempotent_associated_token_account(owner.pubkey(), owner.pubkey(), WSOL),
         transfer(TransferParams(from_pubkey=owner.pubkey(), to_pubkey=wsol, lamports=sol)),
         sync_native(models.SyncNativeParams(program_id=TOKEN_PROGRAM, account=wsol)),
-    ], mint)  # fmt: skip
-    return Pool(mint.pubkey(), decimals, sol, tokens, owner, tok, wsol)
+    ], *([fresh] if mint is None else []))  # fmt: skip
+    return Pool(address, decimals, sol, tokens, owner, tok, wsol)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -192,10 +205,15 @@ class JupiterStandIn(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, chain: Chain, api_key: str | None = None) -> None:
+    def __init__(self, chain: Chain, api_key: str | None = None,
+                 oracle: Callable[[str], float] | None = None) -> None:  # fmt: skip
         super().__init__(("127.0.0.1", 0), _Handler)
         self.chain = chain
         self.api_key = api_key
+        self.oracle = oracle
+        """With an oracle (SOL per whole token of a mint, 0 if unknown), any mint it prices
+        gets a pool on first request, and every request first moves the pool's price to
+        the oracle's: a market that follows a recorded feed."""
         self.pools: dict[str, Pool] = {}
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
@@ -226,8 +244,23 @@ class JupiterStandIn(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
+    def _follow(self, mint: str) -> None:
+        if self.oracle is None or mint == str(WSOL):
+            return
+        price = self.oracle(mint)
+        if not price > 0:
+            return
+        pool = self.pools.get(mint)
+        if pool is None:  # 30 SOL deep, a supply far beyond what it will sell
+            self.pools[mint] = pool = make_pool(self.chain, 30 * 10**9, 10**18,
+                                                mint=Pubkey.from_string(mint))  # fmt: skip
+        pool.tokens = int(pool.sol / 1e9 / price * 10**pool.decimals)
+
     def _side(self, q: dict[str, Any]) -> tuple[Pool, bool] | None:
         a, b = str(q.get("inputMint")), str(q.get("outputMint"))
+        with self.lock:
+            self._follow(a)
+            self._follow(b)
         if a == str(WSOL) and b in self.pools:
             return self.pools[b], True
         if b == str(WSOL) and a in self.pools:

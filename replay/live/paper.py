@@ -30,7 +30,10 @@ from engine.layout import PI_ACTIVE, PI_MINT
 from replay.alerts.service import AlertService
 from replay.alerts.settings import AlertSettings
 from replay.live.reload import ReloadResult, StrategyReload
+from replay.live.router import VenueRouter, resolve
 from replay.live.run import LiveRun, LiveSettings, recorded_batches
+from replay.venue.executor import Executor
+from replay.venue.reports import VenueReport
 from strategies.config import StrategyConfig
 from strategies.strategist.calls import Strategist
 
@@ -59,8 +62,16 @@ async def run_paper(
     on_batch: Callable[[LiveRun, PumpFunFeed], None] | None = None,
     reload: StrategyReload | None = None,
     alerts: AlertSettings | None = None,
+    venue: Executor | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Feed -> kernel -> log until `stop` is set or `duration_s` has passed; the report.
+
+    With a `venue` (live mode) a router sends the kernel's orders through it and feeds
+    its fills and rejects back as input batches; at start, orders a previous process
+    left pending are first settled from the journal and the chain (replay.live.router).
+    `dry_run` sends nothing: the kernel fills on the simulated venue, and every order
+    is also quoted and checked by the venue and logged as a dry run.
 
     Items the feed delivers are queued by its sink; each turn of the loop takes what is
     queued (up to `max_batch`) as one kernel batch, adding a heartbeat when one is due,
@@ -83,6 +94,19 @@ async def run_paper(
         feed.watch(m, held=True)
     feed_stop = asyncio.Event()
     feed_task = asyncio.create_task(feed.run(feed_stop))
+    reports: list[VenueReport] = []
+
+    def deliver(r: VenueReport) -> None:
+        reports.append(r)
+        wake.set()
+
+    router: VenueRouter | None = None
+    if venue is not None:
+        router = VenueRouter(run, venue, deliver, dry_run=dry_run)
+        run.watchers.append(router.watch)
+        if not dry_run:
+            for r in await resolve(run, venue.chain, venue.signer.pubkey):
+                deliver(r)
     alerter: AlertService | None = None
     if alerts is not None and alerts.enabled:
         alerter = AlertService(alerts, run, lambda: feed.health)
@@ -116,12 +140,15 @@ async def run_paper(
                                           refused=len(result.refused))  # fmt: skip
                 run.poll_controls(now)
                 next_poll = now + poll_ns
-            if not items:
+            if reports:
+                done, reports[:] = list(reports), []
+                run.process_reports(done)
+            if not items and not reports:
                 wait_until = min(next_hb, run.due(now), next_poll)
                 if deadline is not None:
                     wait_until = min(wait_until, deadline)
                 wake.clear()
-                if not items and not reload_now.is_set():
+                if not items and not reports and not reload_now.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), max(0.0, (wait_until - now) / 1e9))
                 now = clock.now_ns()
@@ -153,6 +180,10 @@ async def run_paper(
     outage = feed.open_outage(clock.now_ns())
     if outage is not None:  # stopped while the feed was down: the log says so
         run.process_items([outage], None)
+    if router is not None:  # the orders in flight end (and are reported) before the stop
+        await router.close()
+        if reports:
+            run.process_reports(list(reports))
     alert_counts = await alerter.close(alert_task) if alerter is not None else None
     report = run.close()
     if alert_counts is not None:

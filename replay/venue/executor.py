@@ -156,7 +156,7 @@ class Executor:
         signer: Signer,
         settings: ExecutorSettings,
         *,
-        journal: Callable[[LiveOrder, str], Awaitable[None]] | None = None,
+        journal: Callable[[LiveOrder, str, int], Awaitable[None]] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -262,7 +262,8 @@ class Executor:
         sig = VersionedTransaction.from_bytes(signed).signatures[0]
         res.signature = str(sig)
         if self.journal is not None:
-            await self.journal(order, str(sig))  # recorded before it can reach the network
+            # Recorded before it can reach the network, with the height it dies at.
+            await self.journal(order, str(sig), swap.last_valid_block_height)
         try:
             await self.chain.send(signed)
         except VenueError as exc:

@@ -45,7 +45,7 @@ class Venue:
         async def sleep(s: float) -> None:
             sleeps.append(s)
 
-        async def journal(order: LiveOrder, sig: str) -> None:
+        async def journal(order: LiveOrder, sig: str, last_valid: int) -> None:
             self.journal.append((order.decision_id, sig, self.rpc.calls.count("sendTransaction")))
 
         client = httpx.AsyncClient()
