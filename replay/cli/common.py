@@ -272,6 +272,9 @@ def _known_failure(exc: Exception) -> tuple[str, int] | None:
         return f"[red]{escape('; '.join(parts))}[/red]", 2
     if isinstance(exc, ValueError):
         return f"[red]invalid input:[/red] {escape(exc)}", 2
+    venue = sys.modules.get("replay.venue.errors")  # loaded only if a live order ran
+    if venue is not None and isinstance(exc, venue.VenueError):
+        return f"[red]error ({exc.category}):[/red] {escape(_one_line(exc))}", 1
     import duckdb
 
     if isinstance(exc, duckdb.Error):

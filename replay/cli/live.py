@@ -86,17 +86,27 @@ def run_settings(path: Path | None, feed_url: str | None) -> RunSettings:
         feed["url"] = feed_url
     if os.environ.get(API_KEY_ENV) and "api_key" not in feed:
         feed["api_key"] = os.environ[API_KEY_ENV]
+    venue = dict(doc.get("venue", {}))
+    if os.environ.get("CLANKA_RPC_URL"):
+        venue["rpc_url"] = os.environ["CLANKA_RPC_URL"]
+    if os.environ.get("CLANKA_JUPITER_API_KEY"):
+        venue["jupiter"] = {**venue.get("jupiter", {}),
+                            "api_key": os.environ["CLANKA_JUPITER_API_KEY"]}  # fmt: skip
     alerts = dict(doc.get("alerts", {}))
     for table, key, env in ALERT_SECRET_ENV:
         if os.environ.get(env) and table in alerts and key not in alerts[table]:
             alerts[table] = {**alerts[table], key: os.environ[env]}
-    settings = RunSettings.model_validate({**doc, "feed": feed, "alerts": alerts})
+    settings = RunSettings.model_validate({**doc, "feed": feed, "alerts": alerts,
+                                           "venue": venue})  # fmt: skip
     from replay.cli import logs
 
     if settings.feed.api_key is not None:
         logs.redact(settings.feed.api_key.get_secret_value())  # from a settings file too
     for secret in settings.alerts.secrets():
         logs.redact(secret)
+    logs.redact(settings.venue.rpc_url.get_secret_value())
+    if settings.venue.jupiter.api_key is not None:
+        logs.redact(settings.venue.jupiter.api_key.get_secret_value())
     return settings
 
 
@@ -117,7 +127,11 @@ def _strategy_file(strategy: str, config: Path | None) -> Path | None:
 @user_errors
 def run_cmd(
     mode: Annotated[
-        str, typer.Option(help="paper (live feed, simulated fills) or replay.")
+        str,
+        typer.Option(
+            help="paper (live feed, simulated fills), live (real swaps through "
+            "Jupiter; see the README's operations section) or replay."
+        ),
     ] = "paper",
     feed: Annotated[
         str | None, typer.Option(help="Feed websocket URL (paper) [default: settings file].")
@@ -156,6 +170,19 @@ def run_cmd(
             "for a recorded feed played faster) [default: the settings', else wall]."
         ),
     ] = None,
+    keypair: Annotated[
+        Path | None,
+        typer.Option(help="live: the wallet's keypair file (solana-keygen JSON, mode 0600)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="live: quote and check every order, send nothing.")
+    ] = False,
+    confirm_real_money: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-real-money", help="live: yes, send real swaps with this wallet's real money."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the kernel in a mode: paper on a live feed, or replay from the store.
@@ -177,7 +204,7 @@ def run_cmd(
     from replay.live.reload import StrategyReload
     from replay.live.run import LiveRun, run_external_venue, run_strategy
 
-    st = open_store(store_path(store), create=mode == "paper")
+    st = open_store(store_path(store), create=mode in ("paper", "live"))
     announce_compile("step")
     if mode == "replay" and inputs_of is None:
         strat, learns = learning_for(strategy_from(strategy, config, entry, set_), learning)
@@ -192,8 +219,18 @@ def run_cmd(
         live = LiveRun(st, rid, strat, run_settings(settings, None).live, mode="replay",
                        replaying=True, external_venue=external)  # fmt: skip
         report = replay_inputs(live, st, inputs_of)
-    elif mode == "paper":
+    elif mode in ("paper", "live"):
         from replay.cli import logs
+        from replay.live.paper import LiveVenue
+
+        wallet: LiveVenue | None = None
+        if mode == "live":
+            if keypair is None:
+                raise ValueError("--mode live needs --keypair FILE (the wallet that trades)")
+            if not dry_run and not confirm_real_money:
+                raise ValueError("--mode live sends real swaps with real money: add "
+                                 "--confirm-real-money, or rehearse with --dry-run")  # fmt: skip
+            wallet = LiveVenue(keypair, dry_run)
 
         logs.raise_default("INFO")  # a long-running service narrates what it does
         strat, _ = learning_for(strategy_from(strategy, config, entry, set_), learning)
@@ -202,14 +239,15 @@ def run_cmd(
             if clock not in ("wall", "chain"):
                 raise ValueError(f"--clock {clock!r}: choose wall or chain")
             cfg = cfg.model_copy(update={"live": cfg.live.model_copy(update={"clock": clock})})
-        rid = run_id or _new_run_id("paper")
+        rid = run_id or _new_run_id(mode)
         show = sys.stderr.isatty() if status is None else status
 
         def started(run: LiveRun) -> None:
             again = (
                 f", {run.recovered_batches:,} batches recovered" if run.recovered_batches else ""
             )
-            err.print(f"paper run {rid} on {cfg.feed.display_url}{again}", highlight=False,
+            what = run.mode + " run"
+            err.print(f"{what} {rid} on {cfg.feed.display_url}{again}", highlight=False,
                       markup=False)  # fmt: skip
 
         watched = _strategy_file(strategy, config)
@@ -221,9 +259,9 @@ def run_cmd(
             strat, asker = strategist_for(strat, strategist, host, strategist_model, st)
             report = run_paper_blocking(st, rid, strat, cfg, duration_s=duration, status=show,
                                         on_started=started, reload=reload,
-                                        strategist=asker)  # fmt: skip
+                                        strategist=asker, live=wallet)  # fmt: skip
     else:
-        raise ValueError(f"--mode {mode!r}: use paper or replay")
+        raise ValueError(f"--mode {mode!r}: use paper, live or replay")
     if as_json:
         print_json(report)
     else:
@@ -232,7 +270,7 @@ def run_cmd(
         if lat and lat.get("p50") is not None:
             out.print(f"frame receipt -> decision logged: p50 {lat['p50']} us, p99 {lat['p99']} us "
                       f"over {lat['batches']} batches", highlight=False)  # fmt: skip
-    failure = feed_failure(report) if mode == "paper" else None
+    failure = feed_failure(report) if mode in ("paper", "live") else None
     if failure is not None:
         err.print(f"[red]error:[/red] {escape(failure)}", highlight=False)
         raise typer.Exit(1)

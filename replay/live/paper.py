@@ -16,10 +16,14 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from pydantic import BaseModel, Field
 
 from data import interrupts
@@ -27,13 +31,18 @@ from data.feed.client import FeedConfig, PumpFunFeed, WallClock
 from data.feed.wire import FeedItem, FeedTick
 from data.store import EventStore
 from engine.layout import PI_ACTIVE, PI_MINT
+from engine.params import P
 from replay.alerts.service import AlertService
 from replay.alerts.settings import AlertSettings
 from replay.live.reload import ReloadResult, StrategyReload
 from replay.live.router import VenueRouter, resolve
-from replay.live.run import LiveRun, LiveSettings, recorded_batches
+from replay.live.run import LiveRun, LiveSettings, recorded_batches, run_strategy
+from replay.venue.chain import ChainClient
 from replay.venue.executor import Executor
+from replay.venue.jupiter import JupiterClient
 from replay.venue.reports import VenueReport
+from replay.venue.settings import VenueSettings
+from replay.venue.signer import Signer
 from strategies.config import StrategyConfig
 from strategies.strategist.calls import Strategist
 
@@ -50,6 +59,7 @@ class RunSettings(BaseModel):
     feed: FeedConfig = Field(default_factory=lambda: FeedConfig())
     live: LiveSettings = Field(default_factory=lambda: LiveSettings())
     alerts: AlertSettings = Field(default_factory=lambda: AlertSettings())
+    venue: VenueSettings = Field(default_factory=lambda: VenueSettings())
 
 
 async def run_paper(
@@ -114,8 +124,8 @@ async def run_paper(
         alert_task = asyncio.create_task(alerter.run())
     hb_ns = run.settings.heartbeat_ms * 1_000_000
     start = clock.now_ns()
-    RUN_LOG.info("paper run %s started on %s (strategy %s)", run.run_id, feed_cfg.display_url,
-                 run.strategy.name)  # fmt: skip
+    RUN_LOG.info("%s run %s started on %s (strategy %s)", run.mode, run.run_id,
+                 feed_cfg.display_url, run.strategy.name)  # fmt: skip
     if run.last_recv_ns > 0:  # a restart: the engine was down since its last input
         run.record_gap(run.last_recv_ns, start, "engine restart")
         RUN_LOG.warning("engine was down for %.1f s since its last input: logged as a feed gap",
@@ -188,7 +198,7 @@ async def run_paper(
     report = run.close()
     if alert_counts is not None:
         report["alerts"] = alert_counts
-    RUN_LOG.info("paper run %s stopped: %d ticks, %d trades closed, %d open", run.run_id,
+    RUN_LOG.info("%s run %s stopped: %d ticks, %d trades closed, %d open", run.mode, run.run_id,
                  report["ticks_processed"], report["trades"], report["open_positions"])  # fmt: skip
     h = feed.health
     report["feed"] = {"url": feed_cfg.display_url, "connected": feed.ever_connected,
@@ -281,6 +291,41 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
             interrupts.install_handlers()
 
 
+@dataclass(frozen=True)
+class LiveVenue:
+    """Live mode's wiring: the key file and whether to rehearse (dry run) or trade."""
+
+    keypair: Path
+    dry_run: bool = False
+
+
+def live_days(store: EventStore) -> float:
+    """Days since this store's first live order (0 before any): the size schedule's age."""
+    ((first,),) = store.con.execute(
+        "SELECT min(ts_ns) FROM venue_orders WHERE status <> 'dry_run'"
+    ).fetchall()
+    return 0.0 if first is None else (time.time_ns() - int(first)) / 86_400e9
+
+
+def guarded(strategy: StrategyConfig, venue: VenueSettings, days: float,
+            wallet_lamports: int) -> StrategyConfig:  # fmt: skip
+    """The strategy as live mode may run it (the real-money guard).
+
+    Sizes under the schedule's cap, the daily loss under the limit, and the wallet's
+    SOL as the initial cash (the chain is the truth).
+    """
+    v = strategy.vector()
+    cap = venue.cap_after(days)
+    params = {
+        **strategy.params,
+        "max_position_sol": min(float(v[P.MAX_POSITION_SOL]), cap),
+        "min_position_sol": min(float(v[P.MIN_POSITION_SOL]), cap),
+        "max_daily_loss_sol": min(float(v[P.MAX_DAILY_LOSS_SOL]), venue.daily_loss_limit_sol),
+        "initial_cash_sol": wallet_lamports / 1e9,
+    }
+    return strategy.model_copy(update={"params": params})
+
+
 def run_paper_blocking(
     store: EventStore,
     run_id: str,
@@ -292,28 +337,58 @@ def run_paper_blocking(
     on_started: Callable[[LiveRun], None] | None = None,
     reload: StrategyReload | None = None,
     strategist: Strategist | None = None,
+    live: LiveVenue | None = None,
 ) -> dict[str, Any]:
-    """`clanka run --mode paper`: build the run, run the loop, return the report.
+    """`clanka run --mode paper` (or live, with `live`): build the run, loop, report.
 
-    `on_started` is told once the run is this process's (locked, recovered).
+    `on_started` is told once the run is this process's (locked, recovered). Live mode
+    loads the signer first (a refused key file stops here), then runs the strategy as
+    `guarded` makes it (a resumed run keeps the values it started with).
     """
     clock = WallClock()
-    run = LiveRun(store, run_id, strategy, settings.live, mode="paper", now_ns=clock.now_ns,
-                  strategist=strategist)  # fmt: skip
+    signer = Signer.from_file(live.keypair) if live is not None else None
+    mode = "paper" if live is None else ("dry-run" if live.dry_run else "live")
+    if live is not None and signer is not None:
+        resumed = run_strategy(store, run_id)
+        if resumed is not None:
+            strategy = strategy.model_copy(update={"params": resumed.params})
+        else:
+            wallet = run_async(_balance(settings.venue, signer))
+            strategy = guarded(strategy, settings.venue, live_days(store), wallet)
+    run = LiveRun(store, run_id, strategy, settings.live, mode=mode, now_ns=clock.now_ns,
+                  strategist=strategist,
+                  external_venue=live is not None and not live.dry_run)  # fmt: skip
     if on_started is not None:
         on_started(run)
 
     async def main() -> dict[str, Any]:
         stop = asyncio.Event()
         install_stop_signals(stop)
-        if not status:
-            return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop,
-                                   reload=reload, alerts=settings.alerts)  # fmt: skip
-        from replay.live.status import StatusView
+        async with contextlib.AsyncExitStack() as stack:
+            venue: Executor | None = None
+            if live is not None and signer is not None:
+                http = await stack.enter_async_context(httpx.AsyncClient())
+                chain = ChainClient(settings.venue.rpc_url.get_secret_value())
+                stack.push_async_callback(chain.close)
+                venue = Executor(JupiterClient(settings.venue.jupiter, http), chain, signer,
+                                 settings.venue.limits)  # fmt: skip
+            kw: dict[str, Any] = {"reload": reload, "alerts": settings.alerts, "venue": venue,
+                                  "dry_run": live is not None and live.dry_run}  # fmt: skip
+            if not status:
+                return await run_paper(run, settings.feed, clock, duration_s=duration_s,
+                                       stop=stop, **kw)  # fmt: skip
+            from replay.live.status import StatusView
 
-        with StatusView(sys.stderr) as view:
-            return await run_paper(run, settings.feed, clock, duration_s=duration_s, stop=stop,
-                                   on_batch=view.update, reload=reload,
-                                   alerts=settings.alerts)  # fmt: skip
+            with StatusView(sys.stderr) as view:
+                return await run_paper(run, settings.feed, clock, duration_s=duration_s,
+                                       stop=stop, on_batch=view.update, **kw)  # fmt: skip
 
     return run_async(main())
+
+
+async def _balance(venue: VenueSettings, signer: Signer) -> int:
+    chain = ChainClient(venue.rpc_url.get_secret_value())
+    try:
+        return await chain.balance(signer.pubkey)
+    finally:
+        await chain.close()

@@ -174,8 +174,13 @@ class Executor:
             return min(exc.retry_after, self.settings.max_retry_after_s)
         return float(wait_random_exponential(multiplier=0.25, max=8.0)(state))
 
-    async def checks(self, order: LiveOrder, *, holding: bool) -> tuple[list[Check], Quote | None]:
-        """The pre-flight checks (and the quote they were made on)."""
+    async def checks(self, order: LiveOrder, *, holding: bool,
+                     rehearsal: bool = False) -> tuple[list[Check], Quote | None]:  # fmt: skip
+        """The pre-flight checks (and the quote they were made on).
+
+        In a rehearsal (dry run) a sell's tokens are the simulated position's: the wallet
+        never bought them, so only its SOL for the fees is checked.
+        """
         mint = Pubkey.from_string(order.mint)
         pair = (WSOL_MINT, order.mint) if order.side == BUY else (order.mint, WSOL_MINT)
         out: list[Check] = []
@@ -210,6 +215,8 @@ class Executor:
                              f"{need / 1e9:.6f} needed (spend, fees, rent, reserve)"))  # fmt: skip
         else:
             held = await self.chain.token_balance(self.signer.pubkey, mint)
+            if rehearsal:
+                held = max(held, order.amount)
             ok = sol >= need and held >= order.amount
             out.append(Check("balance", ok, f"{held} units held against {order.amount} to "
                              f"sell; {sol / 1e9:.6f} SOL for {need / 1e9:.6f} of fees and "
@@ -236,7 +243,7 @@ class Executor:
 
     async def _attempt(self, order: LiveOrder, res: Outcome, *, holding: bool,
                        dry_run: bool) -> None:  # fmt: skip
-        checks, quote = await self.checks(order, holding=holding)
+        checks, quote = await self.checks(order, holding=holding, rehearsal=dry_run)
         res.checks = checks
         if quote is not None:
             res.quoted_in, res.quoted_out = quote.in_amount, quote.out_amount
