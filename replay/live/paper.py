@@ -115,8 +115,10 @@ async def run_paper(
         router = VenueRouter(run, venue, deliver, dry_run=dry_run)
         run.watchers.append(router.watch)
         if not dry_run:
-            for r in await resolve(run, venue.chain, venue.signer.pubkey):
+            settled, journaled = await resolve(run, venue.chain, venue.signer.pubkey)
+            for r in settled:
                 deliver(r)
+            router.resubmit(journaled)  # pending orders a crash left before they were sent
     alerter: AlertService | None = None
     if alerts is not None and alerts.enabled:
         alerter = AlertService(alerts, run, lambda: feed.health)
@@ -368,7 +370,8 @@ def run_paper_blocking(
             venue: Executor | None = None
             if live is not None and signer is not None:
                 http = await stack.enter_async_context(httpx.AsyncClient())
-                chain = ChainClient(settings.venue.rpc_url.get_secret_value())
+                chain = ChainClient(settings.venue.rpc_url.get_secret_value(),
+                                    poll_s=settings.venue.confirm_poll_s)  # fmt: skip
                 stack.push_async_callback(chain.close)
                 venue = Executor(JupiterClient(settings.venue.jupiter, http), chain, signer,
                                  settings.venue.limits)  # fmt: skip

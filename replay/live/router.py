@@ -36,10 +36,15 @@ from engine.layout import (
     O_QTY,
     O_SIDE,
     O_SOL,
+    OF_DECISION_PRICE,
     OF_PRICE,
     OI_ACTIVE,
+    OI_DEC_ID,
     OI_ID,
     OI_MINT,
+    OI_QTY,
+    OI_SIDE,
+    OI_SOL,
 )
 from engine.params import P
 from replay.live.run import LiveRun
@@ -98,6 +103,7 @@ class VenueRouter:
         """Kernel order ids handed to the executor by this process."""
         self.mint_of: dict[int, int] = {}
         executor.journal = self._journal
+        executor.on_sent = self._sent
         self._journal_ids: dict[int, int] = {}
 
     def _append(self, rows: list[dict[str, Any]]) -> None:
@@ -136,11 +142,31 @@ class VenueRouter:
         oid = self._journal_ids[order.decision_id]
         self._append([_row(oid, order, "submitted", mint_id=self.mint_of[oid],
                            signature=signature, last_valid_block_height=last_valid)])  # fmt: skip
+        self.run.progress.emit("order_journaled", order_id=oid)
+
+    def _sent(self, order: LiveOrder, signature: str) -> None:
+        self.run.progress.emit("order_sent", order_id=self._journal_ids[order.decision_id])
+
+    def resubmit(self, journaled: set[int]) -> None:
+        """Send the kernel's pending orders that no journal row names: never sent."""
+        st = self.run.kernel.state
+        for o in np.flatnonzero(st.ord_i[:, OI_ACTIVE] == 1).tolist():
+            oid = int(st.ord_i[o, OI_ID])
+            if oid in journaled:
+                continue
+            side, m = int(st.ord_i[o, OI_SIDE]), int(st.ord_i[o, OI_MINT])
+            amount = int(st.ord_i[o, OI_SOL]) if side == BUY else int(st.ord_i[o, OI_QTY])
+            price = float(st.ord_f[o, OF_DECISION_PRICE])
+            order = LiveOrder(int(st.ord_i[o, OI_DEC_ID]), side, self.run.by_id[m], amount,
+                              self._slippage(side), price)  # fmt: skip
+            LOG.info("order %d was pending and never sent: sending it now", oid)
+            self.submit(oid, m, order)
 
     async def _route(self, order_id: int, mint_id: int, order: LiveOrder) -> None:
         self._journal_ids[order.decision_id] = order_id
         out = await self.executor.execute(order, dry_run=self.dry_run)
         self._append([outcome_row(order_id, mint_id, out)])
+        self.run.progress.emit("order_ended", order_id=order_id, status=out.status)
         what = "bought" if order.side == BUY else "sold"
         if out.status == "filled":
             LOG.info("order %d %s: %s (%d raw units, %+d lamports, fee %d, signature %s)",
@@ -160,7 +186,9 @@ class VenueRouter:
             await asyncio.wait(set(self.tasks), timeout=timeout_s)
 
 
-async def resolve(run: LiveRun, chain: ChainClient, wallet: Pubkey) -> list[VenueReport]:
+async def resolve(
+    run: LiveRun, chain: ChainClient, wallet: Pubkey
+) -> tuple[list[VenueReport], set[int]]:
     """At start-up: settle every order the kernel still has pending, from the journal.
 
     For each pending order: a final `venue_orders` row the kernel never heard about is
@@ -169,13 +197,14 @@ async def resolve(run: LiveRun, chain: ChainClient, wallet: Pubkey) -> list[Venu
     cost; provably gone because the chain passed its last valid height: a reject, so
     the kernel may decide again; still in flight: waited for). An order with no journal
     row was never sent: it is left for the router to send. The endings found here are
-    journaled too, so a second restart finds them.
+    journaled too, so a second restart finds them. Returns the reports and the ids of
+    the pending orders the journal names.
     """
     st = run.kernel.state
     pending = {int(st.ord_i[o, OI_ID]): int(st.ord_i[o, OI_MINT])
                for o in np.flatnonzero(st.ord_i[:, OI_ACTIVE] == 1).tolist()}  # fmt: skip
     if not pending:
-        return []
+        return [], set()
     ids = ", ".join(str(i) for i in pending)
     # The ids are ints from the kernel's state, formatted here.
     rows = run.store.con.execute(
@@ -217,4 +246,4 @@ async def resolve(run: LiveRun, chain: ChainClient, wallet: Pubkey) -> list[Venu
             int(oid), pending[int(oid)], out).items()}, source=run.run_id)  # fmt: skip
         LOG.warning("order %d resolved at restart: %s", oid, out.message)
         reports.append(VenueReport.of(int(oid), out, now()))
-    return reports
+    return reports, {int(r[0]) for r in rows}

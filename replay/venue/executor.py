@@ -159,6 +159,7 @@ class Executor:
         journal: Callable[[LiveOrder, str, int], Awaitable[None]] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], int] = time.time_ns,
+        on_sent: Callable[[LiveOrder, str], None] | None = None,
     ) -> None:
         self.jupiter = jupiter
         self.chain = chain
@@ -167,6 +168,8 @@ class Executor:
         self.journal = journal
         self.sleep = sleep
         self.clock = clock
+        self.on_sent = on_sent
+        """Told each time a transaction has been handed to the node (progress reports)."""
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
@@ -278,6 +281,8 @@ class Executor:
                 raise
             # The answer was lost, not necessarily the transaction: find out before anything
             # else is sent (it may have landed).
+        if self.on_sent is not None:
+            self.on_sent(order, str(sig))
         landed = await self._confirm(sig, swap.last_valid_block_height)
         if landed is None:
             raise VenueError("not_landed", f"transaction {sig} never landed (its blockhash "

@@ -26,6 +26,9 @@ class VenueSettings(BaseModel):
     size_caps: list[tuple[float, float]] = Field(default_factory=lambda: [(0.0, 0.001)])
     """(days of live trading, largest position in SOL) steps: the last one reached holds."""
     daily_loss_limit_sol: float = Field(default=0.01, gt=0)
+    confirm_poll_s: float = Field(default=0.4, gt=0)
+    """How often a sent transaction's status is asked for (Solana makes a block per
+    ~0.4 s)."""
 
     @field_validator("size_caps")
     @classmethod
