@@ -224,6 +224,45 @@ GROUP BY GROUPING SETS ((source, pattern), (source, pattern,
 """Each pattern's hits per run: occurrences, success rate (share that made money) and
 mean return, over the whole run (time_window 'all') and per UTC hour of review."""
 
+EXECUTION_QUALITY = """
+CREATE OR REPLACE VIEW execution_quality AS
+WITH dec AS (SELECT mint_id, any_value(decimals) AS decimals FROM mints GROUP BY 1),
+live AS (
+    SELECT v.source AS run_id, v.order_id, v.decision_id, v.mint_id, v.side, 'live' AS venue,
+           v.decision_price,
+           CASE WHEN v.quoted_out <= 0 OR v.quoted_in <= 0 THEN NULL
+                WHEN v.side = 1 THEN (v.quoted_in / 1e9) / (v.quoted_out / 10.0 ** d.decimals)
+                ELSE (v.quoted_out / 1e9) / (v.quoted_in / 10.0 ** d.decimals) END
+               AS quoted_price,
+           CASE WHEN v.side = 1
+                THEN ((-v.sol_delta - v.fee - v.rent) / 1e9) / (v.token_delta / 10.0 ** d.decimals)
+                ELSE ((v.sol_delta + v.fee + v.rent) / 1e9) / (-v.token_delta / 10.0 ** d.decimals)
+           END AS filled_price,
+           (v.fee + v.rent) / 1e9 AS fees_sol, v.priority_fee / 1e9 AS priority_fee_sol,
+           v.impact_pct AS quoted_impact_pct, (v.landed_ns - v.decided_ns) / 1e6 AS latency_ms,
+           v.attempts, v.landed_ns AS ts_ns
+    FROM venue_orders v LEFT JOIN dec d ON d.mint_id = v.mint_id
+    WHERE v.status = 'filled' AND v.token_delta <> 0
+), simulated AS (
+    SELECT f.source AS run_id, f.order_id, f.decision_id, f.mint_id, f.side,
+           'simulated' AS venue, o.price AS decision_price, NULL::DOUBLE AS quoted_price,
+           f.price AS filled_price, (f.fee + f.network_fee) / 1e9 AS fees_sol,
+           NULL::DOUBLE AS priority_fee_sol, f.impact * 100 AS quoted_impact_pct,
+           (f.ts_ns - o.ts_ns) / 1e6 AS latency_ms, 1 AS attempts, f.ts_ns
+    FROM fills f JOIN orders o ON o.source = f.source AND o.order_id = f.order_id
+    WHERE f.source NOT IN (SELECT run_id FROM runs
+                           WHERE json_extract_string(report_json, '$.venue') = 'external')
+)
+SELECT e.*, mi.mint,
+       (e.filled_price / e.decision_price - 1) * e.side * 100 AS slippage_vs_decision_pct,
+       (e.filled_price / e.quoted_price - 1) * e.side * 100 AS slippage_vs_quote_pct
+FROM (SELECT * FROM live UNION ALL SELECT * FROM simulated) e
+LEFT JOIN mints mi ON mi.mint_id = e.mint_id
+"""
+"""Each filled order's execution: the decision's price, the quote's (live), the fill's,
+the slippage against each (positive: worse for us), fees and latency from decision to
+landed (live: wall time; simulated: event time from order to fill)."""
+
 PROJECTIONS = {
     "closed_trades": CLOSED_TRADES,
     "open_positions": OPEN_POSITIONS,
@@ -232,6 +271,7 @@ PROJECTIONS = {
     "param_history": PARAM_HISTORY,
     "param_evolution": PARAM_EVOLUTION,
     "pattern_stats": PATTERN_STATS,
+    "execution_quality": EXECUTION_QUALITY,
 }
 """The SQL views built on the family views, in the order they depend on each other."""
 
@@ -243,6 +283,7 @@ PROJECTION_FAMILIES = {
     "param_history": ("params", "controls", "strategist", "adaptations"),
     "param_evolution": ("params", "controls", "strategist", "adaptations"),
     "pattern_stats": ("pattern_hits",),
+    "execution_quality": ("venue_orders", "fills", "orders", "mints", "runs"),
 }
 """The families each projection reads (what a query on it depends on)."""
 

@@ -13,6 +13,7 @@ FAMILY_NAMES = ("ticks", "signals", "quarantine", "mints", "imports", "decisions
                 "params", "strategist", "reviews", "pattern_hits", "insights",
                 "adaptations", "validations", "alerts", "venue_orders")  # fmt: skip
 PROJECTION_NAMES = ("closed_trades", "open_positions", "decision_audit", "breaker_history",
-                    "param_history", "param_evolution", "pattern_stats")  # fmt: skip
+                    "param_history", "param_evolution", "pattern_stats",
+                    "execution_quality")  # fmt: skip
 VIEW_NAMES = (*FAMILY_NAMES, *PROJECTION_NAMES)
 """Every view a store's DuckDB connection has: one per family, then the projections."""

@@ -288,3 +288,36 @@ def render_run_summary(out: Console, doc: dict[str, Any]) -> None:
         "parameter changes": doc["param_changes"],
     }
     out.print(_kv_table(f"run {doc['run_id']}", items))
+
+
+def render_execution(out: Console, doc: dict[str, Any]) -> None:
+    """`clanka execution`: the run's execution figures, then its latest orders."""
+
+    def pct(v: Any) -> str:
+        return "-" if v is None else f"{v:+.3f}%"
+
+    items = {
+        "venue": doc["venue"] or "-",
+        "orders filled": doc["filled"],
+        "slippage vs decision, p50 / p90": f"{pct(doc['slip_decision_p50'])} / "
+                                           f"{pct(doc['slip_decision_p90'])}",
+        "slippage vs quote, p50 / p90": f"{pct(doc['slip_quote_p50'])} / "
+                                        f"{pct(doc['slip_quote_p90'])}",
+        "fees (SOL), total / per order": f"{_fmt(doc['fees_sol'])} / "
+                                         f"{_fmt(doc['fees_per_order_sol'])}",
+        "latency ms, p50 / p90": f"{_fmt(doc['latency_ms_p50'])} / {_fmt(doc['latency_ms_p90'])}",
+        "attempts per order": _fmt(doc["attempts_mean"]),
+        "rejected": ", ".join(f"{k} {v}" for k, v in doc["rejected"].items()) or "none",
+    }  # fmt: skip
+    out.print(_kv_table(f"execution of {doc['run_id']}", items))
+    if doc["orders"]:
+        t = Table(title=f"last {len(doc['orders'])} fills")
+        for c in ("order", "token", "side", "decision", "quoted", "filled", "vs decision",
+                  "vs quote", "fees SOL", "latency ms"):  # fmt: skip
+            t.add_column(c, justify="right")
+        for o in doc["orders"]:
+            t.add_row(str(o["order_id"]), str(o["mint"])[:10], "buy" if o["side"] == 1 else "sell",
+                      _fmt(o["decision_price"]), _fmt(o["quoted_price"]), _fmt(o["filled_price"]),
+                      pct(o["slippage_vs_decision_pct"]), pct(o["slippage_vs_quote_pct"]),
+                      _fmt(o["fees_sol"]), _fmt(o["latency_ms"]))  # fmt: skip
+        out.print(t)

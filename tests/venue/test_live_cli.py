@@ -150,6 +150,21 @@ def test_a_live_run_and_its_dry_run_rehearsal(
     for _, side, sol_delta, tok_delta, costs, qty, sol, netfee in filled:
         assert (qty, netfee) == (abs(tok_delta), costs)  # the kernel booked the chain's
         assert sol == (-sol_delta - costs if side == 1 else sol_delta + costs)
+    # Execution quality, the same figures for the live run and its rehearsal.
+    cmd = [*CLI, "execution", "real", "--store", str(store), "--json", "--last", "100"]
+    ex = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert ex.returncode == 0, ex.stderr
+    doc = json.loads(ex.stdout)
+    assert doc["venue"] == "live" and doc["filled"] == rep["fills"] == len(doc["orders"])
+    by_hand = sorted(
+        ((-sol_delta - costs) / 1e9 / (tok_delta / 1e6)) if side == 1
+        else ((sol_delta + costs) / 1e9 / (-tok_delta / 1e6))
+        for _, side, sol_delta, tok_delta, costs, *_ in filled
+    )  # fmt: skip
+    assert sorted(o["filled_price"] for o in doc["orders"]) == pytest.approx(by_hand)
+    rehearsal = subprocess.run([*CLI, "execution", "rehearsal", "--store", str(store), "--json"],
+                               cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert json.loads(rehearsal.stdout)["venue"] == "simulated"
     # The key is in no output and no file of the store.
     secret = bytes(key)
     for text in (dry.stdout, dry.stderr, live.stdout, live.stderr):
