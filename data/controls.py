@@ -2,7 +2,8 @@
 
 - The emergency stop and the manual breaker reset are `signals` rows for no mint
   (mint_id -1) under the source "control"; the kernel trips the emergency-stop breaker
-  on SignalKind.EMERGENCY_STOP and clears every breaker on SignalKind.BREAKER_RESET.
+  on SignalKind.EMERGENCY_STOP, also sells every open position on
+  SignalKind.EMERGENCY_EXIT, and clears every breaker on SignalKind.BREAKER_RESET.
 - Parameter and condition-set changes are `controls` rows (source: who asked). Every
   mode reads them as kernel input at their `(ts_ns, seq)` place (`control_input`), so
   a replay of a day reproduces what a steered paper or live bot did.
@@ -29,6 +30,7 @@ CONTROL_SOURCE = "control"
 CONTROLS = {
     "emergency-stop": SignalKind.EMERGENCY_STOP,
     "reset": SignalKind.BREAKER_RESET,
+    "emergency-exit": SignalKind.EMERGENCY_EXIT,
 }
 
 

@@ -57,6 +57,9 @@ class SignalKind(IntEnum):
     """Control (any mint id, -1 by convention): trip the emergency-stop breaker."""
     BREAKER_RESET = 65
     """Control: manually reset every tripped breaker and its counters."""
+    EMERGENCY_EXIT = 66
+    """Control: the emergency stop, and every open position sold (reason emergency_exit)
+    as soon as it has no order pending; a reset ends it."""
 
     @property
     def label(self) -> str:

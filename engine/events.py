@@ -90,6 +90,8 @@ class Reason(IntEnum):
     VOLUME_DEATH = 8
     SENTIMENT_FLIP = 9
     """Strong sell signals while holding: the decision engine's override."""
+    EMERGENCY_EXIT = 10
+    """The operator's emergency exit: everything is sold."""
     LOW_CONFIDENCE = 30
     HOLD_ZONE = 31
     """Confidence between the hold and buy thresholds."""

@@ -67,6 +67,7 @@ from engine.layout import (
     G_DAY_PNL,
     G_DAY_START_EQUITY,
     G_DAY_TRADES,
+    G_EXIT_ALL,
     G_MARK_END,
     G_NEXT_DEC_ID,
     G_NEXT_ORDER_ID,
@@ -218,7 +219,7 @@ REF_INVALID_VALUE, REF_FIXED_AT_START, REF_CONFLICT, REF_INVALID_CONDITIONS = 1,
 # (engine.events.Refusal)
 CTL_PARAM, CTL_CONDITIONS = 1, 2
 R_ENTRY, R_STOP, R_TP1, R_TP2, R_TP3, R_TIME, R_TRAIL, R_VOLDEATH = 1, 2, 3, 4, 5, 6, 7, 8
-R_SENT_FLIP = 9
+R_SENT_FLIP, R_EMERGENCY_EXIT = 9, 10
 R_LOW_CONF, R_HOLD_ZONE, R_TREND_NOT_UP, R_LOW_LIQ, R_STRONG_SELL = 30, 31, 32, 33, 34
 R_BREAKER, R_CORRELATED, R_PORT_RISK, R_MAX_POS, R_NO_CASH, R_TOO_SMALL = 35, 36, 37, 38, 39, 40
 R_REJ_SLIP, R_REJ_CASH, R_REJ_SIZE, R_REJ_VENUE = 20, 21, 22, 23
@@ -226,7 +227,7 @@ A_BUY, A_SELL, A_HOLD, A_SKIP = 1, 2, 3, 4
 TRIG_POSITION, TRIG_SNIPER, TRIG_SCANNER = 0, 1, 2
 BK_CONSEC, BK_LOSS_SOL, BK_LOSS_PCT, BK_TRADES, BK_SLIP, BK_EMERGENCY = 1, 2, 3, 4, 5, 6
 CAUSE_TRIPPED, CAUSE_NEW_DAY, CAUSE_MANUAL = 1, 2, 3
-SIG_EMERGENCY, SIG_RESET = 64, 65
+SIG_EMERGENCY, SIG_RESET, SIG_EXIT_ALL = 64, 65, 66
 SIG_SOL_USD = 32
 NS_PER_HOUR = 3_600_000_000_000
 # Signal kinds (engine.codes.SignalKind) the scores read.
@@ -518,6 +519,50 @@ def _place_order(
     ord_i[o, OI_DEC_ID] = dec_id
     ord_i[o, OI_PLACED_SEQ] = seq
     return o, oid
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _exit_all(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n_out: int,
+    glob: np.ndarray,
+    mint_i: np.ndarray,
+    mint_f: np.ndarray,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    ord_i: np.ndarray,
+    ord_f: np.ndarray,
+    t: int,
+    seq: int,
+    latency: int,
+) -> int:
+    """The emergency exit: everything left in every open position is sold.
+
+    A position with an order pending is sold when that order has ended.
+    """
+    for s in range(pos_i.shape[0]):
+        if pos_i[s, PI_ACTIVE] != 1 or n_out + 2 > out_i.shape[0]:
+            continue
+        m = pos_i[s, PI_MINT]
+        if mint_i[m, MI_PENDING_ORDER] >= 0:
+            continue
+        last = mint_f[m, MF_LAST_PRICE]
+        pid = pos_i[s, PI_POS_ID]
+        qty = pos_i[s, PI_QTY]
+        conf = pos_f[s, PF_CONF]
+        did = glob[G_NEXT_DEC_ID] + 1
+        glob[G_NEXT_DEC_ID] = did
+        o, oid = _place_order(ord_i, glob, m, -1, t, t + latency, qty, 0, R_EMERGENCY_EXIT, s,
+                              0, did, seq)  # fmt: skip
+        ord_f[o, OF_DECISION_PRICE] = last
+        mint_i[m, MI_PENDING_ORDER] = o
+        n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, R_EMERGENCY_EXIT, qty, 0, 0,
+                      0, 0, seq, last, conf, 0.0, did)  # fmt: skip
+        out_i[n_out - 1, O_ACTION] = A_SELL
+        n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, R_EMERGENCY_EXIT,
+                      qty, 0, 0, 0, 0, seq, last, conf, 0.0, did)  # fmt: skip
+    return n_out
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
@@ -1620,7 +1665,14 @@ def step_nb(
             elif k == SIG_EMERGENCY and in_sig_value[i] != 0.0:
                 n_out = _trip(out_i, out_f, n_out, glob, BK_EMERGENCY, t, -1, seq,
                               in_sig_value[i], 0.0)  # fmt: skip
+            elif k == SIG_EXIT_ALL and in_sig_value[i] != 0.0:
+                glob[G_EXIT_ALL] = 1
+                n_out = _trip(out_i, out_f, n_out, glob, BK_EMERGENCY, t, -1, seq,
+                              in_sig_value[i], 0.0)  # fmt: skip
+                n_out = _exit_all(out_i, out_f, n_out, glob, mint_i, mint_f, pos_i, pos_f,
+                                  ord_i, ord_f, t, seq, latency)  # fmt: skip
             elif k == SIG_RESET:
+                glob[G_EXIT_ALL] = 0
                 n_out = _reset_breakers(out_i, out_f, n_out, glob, t, seq, CAUSE_MANUAL, False)
                 glob[G_DAY_PNL] = 0
                 glob[G_DAY_TRADES] = 0
@@ -1679,6 +1731,9 @@ def step_nb(
                 iv = _adaptive_interval(t, params, mint_f, mint_i, bars, pos_i, scan_iv)
             glob[G_NEXT_SCAN_TS] = (t // iv + 1) * iv
         if kind == HEARTBEAT:
+            if glob[G_EXIT_ALL] == 1:
+                n_out = _exit_all(out_i, out_f, n_out, glob, mint_i, mint_f, pos_i, pos_f,
+                                  ord_i, ord_f, t, seq, latency)  # fmt: skip
             for s in range(pos_i.shape[0]):
                 if pos_i[s, PI_ACTIVE] != 1:
                     continue
@@ -1910,7 +1965,9 @@ def step_nb(
                 why = 0
                 sell = remaining
                 scored = False
-                if p <= pos_f[slot, PF_STOP_PRICE]:
+                if glob[G_EXIT_ALL] == 1:
+                    why = R_EMERGENCY_EXIT
+                elif p <= pos_f[slot, PF_STOP_PRICE]:
                     why = R_STOP
                 elif pos_i[slot, PI_TRAILING] == 1 and p <= pos_f[slot, PF_TRAIL_HIGH] * (
                     1.0 - params[_TRAIL_PCT]

@@ -139,7 +139,8 @@ G_COND_N = 14  # conditions in the active entry set (0: the sniper is off)
 G_COND_STAGE = 15  # conditions a condition-set change announced (-1: none under way)
 G_COND_HAVE = 16  # of those, received so far
 G_VENUE = 17  # VENUE_SIMULATED (replay, paper) or VENUE_EXTERNAL (live: fills are inputs)
-N_G = 18
+G_EXIT_ALL = 18  # 1 from an emergency exit until a reset: every position is sold
+N_G = 19
 VENUE_SIMULATED, VENUE_EXTERNAL = 0, 1
 NO_DAY_YET = -(2**63)
 """G_DAY_END before the first event: any event starts a day without resetting."""

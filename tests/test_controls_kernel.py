@@ -192,3 +192,37 @@ def test_any_split_of_a_stream_with_controls_gives_identical_output(data: st.Dat
     assert np.array_equal(wf, pf, equal_nan=True)
     assert np.array_equal(whole.params, parts.params)
     assert wf.tobytes() == pf.tobytes()
+
+
+def test_the_emergency_exit_sells_everything_and_blocks_entries_until_a_reset() -> None:
+    from engine.codes import SignalKind
+    from engine.events import Breaker, Reason
+    from tests.kernel_helpers import T0, S, Tape, of_kind, run
+
+    tape = (
+        Tape()
+        .tick(T0, 0.001)  # buy mint 0
+        .tick(T0 + S, 0.001)  # filled
+        .tick(T0 + S, 0.002, mint=1)  # buy mint 1
+        .tick(T0 + 2 * S, 0.002, mint=1)  # filled
+        .signal(T0 + 3 * S, SignalKind.EMERGENCY_EXIT, 1.0, mint=-1)  # sell both, stop entries
+        .tick(T0 + 4 * S, 0.001)  # mint 0's exit fills; no new entry
+        .heartbeat(T0 + 5 * S)
+        .tick(T0 + 6 * S, 0.002, mint=1)  # mint 1's exit fills
+        .tick(T0 + 7 * S, 0.002, mint=2)  # no entry while the stop holds
+        .signal(T0 + 8 * S, SignalKind.BREAKER_RESET, 1.0, mint=-1)
+        .tick(T0 + 9 * S, 0.002, mint=2)  # entries again
+    )
+    ev, _ = run(tape, position_sol=1.0)
+    exits = [o for o in of_kind(ev, OutKind.ORDER_PLACED) if o.side == -1]
+    assert [(o.mint, o.reason, o.ts) for o in exits] == [
+        (0, Reason.EMERGENCY_EXIT, T0 + 3 * S), (1, Reason.EMERGENCY_EXIT, T0 + 3 * S)
+    ]  # fmt: skip
+    opened = of_kind(ev, OutKind.POSITION_OPENED)
+    closed = of_kind(ev, OutKind.POSITION_CLOSED)
+    assert [c.reason for c in closed] == [Reason.EMERGENCY_EXIT] * 2
+    assert exits[0].qty == opened[0].qty and exits[1].qty == opened[1].qty  # all of it
+    (trip,) = of_kind(ev, OutKind.BREAKER_TRIPPED)
+    assert trip.reason == Breaker.EMERGENCY_STOP
+    buys = [o for o in of_kind(ev, OutKind.ORDER_PLACED) if o.side == 1]
+    assert [(o.mint, o.ts) for o in buys] == [(0, T0), (1, T0 + S), (2, T0 + 9 * S)]

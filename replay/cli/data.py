@@ -225,7 +225,8 @@ def _run_query(st: EventStore, query: str, limit: int, verify: bool) -> Any:
         watcher.join()  # a daemon thread alive at exit would keep the connection alive
 
 
-CONTROL_ACTIONS = ("set", "conditions", "emergency-stop", "reset", "strategist")
+CONTROL_ACTIONS = ("set", "conditions", "emergency-stop", "emergency-exit", "reset",
+                   "strategist")  # fmt: skip
 
 
 def _record_refusal(store: Path | None, action: str, args: list[str], why: str) -> None:
@@ -254,7 +255,8 @@ def control(
     action: Annotated[
         str,
         typer.Argument(
-            help="set NAME=VALUE ..., conditions 'TEXT', emergency-stop, reset or strategist.",
+            help="set NAME=VALUE ..., conditions 'TEXT', emergency-stop, emergency-exit, "
+            "reset or strategist.",
             metavar="ACTION",
         ),
     ],
@@ -274,8 +276,9 @@ def control(
 
     `set stop_loss=0.05` changes a parameter (checked as --set checks it), `conditions
     'ret_5m >= 0.1 AND liquidity >= 40'` replaces the sniper's entry set ('none' turns
-    it off), `emergency-stop` halts new entries (never exits), `reset` clears every
-    tripped breaker, `strategist` asks the LLM strategist at that time besides its
+    it off), `emergency-stop` halts new entries (never exits), `emergency-exit` halts
+    them and sells every open position, `reset` clears every tripped breaker (and ends
+    an emergency exit), `strategist` asks the LLM strategist at that time besides its
     schedule (in runs that have one). Each run applies it at its place in event time (a
     later replay of the day too) and lists it in its report; `param_history` shows what
     each run did.
