@@ -1,9 +1,10 @@
 """Controls as events: what steers the kernel, logged before it can take effect.
 
-- The emergency stop and the manual breaker reset are `signals` rows for no mint
-  (mint_id -1) under the source "control"; the kernel trips the emergency-stop breaker
-  on SignalKind.EMERGENCY_STOP, also sells every open position on
-  SignalKind.EMERGENCY_EXIT, and clears every breaker on SignalKind.BREAKER_RESET.
+- The emergency stop, the emergency exit and the manual breaker reset are `controls`
+  rows (control 'signal') that reach the kernel as control signals for no mint: it trips
+  the emergency-stop breaker on SignalKind.EMERGENCY_STOP, also sells every open
+  position on SignalKind.EMERGENCY_EXIT, and clears every breaker on
+  SignalKind.BREAKER_RESET.
 - Parameter and condition-set changes are `controls` rows (source: who asked). Every
   mode reads them as kernel input at their `(ts_ns, seq)` place (`control_input`), so
   a replay of a day reproduces what a steered paper or live bot did.
@@ -25,6 +26,7 @@ from data.schemas import CONTROL_ORIGINS
 from data.store import EventStore, SeqRange
 from engine.codes import SignalKind
 from engine.controls import Checked, check_conditions, check_param, parse_conditions
+from engine.events import InputKind
 
 CONTROL_SOURCE = "control"
 CONTROLS = {
@@ -34,23 +36,24 @@ CONTROLS = {
 }
 
 
-def append_control(store: EventStore, name: str, ts_ns: int) -> SeqRange:
-    """Log control `name` (a key of CONTROLS) at `ts_ns`; returns its seq range."""
-    try:
-        kind = CONTROLS[name]
-    except KeyError:
-        raise ValueError(f"unknown control {name!r}; known: {', '.join(CONTROLS)}") from None
-    return store.append(
-        "signals",
-        {
-            "ts_ns": np.array([ts_ns], dtype=np.int64),
-            "mint_id": np.array([-1], dtype=np.int32),
-            "kind": np.array([int(kind)], dtype=np.int16),
-            "value": np.array([1.0]),
-            "uid": np.array([ts_ns], dtype=np.int64),
-        },
-        source=CONTROL_SOURCE,
-    )
+SIGNAL_CONTROL = "signal"
+"""A `controls` row whose name is one of CONTROLS: a control signal for the kernel."""
+
+
+def append_control(
+    store: EventStore, name: str, ts_ns: int, *, source: str = "operator", reason: str = ""
+) -> SeqRange:
+    """Log control signal `name` (a key of CONTROLS) at `ts_ns`; returns its seq range.
+
+    It is a `controls` row (control 'signal'), so replays, sweeps and running paper and
+    live runs apply it at its place in event time, like a parameter change. (Stores
+    written before kept these as `signals` rows of the source "control"; replays still
+    read those.)
+    """
+    if name not in CONTROLS:
+        raise ValueError(f"unknown control {name!r}; known: {', '.join(CONTROLS)}")
+    return _append(store, SIGNAL_CONTROL, name, 1.0, "", ts_ns, source, reason or name, None,
+                   math.nan)  # fmt: skip
 
 
 def record_refused_control(
@@ -201,6 +204,15 @@ def control_input(rows: list[ControlRecord]) -> ControlInput:
     size: list[int] = []
     for t, s, control, name, value, conditions in rows:
         if control == STRATEGIST_REQUEST:  # steers the scheduler, not the kernel
+            continue
+        if control == SIGNAL_CONTROL:
+            if name in CONTROLS:
+                ts.append(t)
+                seq.append(s)
+                kind.append(int(InputKind.SIGNAL))
+                sk.append(int(CONTROLS[name]))
+                sv.append(float(value))
+                size.append(0)
             continue
         checked: Checked = (
             check_conditions(conditions) if control == "conditions" else check_param(name, value)

@@ -507,9 +507,10 @@ CONTROLS = FamilySpec(
     compression="zstd",
     row_group_rows=_ROW_GROUP,
     doc="ControlRequested: a change that steers the kernel from ts_ns on, as input in every "
-    "mode: control 'param' (name = value) or 'conditions' (the new entry set; 'none' turns "
-    "the sniper off). The source says who asked (config, operator, strategist, "
-    "adaptation); old_value is the value the requester saw (NaN if unknown), reason and "
+    "mode: control 'param' (name = value), 'conditions' (the new entry set; 'none' turns "
+    "the sniper off) or 'signal' (name emergency-stop, emergency-exit or reset). The "
+    "source says who asked (config, operator, strategist, adaptation); old_value is the "
+    "value the requester saw (NaN if unknown), reason and "
     "evidence (JSON) say why. Each run logs what it applied or refused in `params`.",
 )
 

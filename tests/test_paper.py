@@ -472,3 +472,46 @@ def test_a_damaged_controls_segment_is_a_warning_and_the_run_trades_on(
     assert run.poll_controls(t0 + 2 * 10**9) == 1
     assert run.kernel.params[P.TP1] == 0.2
     run.close()
+
+
+def test_a_running_run_applies_an_operators_emergency_exit_once(tmp_path: Path) -> None:
+    """`clanka control emergency-exit` reaches a running paper (or live) run through its
+    control poll: the held position is sold and entries stop, once, across a restart."""
+    from data.controls import append_control
+    from data.feed.wire import FeedTick
+    from engine.events import OutKind, Reason
+    from engine.layout import O_KIND, O_REASON, O_SIDE
+    from strategies.config import load_strategy
+
+    cfg = tmp_path / "eager.toml"
+    cfg.write_text(EAGER.replace("time_stop_s = 1\n", "time_stop_s = 3600\n"))
+    st = open_store(tmp_path / "s", create=True)
+    clock = [1_800_000_000 * 10**9]
+    run = LiveRun(st, "exit", load_strategy(cfg), LiveSettings(flush_ms=0), mode="paper",
+                  now_ns=lambda: clock[0])  # fmt: skip
+    mint = "7GCihgDB8fe6KNjn2MYtkzZcRjQy3t9GHdC8uHYmW2hr"
+
+    def tick(k: int) -> None:
+        clock[0] += 10**9
+        run.process_items([FeedTick(mint, 1e-6, 10**6, 1, 40.0, clock[0], clock[0], k)], None)
+
+    tick(1)  # buy
+    tick(2)  # filled
+    append_control(st, "emergency-exit", clock[0] + 1, source="operator", reason="test")
+    clock[0] += 2
+    assert run.poll_controls(clock[0]) == 1
+    assert run.poll_controls(clock[0] + 1) == 0  # once
+    tick(3)  # the exit fills; no new entry (the emergency stop holds)
+    tick(4)
+    out_i, _ = run.outputs()
+    sells = out_i[(out_i[:, O_KIND] == OutKind.ORDER_PLACED) & (out_i[:, O_SIDE] == -1)]
+    assert sells[:, O_REASON].tolist() == [Reason.EMERGENCY_EXIT]
+    buys = out_i[(out_i[:, O_KIND] == OutKind.ORDER_PLACED) & (out_i[:, O_SIDE] == 1)]
+    assert len(buys) == 1
+    closed = out_i[out_i[:, O_KIND] == OutKind.POSITION_CLOSED]
+    assert closed[:, O_REASON].tolist() == [Reason.EMERGENCY_EXIT]
+    run.close()
+    again = LiveRun(st, "exit", load_strategy(cfg), LiveSettings(flush_ms=0), mode="paper",
+                    now_ns=lambda: clock[0])  # fmt: skip
+    assert again.poll_controls(clock[0] + 5) == 0  # applied already: recovered as applied
+    again.close()
