@@ -330,6 +330,7 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
             "adaptations",
             "alerts",
             "venue_orders",
+            "dead_letters",
         ):
             extra = ", source AS run_id"
         rel = family_relation(root, manifest, spec)

@@ -11,7 +11,8 @@ FAMILY_NAMES = ("ticks", "signals", "quarantine", "mints", "imports", "decisions
                 "fills", "rejects", "positions", "risk", "equity", "runs", "sweeps",
                 "feed_inputs", "feed_gaps", "feed_frames", "live_batches", "repairs", "controls",
                 "params", "strategist", "reviews", "pattern_hits", "insights",
-                "adaptations", "validations", "alerts", "venue_orders")  # fmt: skip
+                "adaptations", "validations", "alerts", "venue_orders",
+                "dead_letters")  # fmt: skip
 PROJECTION_NAMES = ("closed_trades", "open_positions", "decision_audit", "breaker_history",
                     "param_history", "param_evolution", "pattern_stats",
                     "execution_quality")  # fmt: skip

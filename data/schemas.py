@@ -484,7 +484,7 @@ REPAIRS = FamilySpec(
     "(missing, size, hash, unreadable, rows). Committed with the removal itself.",
 )
 
-CONTROL_ORIGINS = ("config", "operator", "strategist", "adaptation")
+CONTROL_ORIGINS = ("config", "operator", "strategist", "adaptation", "venue")
 """Who may steer a run; a `controls` row's source is one of these."""
 
 CONTROLS = FamilySpec(
@@ -788,10 +788,24 @@ VENUE_ORDERS = _by_run(
     run_seq=False,
 )
 
+DEAD_LETTERS = _by_run(
+    "dead_letters",
+    [
+        *(f for f in VENUE_ORDERS.payload_schema if f.name not in ("ts_ns", "mint_id")),
+        _f("order_json", _STR),
+    ],
+    "OrderDeadLettered: a live order that failed for good at the venue (not a pre-flight "
+    "refusal: a swap that landed and failed, a refusal by the node's simulation, retries "
+    "exhausted, an order whose fate could not be learned), with everything needed to "
+    "understand it: the venue_orders columns of its ending and the order itself as JSON. "
+    "Too many in a short time trip the emergency stop (replay.live.router).",
+    run_seq=False,
+)
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
         RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES,
         REPAIRS, CONTROLS, PARAMS, STRATEGIST, REVIEWS, PATTERN_HITS, INSIGHTS,
-        ADAPTATIONS, VALIDATIONS, ALERTS, VENUE_ORDERS)  # fmt: skip
+        ADAPTATIONS, VALIDATIONS, ALERTS, VENUE_ORDERS, DEAD_LETTERS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
+from data.controls import append_control
 from engine.events import OutKind
 from engine.layout import (
     O_DEC_ID,
@@ -54,6 +55,8 @@ from replay.venue.reports import VenueReport
 
 LOG = logging.getLogger("clanka.venue")
 FINAL = ("filled", "rejected", "dry_run")
+PREFLIGHT = ("tradeable", "no_position", "drift", "impact", "balance")
+"""Pre-flight refusals: the order never reached the venue, so it is no dead letter."""
 
 
 def _row(order_id: int, o: LiveOrder, status: str, **kw: Any) -> dict[str, Any]:
@@ -102,6 +105,8 @@ class VenueRouter:
         self.sent: set[int] = set()
         """Kernel order ids handed to the executor by this process."""
         self.mint_of: dict[int, int] = {}
+        self.dead: list[int] = []
+        """Wall times of this process's dead letters (the error-rate breaker's window)."""
         executor.journal = self._journal
         executor.on_sent = self._sent
         self._journal_ids: dict[int, int] = {}
@@ -165,8 +170,11 @@ class VenueRouter:
     async def _route(self, order_id: int, mint_id: int, order: LiveOrder) -> None:
         self._journal_ids[order.decision_id] = order_id
         out = await self.executor.execute(order, dry_run=self.dry_run)
-        self._append([outcome_row(order_id, mint_id, out)])
+        row = outcome_row(order_id, mint_id, out)
+        self._append([row])
         self.run.progress.emit("order_ended", order_id=order_id, status=out.status)
+        if out.status in ("rejected", "unresolved") and out.reason not in PREFLIGHT:
+            self._dead_letter(row, order)
         what = "bought" if order.side == BUY else "sold"
         if out.status == "filled":
             LOG.info("order %d %s: %s (%d raw units, %+d lamports, fee %d, signature %s)",
@@ -179,6 +187,23 @@ class VenueRouter:
             log("order %d %s: %s", order_id, out.status, out.message)
         if out.status in ("filled", "rejected") and not self.dry_run:
             self.deliver(VenueReport.of(order_id, out, time.time_ns()))
+
+    def _dead_letter(self, row: dict[str, Any], order: LiveOrder) -> None:
+        """Keep an order that failed for good; trip the emergency stop on a burst."""
+        letter = {k: v for k, v in row.items()}
+        letter["order_json"] = json.dumps(asdict(order), sort_keys=True)
+        self.run.store.append("dead_letters", {k: [v] for k, v in letter.items()},
+                              source=self.run.run_id)  # fmt: skip
+        limits = self.executor.settings
+        now = time.time_ns()
+        self.dead = [t for t in self.dead if t > now - limits.dead_letter_window_s * 1e9]
+        self.dead.append(now)
+        if len(self.dead) >= limits.max_dead_letters:
+            why = (f"{len(self.dead)} orders failed for good at the venue in "
+                   f"{limits.dead_letter_window_s:g} s")  # fmt: skip
+            LOG.critical("error-rate spike: %s; the emergency stop is logged", why)
+            append_control(self.run.store, "emergency-stop", now, source="venue", reason=why)
+            self.dead.clear()
 
     async def close(self, timeout_s: float = 60.0) -> None:
         """Wait for the orders in flight (a stop never abandons a sent transaction)."""

@@ -65,6 +65,11 @@ class ExecutorSettings(BaseModel):
     max_attempts: int = Field(default=4, gt=0)
     max_retry_after_s: float = Field(default=60.0, gt=0)
     confirm_timeout_s: float = Field(default=120.0, gt=0)
+    max_dead_letters: int = Field(default=3, gt=0)
+    """This many orders failed for good within `dead_letter_window_s` trip the emergency
+    stop (an error-rate spike: something is wrong with the venue, the wallet or the
+    settings)."""
+    dead_letter_window_s: float = Field(default=300.0, gt=0)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from data.feed.client import FeedConfig, WallClock
-from data.store import open_store
+from data.store import EventStore, open_store
 from engine.layout import MF_LAST_PRICE
 from replay.live.paper import replay_inputs, run_paper
 from replay.live.run import LiveRun, LiveSettings, first_difference, logged_tables
@@ -24,7 +25,7 @@ from replay.venue.chain import ChainClient
 from replay.venue.executor import Executor, ExecutorSettings
 from replay.venue.jupiter import JupiterClient, JupiterSettings
 from replay.venue.signer import Signer
-from strategies.config import load_strategy
+from strategies.config import StrategyConfig, load_strategy
 from tests.jupiter_standin import JupiterStandIn
 from tests.solana_rpc import SolanaRpc, fund
 from tests.test_paper import EAGER, server_of_pump  # noqa: F401  (fixture)
@@ -33,19 +34,21 @@ from tests.test_replay import pump_store  # noqa: F401  (fixture)
 WALLET = 20 * 10**9
 
 
-def test_a_live_run_on_a_recorded_feed_books_what_the_chain_did(
-    server_of_pump: int,  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    cfg = tmp_path / "eager.toml"
+def _run_live(
+    port: int, tmp: Path, limits: ExecutorSettings,
+    faults: Callable[[SolanaRpc, JupiterStandIn], None] | None = None,
+) -> tuple[dict[str, Any], dict[str, int], int, EventStore, StrategyConfig, Keypair]:  # fmt: skip
+    """A live run of 8 s on the recorded feed; its report, the wallet's holdings and SOL."""
+    cfg = tmp / "eager.toml"
     cfg.write_text(EAGER.replace("time_stop_s = 1\n", "time_stop_s = 2\n"))
     key = Keypair()
-    kp = tmp_path / "wallet.json"
+    kp = tmp / "wallet.json"
     kp.write_text(json.dumps(list(bytes(key))))
     kp.chmod(0o600)
-    st = open_store(tmp_path / "live", create=True)
+    st = open_store(tmp / "live", create=True)
     strat = load_strategy(cfg)
-    live = LiveRun(st, "live-e2e", strat, LiveSettings(heartbeat_ms=100, roll_s=0.5),
+    live = LiveRun(st, "live-e2e", strat, LiveSettings(heartbeat_ms=100, roll_s=0.5,
+                                                       control_poll_ms=100),
                    mode="live", external_venue=True)  # fmt: skip
 
     def oracle(mint: str) -> float:
@@ -54,14 +57,15 @@ def test_a_live_run_on_a_recorded_feed_books_what_the_chain_did(
 
     with SolanaRpc() as rpc, JupiterStandIn(rpc.chain, oracle=oracle) as jup:
         fund(rpc.chain, key, WALLET)
+        if faults is not None:
+            faults(rpc, jup)
 
         async def main() -> tuple[dict[str, Any], dict[str, int], int]:
             async with httpx.AsyncClient() as http:
                 chain = ChainClient(rpc.url, poll_s=0.0)
                 ex = Executor(JupiterClient(JupiterSettings(base_url=jup.base), http), chain,
-                              Signer.from_file(kp),
-                              ExecutorSettings(max_drift_pct=50, max_impact_pct=50))  # fmt: skip
-                rep = await run_paper(live, FeedConfig(url=f"ws://127.0.0.1:{server_of_pump}"),
+                              Signer.from_file(kp), limits)  # fmt: skip
+                rep = await run_paper(live, FeedConfig(url=f"ws://127.0.0.1:{port}"),
                                       WallClock(), duration_s=8, stop=asyncio.Event(),
                                       venue=ex)  # fmt: skip
                 held = {}
@@ -73,6 +77,15 @@ def test_a_live_run_on_a_recorded_feed_books_what_the_chain_did(
 
         rep, held, sol = asyncio.run(main())
     st.refresh()
+    return rep, held, sol, st, strat, key
+
+
+def test_a_live_run_on_a_recorded_feed_books_what_the_chain_did(
+    server_of_pump: int,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    limits = ExecutorSettings(max_drift_pct=50, max_impact_pct=50)
+    rep, held, sol, st, strat, _ = _run_live(server_of_pump, tmp_path, limits)
     assert rep["venue"] == "external" and rep["fills"] > 4 and rep["trades"] > 1, rep
     orders = st.con.execute(
         "SELECT order_id, status, signature, sol_delta, token_delta, fee + rent, side "
@@ -102,3 +115,38 @@ def test_a_live_run_on_a_recorded_feed_books_what_the_chain_did(
     st.refresh()
     assert first_difference(logged_tables(st, "live-e2e"),
                             logged_tables(st, "live-e2e-replay")) is None  # fmt: skip
+
+
+def test_a_burst_of_orders_failing_for_good_trips_the_emergency_stop(
+    server_of_pump: int,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Swaps that land and fail are dead letters; the third within the window logs an
+    emergency stop that the run applies: no entry after it."""
+
+    def failing(rpc: SolanaRpc, jup: JupiterStandIn) -> None:
+        rpc.chain.simulate = False  # the node's simulation passed on a state that changed
+        jup.script("swap", *[("fail", None)] * 50)
+
+    limits = ExecutorSettings(max_drift_pct=50, max_impact_pct=50, max_dead_letters=3)
+    rep, held, _, st, _, _ = _run_live(server_of_pump, tmp_path, limits, failing)
+    letters = st.con.execute(
+        "SELECT reason, category, order_json, signature FROM dead_letters WHERE source = ? "
+        "ORDER BY seq",
+        ["live-e2e"],
+    ).fetchall()
+    assert len(letters) >= 3 and {r[0] for r in letters} == {"landed_failed"}
+    assert all(r[1] == "critical" and json.loads(r[2])["mint"] and r[3] for r in letters)
+    ((stop_ts,),) = st.con.execute(
+        "SELECT min(ts_ns) FROM controls WHERE source = 'venue' AND name = 'emergency-stop'"
+    ).fetchall()
+    tripped = st.con.execute(
+        "SELECT min(ts_ns) FROM risk WHERE source = 'live-e2e' AND breaker_name = "
+        "'emergency_stop' AND event = 1"
+    ).fetchall()[0]
+    later_buys = st.con.execute(
+        "SELECT count(*) FROM orders WHERE source = 'live-e2e' AND side = 1 AND ts_ns > ?",
+        [tripped[0]],
+    ).fetchall()[0][0]
+    assert tripped[0] >= stop_ts and later_buys == 0
+    assert rep["fills"] == 0 and not any(held.values())  # every swap failed: nothing held
