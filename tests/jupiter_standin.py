@@ -162,14 +162,21 @@ class _Handler(BaseHTTPRequestHandler):
             queue = srv.faults[endpoint]
             return queue.popleft() if queue else None
 
-    def do_GET(self) -> None:
-        """`/swap/v1/quote`."""
-        fault = self._fault("quote")
+    def _faulted(self, endpoint: str) -> tuple[bool, tuple[str, float | None] | None]:
+        """The endpoint's next fault: (answered already with a 429, the fault)."""
+        fault = self._fault(endpoint)
         if fault and fault[0] == "slow":
             time.sleep(float(fault[1] or 1))
         if fault and fault[0] == "429":
             self._reply(429, {"error": "Too many requests"},
                         {"Retry-After": str(int(fault[1] or 1))})  # fmt: skip
+            return True, fault
+        return False, fault
+
+    def do_GET(self) -> None:
+        """`/swap/v1/quote`."""
+        answered, _ = self._faulted("quote")
+        if answered:
             return
         url = urlparse(self.path)
         if url.path != "/swap/v1/quote":
@@ -180,12 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         """`/swap/v1/swap`."""
-        fault = self._fault("swap")
-        if fault and fault[0] == "slow":
-            time.sleep(float(fault[1] or 1))
-        if fault and fault[0] == "429":
-            self._reply(429, {"error": "Too many requests"},
-                        {"Retry-After": str(int(fault[1] or 1))})  # fmt: skip
+        answered, fault = self._faulted("swap")
+        if answered:
             return
         if urlparse(self.path).path != "/swap/v1/swap":
             self._reply(404, {"error": "Not found"})

@@ -73,6 +73,24 @@ def _row(order_id: int, o: LiveOrder, status: str, **kw: Any) -> dict[str, Any]:
     return row
 
 
+def orders_placed(
+    out_i: np.ndarray, out_f: np.ndarray, run: LiveRun
+) -> list[tuple[int, int, LiveOrder]]:
+    """The batch's new orders as (kernel order id, mint id, the order for the venue)."""
+    placed = []
+    for k in np.flatnonzero(out_i[:, O_KIND] == OutKind.ORDER_PLACED).tolist():
+        r, f = out_i[k], out_f[k]
+        side = int(r[O_SIDE])
+        p = P.ENTRY_MAX_SLIPPAGE_BPS if side == BUY else P.EXIT_MAX_SLIPPAGE_BPS
+        order = LiveOrder(
+            int(r[O_DEC_ID]), side, run.by_id[int(r[O_MINT])],
+            int(r[O_SOL]) if side == BUY else int(r[O_QTY]), int(run.kernel.params[p]),
+            float(f[OF_PRICE]),
+        )  # fmt: skip
+        placed.append((int(r[O_ORDER_ID]), int(r[O_MINT]), order))
+    return placed
+
+
 def outcome_row(order_id: int, mint_id: int, out: Outcome) -> dict[str, Any]:
     """The `venue_orders` row that says how an order ended."""
     return _row(
@@ -123,15 +141,8 @@ class VenueRouter:
         """A batch's outputs: start every new order on its own task."""
         if not len(out_i):
             return
-        for k in np.flatnonzero(out_i[:, O_KIND] == OutKind.ORDER_PLACED).tolist():
-            r, f = out_i[k], out_f[k]
-            side = int(r[O_SIDE])
-            order = LiveOrder(
-                int(r[O_DEC_ID]), side, self.run.by_id[int(r[O_MINT])],
-                int(r[O_SOL]) if side == BUY else int(r[O_QTY]), self._slippage(side),
-                float(f[OF_PRICE]),
-            )  # fmt: skip
-            self.submit(int(r[O_ORDER_ID]), int(r[O_MINT]), order)
+        for order_id, mint_id, order in orders_placed(out_i, out_f, self.run):
+            self.submit(order_id, mint_id, order)
 
     def submit(self, order_id: int, mint_id: int, order: LiveOrder) -> None:
         """Send one order on a task of its own (once per order id)."""

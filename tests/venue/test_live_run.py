@@ -12,24 +12,16 @@ import numpy as np
 
 from data.feed.wire import FeedTick
 from data.store import open_store
-from engine.events import OutKind
 from engine.layout import (
     G_CASH,
-    O_DEC_ID,
-    O_KIND,
-    O_MINT,
-    O_ORDER_ID,
-    O_QTY,
-    O_SIDE,
-    O_SOL,
-    OF_PRICE,
     PI_ACTIVE,
     PI_COST,
     PI_QTY,
 )
 from replay.live.paper import replay_inputs
+from replay.live.router import orders_placed
 from replay.live.run import LiveRun, LiveSettings, event_tables, first_difference, logged_tables
-from replay.venue.executor import BUY, LiveOrder
+from replay.venue.executor import LiveOrder
 from replay.venue.reports import VenueReport
 from strategies.config import load_strategy
 from tests.test_paper import EAGER
@@ -41,15 +33,7 @@ PRICE = 30.0 / 1e9  # the pool's price: 30 SOL against 1e9 whole tokens
 
 
 def _orders(out: list[tuple[np.ndarray, np.ndarray]], run_: LiveRun) -> list[tuple[int, LiveOrder]]:
-    placed = []
-    for out_i, out_f in out:
-        for r, f in zip(out_i, out_f, strict=True):
-            if int(r[O_KIND]) == OutKind.ORDER_PLACED:
-                side = int(r[O_SIDE])
-                amount = int(r[O_SOL]) if side == BUY else int(r[O_QTY])
-                placed.append((int(r[O_ORDER_ID]), LiveOrder(
-                    int(r[O_DEC_ID]), side, run_.by_id[int(r[O_MINT])], amount, 300,
-                    float(f[OF_PRICE]))))  # fmt: skip
+    placed = [(oid, o) for i, f in out for oid, _, o in orders_placed(i, f, run_)]
     out.clear()
     return placed
 
