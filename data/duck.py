@@ -331,6 +331,7 @@ def build_views(con: duckdb.DuckDBPyConnection, root: Path, manifest: Manifest) 
             "alerts",
             "venue_orders",
             "dead_letters",
+            "reconciliations",
         ):
             extra = ", source AS run_id"
         rel = family_relation(root, manifest, spec)

@@ -12,7 +12,7 @@ FAMILY_NAMES = ("ticks", "signals", "quarantine", "mints", "imports", "decisions
                 "feed_inputs", "feed_gaps", "feed_frames", "live_batches", "repairs", "controls",
                 "params", "strategist", "reviews", "pattern_hits", "insights",
                 "adaptations", "validations", "alerts", "venue_orders",
-                "dead_letters")  # fmt: skip
+                "dead_letters", "reconciliations")  # fmt: skip
 PROJECTION_NAMES = ("closed_trades", "open_positions", "decision_audit", "breaker_history",
                     "param_history", "param_evolution", "pattern_stats",
                     "execution_quality")  # fmt: skip

@@ -802,10 +802,26 @@ DEAD_LETTERS = _by_run(
     run_seq=False,
 )
 
+RECONCILIATIONS = _by_run(
+    "reconciliations",
+    [
+        _f("asset", _STR),
+        _f("log_amount", _I64),
+        _f("chain_amount", _I64),
+        _f("difference", _I64),
+    ],
+    "BalancesReconciled, at each start of a live run: for SOL (asset 'SOL', mint_id -1, "
+    "lamports) and each open position's token (its mint, raw units), what the log says, "
+    "what the wallet holds on chain, and the difference, which the run then applies to "
+    "its kernel as an input (the chain wins).",
+    run_seq=False,
+)
+
 _ALL = (TICKS, SIGNALS, QUARANTINE, MINTS, IMPORTS, DECISIONS, ORDERS, FILLS, REJECTS, POSITIONS,
         RISK, EQUITY, RUNS, SWEEPS, FEED_INPUTS, FEED_GAPS, FEED_FRAMES, LIVE_BATCHES,
         REPAIRS, CONTROLS, PARAMS, STRATEGIST, REVIEWS, PATTERN_HITS, INSIGHTS,
-        ADAPTATIONS, VALIDATIONS, ALERTS, VENUE_ORDERS, DEAD_LETTERS)  # fmt: skip
+        ADAPTATIONS, VALIDATIONS, ALERTS, VENUE_ORDERS, DEAD_LETTERS,
+        RECONCILIATIONS)  # fmt: skip
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in _ALL}
 
 

@@ -34,6 +34,10 @@ class InputKind(IntEnum):
     """An external venue did not fill the mint's pending order: sig_value the order id,
     sig_kind the Reason (REJECT_VENUE), liq the lamports it cost anyway (a transaction
     that landed and failed still pays its fee)."""
+    VENUE_ADJUST = 8
+    """The chain wins (live, at start-up): size is what the wallet holds minus what the
+    log says, in lamports for mint -1 (cash) or raw units of the mint's open position; a
+    position left with nothing closes (reason RECONCILED)."""
 
 
 class OutKind(IntEnum):
@@ -92,6 +96,8 @@ class Reason(IntEnum):
     """Strong sell signals while holding: the decision engine's override."""
     EMERGENCY_EXIT = 10
     """The operator's emergency exit: everything is sold."""
+    RECONCILED = 11
+    """At start-up the wallet held none of a position the log had: closed as it is."""
     LOW_CONFIDENCE = 30
     HOLD_ZONE = 31
     """Confidence between the hold and buy thresholds."""

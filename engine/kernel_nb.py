@@ -211,7 +211,7 @@ NAN = np.nan
 
 # Input kinds, output kinds, reasons, actions (engine.events; plain ints for the compiler).
 TICK, SIGNAL, HEARTBEAT, PARAM, CONDITIONS, CONDITION = 0, 1, 2, 3, 4, 5
-VENUE_FILL, VENUE_REJECT = 6, 7
+VENUE_FILL, VENUE_REJECT, VENUE_ADJUST = 6, 7, 8
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
 BREAKER_TRIPPED, BREAKER_RESET, EQUITY_MARKED = 7, 8, 9
 PARAM_CHANGED, CONDITIONS_CHANGED, CONTROL_REFUSED = 10, 11, 12
@@ -219,7 +219,7 @@ REF_INVALID_VALUE, REF_FIXED_AT_START, REF_CONFLICT, REF_INVALID_CONDITIONS = 1,
 # (engine.events.Refusal)
 CTL_PARAM, CTL_CONDITIONS = 1, 2
 R_ENTRY, R_STOP, R_TP1, R_TP2, R_TP3, R_TIME, R_TRAIL, R_VOLDEATH = 1, 2, 3, 4, 5, 6, 7, 8
-R_SENT_FLIP, R_EMERGENCY_EXIT = 9, 10
+R_SENT_FLIP, R_EMERGENCY_EXIT, R_RECONCILED = 9, 10, 11
 R_LOW_CONF, R_HOLD_ZONE, R_TREND_NOT_UP, R_LOW_LIQ, R_STRONG_SELL = 30, 31, 32, 33, 34
 R_BREAKER, R_CORRELATED, R_PORT_RISK, R_MAX_POS, R_NO_CASH, R_TOO_SMALL = 35, 36, 37, 38, 39, 40
 R_REJ_SLIP, R_REJ_CASH, R_REJ_SIZE, R_REJ_VENUE = 20, 21, 22, 23
@@ -1759,6 +1759,22 @@ def step_nb(
                 out_i[n_out - 1, O_ACTION] = A_SELL
                 n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, R_TIME,
                               qty_all, 0, 0, 0, 0, seq, last, conf_s, 0.0, did)  # fmt: skip
+            continue
+        if kind == VENUE_ADJUST:
+            # The chain wins (live start-up): cash, or the mint's open position, moves to
+            # what the wallet holds; a position left with nothing closes as it is.
+            m = in_mint[i]
+            d = in_size[i]
+            if m < 0:
+                glob[G_CASH] += d
+            elif m < n_mints and mint_i[m, MI_POS_SLOT] >= 0:
+                slot = mint_i[m, MI_POS_SLOT]
+                pos_i[slot, PI_QTY] = max(np.int64(0), pos_i[slot, PI_QTY] + d)
+                if pos_i[slot, PI_QTY] == 0 and mint_i[m, MI_PENDING_ORDER] < 0:
+                    n_out = _close_position(out_i, out_f, n_out, params, glob, mint_i, pos_i,
+                                            pos_f, slot, m, t, seq, 0, pos_i[slot, PI_POS_ID],
+                                            R_RECONCILED, mint_f[m, MF_LAST_PRICE],
+                                            cooldown)  # fmt: skip
             continue
         if kind in (VENUE_FILL, VENUE_REJECT):
             # A live venue's report on the mint's pending order (engine.events.InputKind):

@@ -84,6 +84,11 @@ class Tape:
                           int(Reason.REJECT_VENUE), float(order_id)))  # fmt: skip
         return self
 
+    def venue_adjust(self, t: int, size: int, *, mint: int = -1) -> Tape:
+        """A start-up reconciliation (InputKind.VENUE_ADJUST): cash (mint -1) or a position."""
+        self.rows.append((InputKind.VENUE_ADJUST, t, mint, 0.0, size, float("nan"), 0, 0.0))
+        return self
+
     def param(self, t: int, name: str, value: float) -> Tape:
         """A parameter change at t, checked as `engine.controls` checks every change."""
         return self._control(t, check_param(name, value).rows)

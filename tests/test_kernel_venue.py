@@ -80,3 +80,21 @@ def test_the_simulated_venue_ignores_venue_reports() -> None:
     tape = Tape().tick(T0, 0.001).venue_fill(T0 + 100 * MS, 1, 10**9, SOL, 15_000)
     ev, k = run(tape, position_sol=1.0)
     assert of_kind(ev, OutKind.ORDER_FILLED) == [] and cash(k) == 10 * SOL
+
+
+def test_the_chain_wins_a_start_up_reconciliation() -> None:
+    tape = (
+        Tape()
+        .tick(T0, 0.001)
+        .venue_fill(T0 + S, 1, tokens=1_000 * 10**6, lamports=SOL, fees=15_000)
+        .venue_adjust(T0 + 2 * S, 7_000)  # the wallet holds 7,000 lamports more than the log
+        .venue_adjust(T0 + 2 * S, -400 * 10**6, mint=0)  # and 400 tokens fewer
+        .venue_adjust(T0 + 3 * S, -600 * 10**6, mint=0)  # then none at all
+    )
+    ev, k = run(tape, position_sol=1.0, external=True)
+    assert cash(k) == 10 * SOL - SOL - 15_000 + 7_000
+    (closed,) = of_kind(ev, OutKind.POSITION_CLOSED)
+    assert (closed.reason, closed.ts, closed.sol) == (Reason.RECONCILED, T0 + 3 * S,
+                                                      -(SOL + 15_000))  # fmt: skip
+    assert closed.qty == 1_000 * 10**6  # the position's original size, as every close reports
+    assert k.state.pos_i[:, PI_ACTIVE].sum() == 0

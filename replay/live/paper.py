@@ -35,7 +35,7 @@ from engine.params import P
 from replay.alerts.service import AlertService
 from replay.alerts.settings import AlertSettings
 from replay.live.reload import ReloadResult, StrategyReload
-from replay.live.router import VenueRouter, resolve
+from replay.live.router import VenueRouter, reconcile, resolve
 from replay.live.run import LiveRun, LiveSettings, recorded_batches, run_strategy
 from replay.venue.chain import ChainClient
 from replay.venue.executor import Executor
@@ -116,8 +116,8 @@ async def run_paper(
         run.watchers.append(router.watch)
         if not dry_run:
             settled, journaled = await resolve(run, venue.chain, venue.signer.pubkey)
-            for r in settled:
-                deliver(r)
+            run.process_reports(settled)
+            await reconcile(run, venue.chain, venue.signer.pubkey)  # then the chain wins
             router.resubmit(journaled)  # pending orders a crash left before they were sent
     alerter: AlertService | None = None
     if alerts is not None and alerts.enabled:

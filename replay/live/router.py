@@ -30,6 +30,7 @@ from solders.signature import Signature
 from data.controls import append_control
 from engine.events import OutKind
 from engine.layout import (
+    G_CASH,
     O_DEC_ID,
     O_KIND,
     O_MINT,
@@ -46,6 +47,9 @@ from engine.layout import (
     OI_QTY,
     OI_SIDE,
     OI_SOL,
+    PI_ACTIVE,
+    PI_MINT,
+    PI_QTY,
 )
 from engine.params import P
 from replay.live.run import LiveRun
@@ -283,3 +287,35 @@ async def resolve(
         LOG.warning("order %d resolved at restart: %s", oid, out.message)
         reports.append(VenueReport.of(int(oid), out, now()))
     return reports, {int(r[0]) for r in rows}
+
+
+async def reconcile(run: LiveRun, chain: ChainClient, wallet: Pubkey) -> list[dict[str, Any]]:
+    """At start-up, after `resolve`: the wallet's balances against the log.
+
+    The wallet's SOL and each open position's tokens: every comparison is a
+    `reconciliations` event, and every difference is applied to the kernel (the chain
+    wins). Returns the rows.
+    """
+    st = run.kernel.state
+    now = time.time_ns()
+    rows: list[dict[str, Any]] = []
+    sol = await chain.balance(wallet)
+    rows.append({"asset": "SOL", "mint_id": -1, "log_amount": int(st.glob[G_CASH]),
+                 "chain_amount": sol})  # fmt: skip
+    for s in np.flatnonzero(st.pos_i[:, PI_ACTIVE] == 1).tolist():
+        m = int(st.pos_i[s, PI_MINT])
+        held = await chain.token_balance(wallet, Pubkey.from_string(run.by_id[m]))
+        rows.append({"asset": run.by_id[m], "mint_id": m,
+                     "log_amount": int(st.pos_i[s, PI_QTY]), "chain_amount": held})  # fmt: skip
+    for r in rows:
+        r["ts_ns"] = now
+        r["difference"] = r["chain_amount"] - r["log_amount"]
+        if r["difference"]:
+            LOG.warning("reconciliation: %s: the log says %d, the chain %d; the chain wins",
+                        r["asset"], r["log_amount"], r["chain_amount"])  # fmt: skip
+    if run.write:
+        cols = {k: [r[k] for r in rows] for k in rows[0]}
+        run.store.append("reconciliations", cols, source=run.run_id)
+    changes = [(int(r["mint_id"]), int(r["difference"])) for r in rows if r["difference"]]
+    run.process_adjustments(changes, now)
+    return rows

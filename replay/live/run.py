@@ -82,6 +82,7 @@ _FIRST_CONTROL_KIND = int(InputKind.PARAM)
 _HEARTBEAT = int(InputKind.HEARTBEAT)
 _VENUE_FILL = int(InputKind.VENUE_FILL)
 _VENUE_REJECT = int(InputKind.VENUE_REJECT)
+_VENUE_ADJUST = int(InputKind.VENUE_ADJUST)
 COMPARED_FAMILIES = ("decisions", "orders", "fills", "positions", "risk", "params")
 """The run families parity and recovery compare event by event."""
 
@@ -496,6 +497,19 @@ class LiveRun:
         }  # fmt: skip
         self._taken_ns = self.now_ns()
         return self.process(cols, {}, int(recv.min()))
+
+    def process_adjustments(self, changes: Sequence[tuple[int, int]], at_ns: int) -> int:
+        """Start-up reconciliation as one input batch: (mint id or -1 for cash, change)."""
+        if not changes:
+            return 0
+        n = len(changes)
+        cols = _control_cols(np.full(n, max(at_ns, self.last_ts), np.int64),
+                             np.arange(self.in_seq, self.in_seq + n),
+                             np.full(n, _VENUE_ADJUST, np.int64),
+                             np.array([d for _, d in changes], np.int64),
+                             np.zeros(n, np.int64), np.zeros(n))  # fmt: skip
+        cols["mint"] = np.array([m for m, _ in changes], np.int64)
+        return self.process(cols, {}, -1)
 
     def poll_controls(self, now: int) -> int:
         """Feed the kernel the store's new controls that are due; how many it took.

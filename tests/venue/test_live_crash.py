@@ -169,6 +169,13 @@ reserve_lamports = 1000000
         assert sum(s in landed for s in ss) <= 1, f"order {oid} landed twice"
     rep = json.loads(out)
     assert rep["fills"] >= 3 and rep["recovered_batches"] > 0
+    # Every start compared the books with the wallet and found them equal: no crash point
+    # left the log and the chain apart.
+    ((starts, apart),) = st.con.execute(
+        "SELECT count(DISTINCT ts_ns), count(*) FILTER (WHERE difference <> 0) "
+        "FROM reconciliations WHERE source = 'crashy'"
+    ).fetchall()
+    assert starts == 11 and apart == 0
     # The kernel's books are the wallet's (the chain is the truth after every restart).
     positions = {int(r[1]): int(r[2]) for r in rep["state"]["positions"]}  # mint -> qty
     names = dict(st.con.execute("SELECT mint_id, mint FROM mints").fetchall())

@@ -104,7 +104,11 @@ def test_a_live_run_on_a_recorded_feed_books_what_the_chain_did(
         assert sol_amt == (-sol_delta - costs if side == 1 else sol_delta + costs)
     # The kernel's books are the wallet's: cash moved by what the wallet moved, and each
     # open position holds what the wallet holds of its token.
-    assert rep["state"]["glob"][0] - 10 * 10**9 == sol - WALLET
+    # The run started with the strategy's 10 SOL; at start the wallet's 20 won.
+    assert st.con.execute(
+        "SELECT asset, log_amount, chain_amount FROM reconciliations WHERE source = 'live-e2e'"
+    ).fetchall() == [("SOL", 10 * 10**9, WALLET)]
+    assert rep["state"]["glob"][0] == sol
     still = dict(st.con.execute(
         "SELECT mint, qty_remaining FROM open_positions WHERE run_id = 'live-e2e'"
     ).fetchall())  # fmt: skip

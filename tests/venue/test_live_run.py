@@ -5,10 +5,20 @@ the very same events (parity 0)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from solders.keypair import Keypair
+from solders.message import MessageV0
+from solders.transaction import VersionedTransaction
+from spl.token.instructions import (
+    create_idempotent_associated_token_account,
+    get_associated_token_address,
+    models,
+    transfer_checked,
+)
 
 from data.feed.wire import FeedTick
 from data.store import open_store
@@ -19,11 +29,13 @@ from engine.layout import (
     PI_QTY,
 )
 from replay.live.paper import replay_inputs
-from replay.live.router import orders_placed
+from replay.live.router import orders_placed, reconcile
 from replay.live.run import LiveRun, LiveSettings, event_tables, first_difference, logged_tables
-from replay.venue.executor import LiveOrder
+from replay.venue.chain import ChainClient
+from replay.venue.executor import ATA_RENT, LiveOrder
 from replay.venue.reports import VenueReport
 from strategies.config import load_strategy
+from tests.solana_rpc import TOKEN_PROGRAM
 from tests.test_paper import EAGER
 from tests.venue.test_executor import WALLET, Venue, run, venue  # noqa: F401  (fixture)
 
@@ -83,8 +95,20 @@ def test_the_kernel_trades_through_the_venue_and_replays_to_the_same_events(
     assert int(k.pos_i[slot, PI_QTY]) == tok2  # what is left is what the wallet holds
     assert int(k.glob[G_CASH]) - cash0 == sol2 - sol  # cash moved by the wallet's change
     assert sell.token_delta == -int(tok * 0.33)
+    # Someone moved funds outside Clanka: 1 SOL in, 100 tokens out. The chain wins.
+    venue.rpc.chain.svm.airdrop(venue.key.pubkey(), 10**9)
+    gone = 100 * 10**6
+    _send_tokens(venue, gone)
+    chain = ChainClient(venue.rpc.url)
+    rows = asyncio.run(_reconcile(live, chain, venue))
+    assert [(r["asset"], r["difference"]) for r in rows] == [("SOL", 10**9 - 5_000 - ATA_RENT),
+                                                             (mint, -gone)]  # fmt: skip
+    assert int(k.glob[G_CASH]) == rows[0]["chain_amount"]  # the kernel now books the wallet's
+    assert int(k.pos_i[slot, PI_QTY]) == tok2 - gone
     live.roll()
     st.refresh()
+    assert st.con.execute("SELECT count(*) FROM reconciliations WHERE source = 'live1' AND "
+                          "difference <> 0").fetchall() == [(2,)]  # fmt: skip
     report = live.close()
     assert report["venue"] == "external" and report["fills"] == 2
     again = LiveRun(st, "live1-replay", strat, LiveSettings(), mode="replay", replaying=True,
@@ -96,4 +120,25 @@ def test_the_kernel_trades_through_the_venue_and_replays_to_the_same_events(
     kinds = st.con.execute(
         "SELECT kind, count(*) FROM feed_inputs WHERE source = 'live1' GROUP BY 1 ORDER BY 1"
     ).fetchall()
-    assert kinds == [(0, 2), (6, 2)]  # two ticks and the two fills, logged as inputs
+    assert kinds == [(0, 2), (6, 2), (8, 2)]  # ticks, fills, the reconciliation: all inputs
+
+
+def _send_tokens(v: Venue, amount: int) -> None:
+    """The wallet gives `amount` raw units away, outside Clanka (a manual transfer)."""
+    key, mint, chain = v.key, v.pool.mint, v.rpc.chain
+    other = Keypair().pubkey()
+    ixs = [create_idempotent_associated_token_account(key.pubkey(), other, mint),
+           transfer_checked(models.TransferCheckedParams(
+               program_id=TOKEN_PROGRAM, source=get_associated_token_address(key.pubkey(), mint),
+               mint=mint, dest=get_associated_token_address(other, mint), owner=key.pubkey(),
+               amount=amount, decimals=6))]  # fmt: skip
+    with chain.lock:
+        msg = MessageV0.try_compile(key.pubkey(), ixs, [], chain.svm.latest_blockhash())
+        chain.svm.send_transaction(VersionedTransaction(msg, [key]))
+
+
+async def _reconcile(live: LiveRun, chain: ChainClient, v: Venue) -> list[dict[str, Any]]:
+    try:
+        return await reconcile(live, chain, v.key.pubkey())
+    finally:
+        await chain.close()
