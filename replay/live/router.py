@@ -184,7 +184,13 @@ class VenueRouter:
 
     async def _route(self, order_id: int, mint_id: int, order: LiveOrder) -> None:
         self._journal_ids[order.decision_id] = order_id
-        out = await self.executor.execute(order, dry_run=self.dry_run)
+        try:
+            out = await self.executor.execute(order, dry_run=self.dry_run)
+        except Exception as exc:  # a bug or an answer no one foresaw: never a silent loss
+            # Whether a transaction went out is not known here: the order stays pending
+            # and the next start settles it from the journal and the chain.
+            out = Outcome(order, "unresolved", reason="internal_error", category="critical",
+                          message=f"{type(exc).__name__}: {exc}"[:400])  # fmt: skip
         row = outcome_row(order_id, mint_id, out)
         self._append([row])
         self.run.progress.emit("order_ended", order_id=order_id, status=out.status)

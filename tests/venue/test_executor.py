@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -226,3 +227,36 @@ def test_the_key_appears_in_no_outcome_or_log(
     for f in forms:
         assert f not in text
     assert repr(venue.signer) == f"Signer({venue.key.pubkey()})"
+
+
+def test_an_unforeseen_failure_leaves_the_order_pending_and_says_so(
+    venue: Venue, tmp_path: Path
+) -> None:
+    """A bug in the venue path must not lose an order silently: it is journaled as
+    unresolved (critical), dead-lettered, and not reported to the kernel."""
+    from replay.live.router import VenueRouter
+
+    rows: dict[str, list[dict[str, Any]]] = {"venue_orders": [], "dead_letters": []}
+    store = SimpleNamespace(append=lambda fam, cols, source: rows[fam].append(cols))
+    run_ = SimpleNamespace(store=store, run_id="bug", progress=SimpleNamespace(
+        emit=lambda *a, **k: None), kernel=None)  # fmt: skip
+    reports: list[Any] = []
+
+    async def go() -> None:
+        ex, (client, chain, _) = venue.executor()
+
+        async def broken(*a: Any, **k: Any) -> Any:
+            raise KeyError("surprise")
+
+        ex.execute = broken  # type: ignore[method-assign]
+        router = VenueRouter(run_, ex, reports.append)  # type: ignore[arg-type]
+        router.submit(7, 0, _buy(venue))
+        await router.close()
+        await client.aclose()
+        await chain.close()
+
+    asyncio.run(go())
+    (ended,) = rows["venue_orders"]
+    assert ended["status"] == ["unresolved"] and ended["reason"] == ["internal_error"]
+    assert ended["category"] == ["critical"] and "KeyError" in ended["message"][0]
+    assert len(rows["dead_letters"]) == 1 and reports == []
