@@ -8,11 +8,13 @@ Every expected figure is worked out here from the reported amounts.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from engine.events import OutKind, Reason
+from engine.events import InputKind, OutKind, Reason
 from engine.layout import G_SLOTS_USED, PI_ACTIVE
-from tests.kernel_helpers import T0, S, Tape, cash, of_kind, reserved, run
+from tests.kernel_helpers import T0, Out, S, Tape, cash, of_kind, reserved, run
 
 MS = S // 1000
 SOL = 10**9
@@ -98,3 +100,82 @@ def test_the_chain_wins_a_start_up_reconciliation() -> None:
                                                       -(SOL + 15_000))  # fmt: skip
     assert closed.qty == 1_000 * 10**6  # the position's original size, as every close reports
     assert k.state.pos_i[:, PI_ACTIVE].sum() == 0
+
+
+def _walk(n: int = 600, mints: int = 3, seed: int = 5) -> Tape:
+    """A random walk per mint, a tick every second in turn, pools of 40 SOL."""
+    import random
+
+    rng = random.Random(seed)
+    price = [0.001] * mints
+    tape = Tape()
+    for k in range(n):
+        m = k % mints
+        price[m] *= math.exp(rng.gauss(0.0, 0.04))
+        tape.tick(T0 + k * S, price[m], mint=m, liq=40.0)
+    return tape
+
+
+def _as_venue_reports(paper: list[Out], tape: Tape) -> Tape:
+    """The tape, with the simulated venue's fills reported as a live venue would report
+    them, just before the tick they filled at: lamports into (or out of) the swap net of
+    the DEX fee, the DEX fee counted with the network fees."""
+    fills: dict[int, list[Out]] = {}
+    for f in of_kind(paper, OutKind.ORDER_FILLED):
+        fills.setdefault(f.in_seq, []).append(f)
+    live = Tape()
+    for k, row in enumerate(tape.rows):
+        for f in fills.get(k, []):
+            net = f.sol - f.fee if f.side == 1 else f.sol
+            costs = f.netfee + f.fee if f.side == 1 else f.netfee
+            live.venue_fill(row[1], f.order_id, tokens=f.qty, lamports=net, fees=costs,
+                            mint=f.mint)  # fmt: skip
+        live.rows.append(row)
+    return live
+
+
+def _decisions(events: list[Out]) -> list[tuple[int, ...]]:
+    keep = (OutKind.DECIDED, OutKind.ORDER_PLACED, OutKind.POSITION_OPENED)
+    return [(e.kind, e.ts, e.mint, e.side, e.reason, e.qty, e.sol, e.order_id, e.pos_id)
+            for e in events if e.kind in keep]  # fmt: skip
+
+
+def test_fed_the_simulated_venues_fills_a_live_kernel_decides_exactly_as_paper() -> None:
+    """Paper and live are one program: a live run whose venue answers as the simulated one
+    makes every decision, order and position the paper run makes, with the same cash;
+    the only differences are in the fill rows (when and how the venue's answer came)."""
+    tape = _walk()
+    params = {"position_sol": 0.5, "max_positions": 3, "time_stop_s": 30,
+              "reentry_cooldown_s": 0, "max_slippage_pct": 1.0}  # fmt: skip
+    paper, kp = run(tape, "price > 0", **params)
+    live, kl = run(_as_venue_reports(paper, tape), "price > 0", external=True, **params)
+    assert len(of_kind(paper, OutKind.ORDER_FILLED)) > 20  # a market worth comparing
+    assert _decisions(live) == _decisions(paper)
+    closes = [(e.ts, e.mint, e.reason, e.sol) for e in of_kind(paper, OutKind.POSITION_CLOSED)]
+    assert [(e.ts, e.mint, e.reason, e.sol) for e in of_kind(live, OutKind.POSITION_CLOSED)] \
+        == closes  # the same trades with the same PnL, to the lamport  # fmt: skip
+    assert cash(kl) == cash(kp) and reserved(kl) == reserved(kp)
+
+
+def test_a_different_fill_is_the_first_difference_and_explains_the_rest() -> None:
+    """A venue that fills one entry 3 % worse: every decision before that fill is the
+    paper run's, the first difference is that fill, and the position opens on the
+    venue's amounts."""
+    tape = _walk()
+    params = {"position_sol": 0.5, "max_positions": 3, "time_stop_s": 30,
+              "reentry_cooldown_s": 0, "max_slippage_pct": 1.0}  # fmt: skip
+    paper, _ = run(tape, "price > 0", **params)
+    live_tape = _as_venue_reports(paper, tape)
+    k = next(i for i, r in enumerate(live_tape.rows) if r[0] == InputKind.VENUE_FILL)
+    r = live_tape.rows[k]
+    worse = int(r[4] * 0.97)
+    live_tape.rows[k] = (r[0], r[1], r[2], r[3], worse, r[5], r[6], r[7])
+    live, _ = run(live_tape, "price > 0", external=True, **params)
+    t_fill = r[1]
+    assert [d for d in _decisions(live) if d[1] < t_fill] == \
+        [d for d in _decisions(paper) if d[1] < t_fill]  # fmt: skip
+    (first_l,) = [e for e in of_kind(live, OutKind.ORDER_FILLED) if e.order_id == int(r[7])]
+    (first_p,) = [e for e in of_kind(paper, OutKind.ORDER_FILLED) if e.order_id == int(r[7])]
+    assert (first_l.qty, first_p.qty) == (worse, r[4])
+    (opened,) = [e for e in of_kind(live, OutKind.POSITION_OPENED) if e.order_id == int(r[7])]
+    assert opened.qty == worse and opened.price == pytest.approx(r[3] / 1e9 / (worse / 1e6))
