@@ -547,22 +547,50 @@ def _exit_all(
         m = pos_i[s, PI_MINT]
         if mint_i[m, MI_PENDING_ORDER] >= 0:
             continue
-        last = mint_f[m, MF_LAST_PRICE]
-        pid = pos_i[s, PI_POS_ID]
-        qty = pos_i[s, PI_QTY]
-        conf = pos_f[s, PF_CONF]
-        did = glob[G_NEXT_DEC_ID] + 1
-        glob[G_NEXT_DEC_ID] = did
-        o, oid = _place_order(ord_i, glob, m, -1, t, t + latency, qty, 0, R_EMERGENCY_EXIT, s,
-                              0, did, seq)  # fmt: skip
-        ord_f[o, OF_DECISION_PRICE] = last
-        mint_i[m, MI_PENDING_ORDER] = o
-        n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, R_EMERGENCY_EXIT, qty, 0, 0,
-                      0, 0, seq, last, conf, 0.0, did)  # fmt: skip
-        out_i[n_out - 1, O_ACTION] = A_SELL
-        n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, R_EMERGENCY_EXIT,
-                      qty, 0, 0, 0, 0, seq, last, conf, 0.0, did)  # fmt: skip
+        n_out = _place_exit(out_i, out_f, n_out, glob, mint_i, pos_i, pos_f, ord_i, ord_f, s, m,
+                            pos_i[s, PI_QTY], R_EMERGENCY_EXIT, mint_f[m, MF_LAST_PRICE], 0.0,
+                            t, seq, latency)  # fmt: skip
     return n_out
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def _place_exit(
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n_out: int,
+    glob: np.ndarray,
+    mint_i: np.ndarray,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    ord_i: np.ndarray,
+    ord_f: np.ndarray,
+    s: int,
+    m: int,
+    qty: int,
+    why: int,
+    price: float,
+    stop: float,
+    t: int,
+    seq: int,
+    latency: int,
+) -> int:
+    """A sell of `qty` from slot s's position: its decision (action sell) and its order.
+
+    Every exit takes this path: the tick's exit rules, the heartbeat's time stop and
+    the emergency exit. `stop` is what the two rows carry in their stop column.
+    """
+    pid = pos_i[s, PI_POS_ID]
+    conf = pos_f[s, PF_CONF]
+    did = glob[G_NEXT_DEC_ID] + 1
+    glob[G_NEXT_DEC_ID] = did
+    o, oid = _place_order(ord_i, glob, m, -1, t, t + latency, qty, 0, why, s, 0, did, seq)
+    ord_f[o, OF_DECISION_PRICE] = price
+    mint_i[m, MI_PENDING_ORDER] = o
+    n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, why, qty, 0, 0, 0, 0, seq,
+                  price, conf, stop, did)  # fmt: skip
+    out_i[n_out - 1, O_ACTION] = A_SELL
+    return _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, why, qty, 0, 0, 0, 0,
+                 seq, price, conf, stop, did)  # fmt: skip
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
@@ -1743,22 +1771,9 @@ def step_nb(
                     or t - pos_i[s, PI_OPENED_TS] < pos_i[s, PI_MAX_HOLD]
                 ):
                     continue
-                last = mint_f[m, MF_LAST_PRICE]
-                pid = pos_i[s, PI_POS_ID]
-                qty_all = pos_i[s, PI_QTY]
-                conf_s = pos_f[s, PF_CONF]
-                did = glob[G_NEXT_DEC_ID] + 1
-                glob[G_NEXT_DEC_ID] = did
-                o, oid = _place_order(
-                    ord_i, glob, m, -1, t, t + latency, qty_all, 0, R_TIME, s, 0, did, seq
-                )
-                ord_f[o, OF_DECISION_PRICE] = last
-                mint_i[m, MI_PENDING_ORDER] = o
-                n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, R_TIME,
-                              qty_all, 0, 0, 0, 0, seq, last, conf_s, 0.0, did)  # fmt: skip
-                out_i[n_out - 1, O_ACTION] = A_SELL
-                n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, R_TIME,
-                              qty_all, 0, 0, 0, 0, seq, last, conf_s, 0.0, did)  # fmt: skip
+                n_out = _place_exit(out_i, out_f, n_out, glob, mint_i, pos_i, pos_f, ord_i,
+                                    ord_f, s, m, pos_i[s, PI_QTY], R_TIME,
+                                    mint_f[m, MF_LAST_PRICE], 0.0, t, seq, latency)  # fmt: skip
             continue
         if kind == VENUE_ADJUST:
             # The chain wins (live start-up): cash, or the mint's open position, moves to
@@ -2019,24 +2034,11 @@ def step_nb(
                     tp1_price = entry * (1.0 + params[_TP1])
                     pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], tp1_price)
                 elif why != 0:
-                    pid = pos_i[slot, PI_POS_ID]
-                    conf = pos_f[slot, PF_CONF]
-                    stop_px = pos_f[slot, PF_STOP_PRICE]
-                    did = glob[G_NEXT_DEC_ID] + 1
-                    glob[G_NEXT_DEC_ID] = did
-                    o, oid = _place_order(
-                        ord_i, glob, m, -1, t, t + latency, sell, 0, why, slot, 0, did, seq
-                    )
-                    ord_f[o, OF_DECISION_PRICE] = p
-                    mint_i[m, MI_PENDING_ORDER] = o
-                    n_out = _emit(out_i, out_f, n_out, DECIDED, t, m, 0, pid, -1, why, sell, 0,
-                                  0, 0, 0, seq, p, conf, stop_px, did)  # fmt: skip
-                    if scored:
-                        _context(out_i, out_f, n_out - 1, dec, A_SELL, TRIG_POSITION, 0, 0, 0)
-                    else:
-                        out_i[n_out - 1, O_ACTION] = A_SELL
-                    n_out = _emit(out_i, out_f, n_out, ORDER_PLACED, t, m, oid, pid, -1, why,
-                                  sell, 0, 0, 0, 0, seq, p, conf, stop_px, did)  # fmt: skip
+                    n_out = _place_exit(out_i, out_f, n_out, glob, mint_i, pos_i, pos_f, ord_i,
+                                        ord_f, slot, m, sell, why, p,
+                                        pos_f[slot, PF_STOP_PRICE], t, seq, latency)  # fmt: skip
+                    if scored:  # the scores behind a strong-sell exit, on its decision row
+                        _context(out_i, out_f, n_out - 2, dec, A_SELL, TRIG_POSITION, 0, 0, 0)
             continue
 
         # ----------------------------------------------------------------- 4. entry

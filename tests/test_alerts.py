@@ -355,3 +355,24 @@ def test_cli_alerts_test_says_how_each_channel_went(tmp_path: Path) -> None:
     assert "quiet_hours must look like 22:00-07:00" in refused.stderr
     for text in (done.stdout, done.stderr, refused.stdout, refused.stderr):
         assert TOKEN not in text and HOOK_TOKEN not in text
+
+
+def test_an_error_rate_spike_is_said_once_per_window_even_from_bad_frames_alone() -> None:
+    """Quarantined frames come in batches with no outputs; with rejected orders they
+    count towards the limit (more than 5 in 60 s here), and the spike is said once."""
+    from replay.alerts.rules import RuleBook
+
+    book = RuleBook(AlertRules(error_rate=5, error_window_s=60), lambda m: str(m))
+    none = np.zeros((0, N_OUT_I), np.int64), np.zeros((0, N_OUT_F))
+    bad = {"problems": [{"reason": "unparseable_frame"}] * 3}
+    assert book.observe(*none, bad, T0) == []  # 3 errors
+    rejected = _rows({O_KIND: OutKind.ORDER_REJECTED, O_TS: T0 + S},
+                     {O_KIND: OutKind.ORDER_REJECTED, O_TS: T0 + 2 * S})  # fmt: skip
+    assert book.observe(*rejected, {}, T0 + 2 * S) == []  # 5: not more than 5
+    (spike,) = book.observe(*none, bad, T0 + 3 * S)  # 8 in 3 s
+    assert (spike.rule, spike.ts_ns) == ("error_rate", T0 + 3 * S)
+    assert spike.text.startswith("error rate spike: 8 errors")
+    assert book.observe(*none, bad, T0 + 4 * S) == []  # once per window
+    assert book.observe(*none, bad, T0 + 200 * S) == []  # the old errors left the window
+    (again,) = book.observe(*none, bad, T0 + 201 * S)  # 6 within 60 s: said again
+    assert again.ts_ns == T0 + 201 * S

@@ -69,13 +69,13 @@ class RuleBook:
         self.down_since: int | None = None
         self.down_said = False
 
-    def observe(self, out_i: np.ndarray, out_f: np.ndarray, extras: dict[str, Any]) -> list[Alert]:
-        """The alerts one batch raises, in event order."""
+    def observe(self, out_i: np.ndarray, out_f: np.ndarray, extras: dict[str, Any],
+                now: int) -> list[Alert]:  # fmt: skip
+        """The alerts one batch raises, in event order (`now`: the run's event time)."""
         alerts: list[Alert] = []
         kinds = out_i[:, O_KIND] if len(out_i) else np.zeros(0, np.int64)
         watched = (kinds == OutKind.POSITION_OPENED) | (kinds == OutKind.POSITION_CLOSED)
         watched |= (kinds == OutKind.BREAKER_TRIPPED) | (kinds == OutKind.ORDER_REJECTED)
-        last_ts = int(out_i[-1, O_TS]) if len(out_i) else None
         for k in np.flatnonzero(watched).tolist():
             r, f = out_i[k], out_f[k]
             kind, ts, mint = int(r[O_KIND]), int(r[O_TS]), int(r[O_MINT])
@@ -94,10 +94,9 @@ class RuleBook:
                     alerts.append(Alert(ts, "breaker", WARNING, text, mint))
             elif kind == OutKind.ORDER_REJECTED:
                 alerts += self._error(ts, 1)
-        ts_now = last_ts if last_ts is not None else extras.get("ts_ns")
         problems = extras.get("problems") or []
-        if problems and ts_now is not None:
-            alerts += self._error(int(ts_now), len(problems))
+        if problems:  # a batch of bad frames alone has no outputs: the run's time counts
+            alerts += self._error(now, len(problems))
         for g in extras.get("gaps") or []:
             alerts += self._gap(g)
         learned = extras.get("learning") or {}

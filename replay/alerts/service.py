@@ -91,8 +91,8 @@ class AlertService:
 
     def watch(self, out_i: np.ndarray, out_f: np.ndarray, extras: dict[str, Any]) -> None:
         """A batch's outputs (a `LiveRun` watcher): raise, decide, queue; never blocks."""
-        alerts = self.rules.observe(out_i, out_f, extras)
         now = int(self.run_.last_ts)
+        alerts = self.rules.observe(out_i, out_f, extras, now)
         h = self.health()
         alerts += self.rules.feed_state(now, bool(h.connected), str(h.last_error or ""))
         for m in self.policy.tick(now):
