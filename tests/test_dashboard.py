@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,27 @@ def _text(pg: object, sel: str) -> str:
     return str(pg.locator(sel).inner_text())  # type: ignore[attr-defined]
 
 
+def _utc(ns: int) -> str:
+    """The page's `utc()`: ISO to the second, UTC."""
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _newest_decision_after(child: Progress, store: Path, seen: str) -> str:
+    """The newest decision time (as the page writes it) once the store holds one later
+    than `seen`, checked after each batch the child reports rolled into Parquet."""
+    while True:
+        child.wait_for(lambda e: e["event"] == "rolled")
+        st = open_store(store, reader=True)
+        try:
+            ((ns,),) = st.con.execute(
+                "SELECT max(ts_ns) FROM decisions WHERE run_id = 'dash'"
+            ).fetchall()
+        finally:
+            st.close()
+        if ns is not None and _utc(int(ns)) > seen:
+            return _utc(int(ns))
+
+
 @needs_browser
 def test_the_live_page_follows_a_paper_run_and_ends_on_its_figures(
     server_of_pump: int,  # noqa: F811
@@ -45,18 +67,20 @@ def test_the_live_page_follows_a_paper_run_and_ends_on_its_figures(
     child = Progress(_paper_cmd(server_of_pump, store, files, "dash", 600), text=True,
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        first = child.wait_for(lambda e: e["event"] == "rolled")  # something is in Parquet
+        child.wait_for(lambda e: e["event"] == "rolled")  # something is in Parquet
         with dashboard(store) as url, page() as (pg, errors):
             pg.goto(f"{url}/?run=dash")
             pg.wait_for_function(
                 "document.querySelectorAll('#decisions tbody tr:not(.empty)').length > 0"
             )
             seen = _text(pg, "#decisions tbody tr:first-child td:first-child")
-            # More of the run reaches Parquet; the page, pushed every second, follows.
-            child.wait_for(lambda e: e["event"] == "rolled"
-                           and e["through"] >= first["through"] + 50)  # fmt: skip
+            # More of the run reaches Parquet: wait (on the child's rolls) until the store
+            # itself holds a later decision time than the page showed; the page, pushed
+            # every second, must then follow to it or beyond.
+            newest = _newest_decision_after(child, store, seen)
             pg.wait_for_function(
-                "t => document.querySelector('#decisions tbody tr td').textContent !== t", arg=seen
+                "t => document.querySelector('#decisions tbody tr td').textContent >= t",
+                arg=newest,
             )
             child.close()
             child.proc.send_signal(signal.SIGTERM)
