@@ -338,6 +338,38 @@ def verify_parity(
         raise typer.Exit(1)
 
 
+@verify_app.command("paper")
+@user_errors
+def verify_paper(
+    run: Annotated[str, typer.Argument(help="A live run id.", metavar="RUN_ID")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What the simulated venue would have done on a live run's own feed: where they part.
+
+    Replays the live run's market inputs (its venue's answers left out) on the simulated
+    venue as a paper run of its own, then lists both runs' decisions side by side: the
+    decisions they share, the first one that differs, each order's fill in both, and
+    whether the first difference came after a venue answer that differed (exit code 1
+    if not: something other than the venue moved the decisions). The twin stays in the
+    store as RUN_ID-paper-XXXXXX, for `clanka report` and `clanka execution`.
+    """
+    from data.store import open_store
+    from replay.cli.render import render_paper_twin
+    from replay.live.paper_twin import compare_to_twin, run_paper_twin
+
+    st = open_store(store_path(store))
+    announce_compile("step")
+    twin = run_paper_twin(st, run)
+    doc = compare_to_twin(st, run, twin)
+    if as_json:
+        print_json(doc)
+    else:
+        render_paper_twin(out, doc)
+    if not doc["explained_by_venue"]:
+        raise typer.Exit(1)
+
+
 @feed_app.command("serve")
 @user_errors
 def feed_serve(

@@ -321,3 +321,56 @@ def render_execution(out: Console, doc: dict[str, Any]) -> None:
                       pct(o["slippage_vs_decision_pct"]), pct(o["slippage_vs_quote_pct"]),
                       _fmt(o["fees_sol"]), _fmt(o["latency_ms"]))  # fmt: skip
         out.print(t)
+
+
+def utc_ns(ts_ns: int) -> str:
+    """An event time as UTC to the millisecond."""
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def render_paper_twin(out: Console, doc: dict[str, Any]) -> None:
+    """`clanka verify paper`: a live run against its paper twin, decision by decision."""
+
+    def decision(d: dict[str, Any] | None) -> str:
+        if d is None:
+            return "none"
+        return f"{utc_ns(d['ts_ns'])} {str(d['mint'])[:10]} {d['action_name']} ({d['reason_name']})"
+
+    def answer(a: dict[str, Any] | None) -> str:
+        if a is None:
+            return "none"
+        if a["outcome"] != "filled":
+            return f"{utc_ns(a['ts_ns'])} {a['outcome']}"
+        return (f"{utc_ns(a['ts_ns'])} {a['tokens']:,} tokens for {a['lamports'] / 1e9:.6f} SOL, "
+                f"fees {a['fees'] / 1e9:.6f}")  # fmt: skip
+
+    first = doc["first_difference"]
+    gap = doc["first_answer_difference"]
+    items = {
+        "paper twin": doc["paper_run"],
+        "decisions, live / paper": f"{doc['live_decisions']} / {doc['paper_decisions']}",
+        "the same before they part": doc["same_decisions_before_parting"],
+        "first different decision": "none: every decision is the same" if first is None else
+        f"#{first['index']}: live {decision(first['live'])}; paper {decision(first['paper'])}",
+        "orders answered before it": doc["orders_compared"],
+        "of those answered differently": doc["answers_differing"],
+        "first different answer": "none" if gap is None else
+        f"order {gap['order_id']}: live {answer(gap['live'])}; paper {answer(gap['paper'])}",
+        "explained by the venue": "yes" if doc["explained_by_venue"] else
+        "NO: the decisions parted before any venue answer differed",
+    }  # fmt: skip
+    out.print(_kv_table(f"{doc['live_run']} against its paper twin", items))
+    if doc["answers"]:
+        t = Table(title="each order's answer, live and paper (while the decisions agree)")
+        for c in ("order", "side", "live tokens", "paper tokens", "live SOL", "paper SOL",
+                  "live fees", "paper fees", "live later by ms"):  # fmt: skip
+            t.add_column(c, justify="right")
+        for x in doc["answers"]:
+            a, b = x["live"] or {}, x["paper"] or {}
+            late = (a["ts_ns"] - b["ts_ns"]) / 1e6 if a and b else None
+            t.add_row(str(x["order_id"]), str((a or b).get("side", "-")),
+                      f"{a.get('tokens', 0):,}", f"{b.get('tokens', 0):,}",
+                      _fmt(a.get("lamports", 0) / 1e9), _fmt(b.get("lamports", 0) / 1e9),
+                      _fmt(a.get("fees", 0) / 1e9), _fmt(b.get("fees", 0) / 1e9),
+                      "-" if late is None else f"{late:+.0f}")  # fmt: skip
+        out.print(t)
