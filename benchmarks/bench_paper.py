@@ -5,17 +5,20 @@ Usage: `python -m benchmarks.bench_paper [--runs 3] [--seconds 6]`.
 A server process (`--phase serve`) plays a synthetic pump.fun tape of 200 mints as real
 Solana `logsNotification` frames on loopback (frames rendered before the clock starts,
 so the server only sends), at a paced rate of R messages per second. The paper process
-(`--phase paper`) runs the real path: solana-py's client (frame stamped on receipt,
-parsed), the TradeEvent decoder, the micro-batch loop, the kernel, the write-ahead log
-(append; fsync every 5 ms), with `momentum_breakout`. Per batch it records receipt ->
-appended to the log (the decision event acknowledged in the OS), its two parts
+(`--phase paper`) runs the real path: the feed's websocket reader (frame stamped on
+receipt, parsed by msgspec), the TradeEvent decoder, the micro-batch loop, the kernel,
+the write-ahead log (append; fsync every 5 ms), with `momentum_breakout`. Per batch it
+records receipt -> appended to the log (the decision event acknowledged in the OS), its
+two parts
 (receipt -> the loop takes the batch; taken -> appended) and receipt -> fsynced.
 
 For each offered rate the paper process reports messages processed, their rate and the
 latency percentiles; "sustained" is the highest offered rate the paper process kept up
 with (processed >= 99% of what was sent and p99 receipt -> appended under 50 ms, i.e.
 no queue building up). Each rate runs `--runs` times (fresh processes); medians quoted.
-Writes benchmarks/results/paper.json.
+Writes benchmarks/results/paper.json. `--baseline-tree DIR` (another checkout, e.g. a
+`git worktree` of an older commit) alternates that checkout's paper path with this
+one's, run for run against the same server, and reports both and their p50 ratio.
 """
 
 from __future__ import annotations
@@ -95,8 +98,12 @@ def phase_paper(port: int, seconds: float, store_dir: Path) -> dict[str, Any]:
     return {"report": rep, "wall_s": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb()}
 
 
-def one(rate: int, seconds: float) -> dict[str, Any]:
-    """One offered rate: a server process and a paper process, fresh."""
+def one(rate: int, seconds: float, tree: Path | None = None) -> dict[str, Any]:
+    """One offered rate: a server process and a paper process, fresh.
+
+    With `tree` (another checkout of Clanka) the paper process runs that checkout's
+    code against the same server: the A/B baseline of the same sitting.
+    """
     work = Path(tempfile.mkdtemp(prefix="clanka-pbench-"))
     try:
         port_file = work / "port"
@@ -106,10 +113,11 @@ def one(rate: int, seconds: float) -> dict[str, Any]:
                                stdout=subprocess.PIPE, text=True)  # fmt: skip
         while not port_file.exists() or not port_file.read_text():
             time.sleep(0.05)
+        env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
         paper = subprocess.run([sys.executable, "-m", "benchmarks.bench_paper", "--phase", "paper",
                                 "--port", port_file.read_text(), "--seconds", str(seconds + 3),
                                 "--store", str(work / "store")], capture_output=True, text=True,
-                               check=True)  # fmt: skip
+                               check=True, cwd=tree, env=env)  # fmt: skip
         out, _ = srv.communicate(timeout=120)
         sent = json.loads(out.strip().splitlines()[-1])["sent"]
         doc = json.loads(paper.stdout.strip().splitlines()[-1])
@@ -129,6 +137,26 @@ def one(rate: int, seconds: float) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else round(a / b, 3)
+
+
+def _summary(rate: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One offered rate's runs: medians of each latency percentile, and whether it kept up."""
+    row: dict[str, Any] = {"offered_per_s": rate, "runs": runs}
+    for key in ("receipt_to_appended_us", "receipt_to_taken_us", "taken_to_appended_us",
+                "receipt_to_fsynced_us"):  # fmt: skip
+        row[key] = {p: _median([r[key][p] for r in runs]) for p in ("p50", "p99")}
+        row[key]["p50_spread"] = [min(r[key]["p50"] for r in runs),
+                                  max(r[key]["p50"] for r in runs)]  # fmt: skip
+    row["processed_per_s"] = _median([r["processed_per_s"] for r in runs])
+    row["kept_up"] = all(
+        r["processed"] >= 0.99 * r["sent"] and (r["receipt_to_appended_us"]["p99"] or 0) < 50_000
+        for r in runs
+    )
+    return row
+
+
 def _median(xs: list[float | None]) -> float | None:
     vals = [x for x in xs if x is not None]
     return round(statistics.median(vals), 1) if vals else None
@@ -146,6 +174,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rates", type=str, default=",".join(map(str, RATES)))
     ap.add_argument("--out", type=Path, default=RESULTS / "paper.json")
+    ap.add_argument(
+        "--baseline-tree",
+        type=Path,
+        default=None,
+        help="Another checkout: alternate its paper path with this one's, per run.",
+    )
     args = ap.parse_args()
     if args.phase == "serve":
         phase_serve(args.rate, args.n, args.port_file)
@@ -153,26 +187,24 @@ def main() -> None:
     if args.phase == "paper":
         print(json.dumps(phase_paper(args.port, args.seconds, args.store), default=str))
         return
-    rows = []
+    rows, base_rows = [], []
     for rate in [int(r) for r in args.rates.split(",")]:
-        runs = []
+        runs, base = [], []
         for i in range(args.runs):
             r = one(rate, args.seconds)
             runs.append(r)
             print(f"{rate:>6}/s run {i + 1}: processed {r['processed_per_s']:,.0f}/s, "
                   f"receipt->appended p50 {r['receipt_to_appended_us']['p50']} us "
                   f"p99 {r['receipt_to_appended_us']['p99']} us", file=sys.stderr)  # fmt: skip
-        row: dict[str, Any] = {"offered_per_s": rate, "runs": runs}
-        for key in ("receipt_to_appended_us", "receipt_to_taken_us", "taken_to_appended_us",
-                    "receipt_to_fsynced_us"):  # fmt: skip
-            row[key] = {p: _median([r[key][p] for r in runs]) for p in ("p50", "p99")}
-        row["processed_per_s"] = _median([r["processed_per_s"] for r in runs])
-        row["kept_up"] = all(
-            r["processed"] >= 0.99 * r["sent"]
-            and (r["receipt_to_appended_us"]["p99"] or 0) < 50_000
-            for r in runs
-        )
-        rows.append(row)
+            if args.baseline_tree is not None:
+                b = one(rate, args.seconds, args.baseline_tree)
+                base.append(b)
+                print(f"{rate:>6}/s baseline {i + 1}: processed {b['processed_per_s']:,.0f}/s, "
+                      f"receipt->appended p50 {b['receipt_to_appended_us']['p50']} us "
+                      f"p99 {b['receipt_to_appended_us']['p99']} us", file=sys.stderr)  # fmt: skip
+        rows.append(_summary(rate, runs))
+        if base:
+            base_rows.append(_summary(rate, base))
     kept = [r["offered_per_s"] for r in rows if r["kept_up"]]
     doc = {
         "benchmark": "paper",
@@ -185,6 +217,21 @@ def main() -> None:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "raw": rows,
     }  # fmt: skip
+    if base_rows:
+        tree = args.baseline_tree
+        commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()  # fmt: skip
+        doc["baseline"] = {
+            "tree": str(tree), "commit": commit,
+            "note": "the same server, runs alternated with this tree's in one sitting",
+            "rates": [{k: v for k, v in r.items() if k != "runs"} for r in base_rows],
+            "p50_ratio_new_over_baseline": {
+                str(a["offered_per_s"]): _ratio(a["receipt_to_appended_us"]["p50"],
+                                                b["receipt_to_appended_us"]["p50"])
+                for a, b in zip(rows, base_rows, strict=True)
+            },
+            "raw": base_rows,
+        }  # fmt: skip
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(json.dumps({k: v for k, v in doc.items() if k != "raw"}, indent=2))

@@ -1,7 +1,7 @@
 """The pump.fun feed: decoding by hand-built bytes, fuzzing, and the real websocket path.
 
 Expected field values come from bytes packed here by hand (struct, hashlib), not from
-the module's own encoders; the websocket tests run solana-py's client against a real
+the module's own encoders; the websocket tests run the feed's client against a real
 server on loopback.
 """
 
@@ -318,3 +318,104 @@ def test_api_key_is_a_secret(tmp_path: Path) -> None:
 
     feed = asyncio.run(main())
     assert feed.health.last_error and key not in feed.health.last_error
+
+
+def test_a_refused_curve_subscription_is_a_problem_and_the_trades_go_on() -> None:
+    """A provider that refuses account subscriptions (a limit) costs the curve, not the
+    connection: the refusal is quarantined with the node's words, and trades flow."""
+    b64 = base64.b64encode(trade_bytes()).decode()
+    mint = str(Pubkey(MINT))
+
+    async def handler(ws: ServerConnection) -> None:
+        async for raw in ws:
+            req = json.loads(raw)
+            if req["method"] == "logsSubscribe":
+                await ws.send(json.dumps({"jsonrpc": "2.0", "result": 7, "id": req["id"]}))
+            else:
+                await ws.send(
+                    json.dumps(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": req["id"],
+                            "error": {
+                                "code": -32005,
+                                "message": "account subscription limit reached",
+                            },
+                        }
+                    )
+                )
+                await ws.send(logs_frame(pump_logs(b64)))
+
+    async def main() -> tuple[list[object], PumpFunFeed]:
+        async with serve(handler, "127.0.0.1", 0) as srv:
+            port = srv.sockets[0].getsockname()[1]
+            items: list[object] = []
+            feed = PumpFunFeed(FeedConfig(url=f"ws://127.0.0.1:{port}"), WallClock(),
+                               items.append)  # fmt: skip
+            feed.watch(mint, held=True)
+            stop = asyncio.Event()
+            task = asyncio.create_task(feed.run(stop))
+            while not any(isinstance(i, FeedTick) for i in items):  # progress, not a clock
+                await asyncio.sleep(0.01)
+            stop.set()
+            await task
+            return items, feed
+
+    items, feed = asyncio.run(main())
+    (refused,) = [i for i in items if isinstance(i, FeedProblem)]  # once: no double subscription
+    assert refused.reason == "subscription_refused"
+    assert mint in refused.detail and "-32005: account subscription limit reached" in refused.detail
+    assert feed.health.reconnects == 0 and feed.health.connected is False  # stopped cleanly
+
+
+def test_a_node_that_never_confirms_the_subscription_is_left_and_retried() -> None:
+    """No answer to logsSubscribe within `request_timeout_s`: the connection is given up
+    (the reason says so) and the feed connects again, never hanging on a silent node."""
+    tries: list[int] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        tries.append(1)
+        async for _ in ws:  # read requests, answer none
+            pass
+
+    async def main() -> PumpFunFeed:
+        async with serve(handler, "127.0.0.1", 0) as srv:
+            port = srv.sockets[0].getsockname()[1]
+            feed = PumpFunFeed(FeedConfig(url=f"ws://127.0.0.1:{port}", request_timeout_s=0.2,
+                                          backoff_base_s=0.01), WallClock(),
+                               lambda _: None)  # fmt: skip
+            stop = asyncio.Event()
+            task = asyncio.create_task(feed.run(stop))
+            while len(tries) < 2:  # until it has come back for a second try
+                await asyncio.sleep(0.01)
+            stop.set()
+            await task
+            return feed
+
+    feed = asyncio.run(main())
+    assert "logsSubscribe: no answer within 0.2 s" in feed.health.last_error
+    assert not feed.ever_connected or feed.health.reconnects == 0  # never up: no reconnects
+
+
+@pytest.mark.parametrize(("frame", "kinds"), [
+    # A JSON-RPC batch: each message sorted on its own.
+    ('[{"jsonrpc":"2.0","result":3,"id":1},{"jsonrpc":"2.0","method":"slotNotification",'
+     '"params":{"result":{"slot":9},"subscription":4}}]', ["Reply", "OtherNotification"]),
+    ('{"jsonrpc":"2.0","error":{"code":-32601,"message":"no"},"id":2}', ["Reply"]),
+    ('{"jsonrpc":"2.0","error":{"code":-32700,"message":"parse error"},"id":null}',
+     ["BadFrame"]),
+    ('{"jsonrpc":"2.0","method":"logsNotification","params":{"result":{"context":{"slot":-1},'
+     '"value":{"signature":"x","err":null,"logs":[]}},"subscription":7}}', ["BadFrame"]),
+    ('{"jsonrpc":"2.0","method":"accountNotification","params":{"result":{"context":'
+     '{"slot":1},"value":{"data":["AAAA","base64"]}},"subscription":7}}',
+     ["AccountNotification"]),
+    ("[]", ["BadFrame"]),
+    ("[[1]]", ["BadFrame"]),
+    ("7", ["BadFrame"]),
+])  # fmt: skip
+def test_frames_are_sorted_into_what_they_are(frame: str, kinds: list[str]) -> None:
+    got = parse_frame(frame)
+    assert [type(e).__name__ for e in got] == kinds
+    for e in got:
+        if type(e).__name__ == "BadFrame":
+            assert e.reason and e.raw  # type: ignore[union-attr]

@@ -1,7 +1,7 @@
 """Paper mode end to end: a real feed server, the real CLI, kill -9, recovery, parity.
 
 Every process here is a real `clanka` process; the feed is `clanka feed serve` on
-loopback speaking Solana's websocket JSON-RPC, read by solana-py's client.
+loopback speaking Solana's websocket JSON-RPC, read by the feed's websocket client.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
-"""The live pump.fun feed: solana-py's websocket client, decoding, reconnects and gaps.
+"""The live pump.fun feed: a websocket JSON-RPC session, decoding, reconnects and gaps.
 
-`PumpFunFeed.run` connects with solana-py's `SolanaWsClient` (solana 0.41, pinned: its
-websocket API changed in that release), subscribes to the logs of transactions that
-mention the pump.fun program and to the bonding-curve accounts of watched mints, and
-hands every decoded message to a sink as a `FeedTick`, a `FeedProblem` (quarantine) or,
-after an outage, a `FeedGap`.
+`PumpFunFeed.run` connects with `websockets`, subscribes to the logs of transactions
+that mention the pump.fun program and to the bonding-curve accounts of watched mints,
+and hands every decoded message to a sink as a `FeedTick`, a `FeedProblem` (quarantine)
+or, after an outage, a `FeedGap`.
 
-Two things solana-py's client does not do for a trading feed are added by a subclass:
-each frame is stamped with its receive time the moment it arrives (the latency clock
-starts there), and a frame that fails to parse becomes a `FeedProblem` instead of
-ending the connection, so one malformed message never costs the frames behind it.
+One task reads the socket: each frame is stamped with its receive time the moment it
+arrives (the latency clock starts there), parsed (`data.feed.rpc`), and either matched
+to the request it answers or decoded and handed to the sink, in the order it came. A
+frame that fails to parse becomes a `FeedProblem` in its place instead of ending the
+connection, so one malformed message never costs the frames behind it.
 
 The API key (if the provider wants one) is a secret: it is substituted into the URL
 only to connect, and every item this module hands on (problems, gaps, raw frames, the
@@ -17,9 +17,8 @@ health counters) has the key, and its URL-encoded forms, replaced by `***` first
 a server that quotes the request path back cannot put it into the store.
 
 Nothing a peer sends may stop the feed: every frame, however malformed, becomes a tick
-or a `FeedProblem`. That includes frames that make the Rust parser panic (solders'
-`PanicException` derives from BaseException, not Exception): only the signals that
-stop the program (KeyboardInterrupt, SystemExit, task cancellation) pass through.
+or a `FeedProblem`; only the signals that stop the program (KeyboardInterrupt,
+SystemExit, task cancellation) pass through.
 """
 
 from __future__ import annotations
@@ -30,32 +29,25 @@ import dataclasses
 import random
 import time
 import urllib.parse
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
+import msgspec
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from solana.rpc.websocket_api import (
-    ConnectionState,
-    OverflowPolicy,
-    SolanaWsClient,
-    Subscription,
-    _parse_frame,
-)
-from solders.pubkey import Pubkey
-from solders.rpc.config import RpcTransactionLogsFilterMentions
-from solders.rpc.responses import (
-    AccountNotification,
-    LogsNotification,
-    SubscriptionResult,
-    UnsubscribeResult,
-    parse_websocket_message,
-)
+from websockets.asyncio.client import ClientConnection, connect
 
-from data.feed.pumpfun import PROGRAM, bonding_curve_address
-from data.feed.wire import (
+from data.feed.pumpfun import PROGRAM_ID, bonding_curve_address
+from data.feed.rpc import (
     RAW_KEEP,
+    AccountNotification,
+    BadFrame,
+    LogsNotification,
+    OtherNotification,
+    Reply,
+    parse_frame,
+)
+from data.feed.wire import (
     FeedGap,
     FeedItem,
     FeedProblem,
@@ -87,7 +79,10 @@ class FeedConfig(BaseModel):
     commitment: str = "processed"
     backoff_base_s: float = Field(default=0.25, gt=0)
     backoff_cap_s: float = Field(default=30.0, gt=0)
-    queue_size: int = Field(default=200_000, gt=0)
+    queue_size: int = Field(default=4096, gt=0)
+    """Frames the socket may buffer before reading from the network pauses."""
+    request_timeout_s: float = Field(default=15.0, gt=0)
+    """A subscription the node does not confirm within this ends the connection."""
     watch_curves: bool = True
     """Subscribe to the bonding curves of mints seen trading (prices between trades)."""
     compression: bool = False
@@ -134,37 +129,6 @@ _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.Cancelled
 """What a frame handler must never swallow: the program (or the task) is stopping."""
 
 
-def parse_frame(raw: str | bytes) -> list[Any]:
-    """A frame's JSON-RPC messages as solana-py parses them, or one `BadFrame`.
-
-    The client's reader runs every frame through this, so a frame that does not parse
-    (bad JSON, bad UTF-8, a shape solders refuses, a null-id error) is quarantined in
-    its place in the stream instead of ending the connection.
-    """
-    try:
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        if text.startswith('{"jsonrpc"') and '"method"' in text and '"error"' not in text:
-            # One notification (what a node sends): solders parses the text as it is;
-            # solana-py's general path would load and re-dump the JSON first.
-            return list(parse_websocket_message(text))
-        return list(_parse_frame(text))
-    except _PASS_THROUGH:
-        raise
-    except BaseException as exc:  # any parse failure, Rust panics too
-        shown = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-        first = (str(exc).splitlines() or [""])[0]
-        return [BadFrame(f"{type(exc).__name__}: {first}"[:300], shown[:RAW_KEEP])]
-
-
-@dataclass
-class BadFrame:
-    """A frame that did not parse as JSON-RPC; queued in order with the notifications."""
-
-    reason: str
-    raw: str
-    subscription: int = -1
-
-
 def _shown(n: object) -> str:
     """A notification as text for a quarantine entry (never raising)."""
     try:
@@ -175,44 +139,35 @@ def _shown(n: object) -> str:
         return f"<{type(n).__name__}>"
 
 
-class _StampedClient(SolanaWsClient):
-    """solana-py's client, with receive stamps and bad frames queued instead of fatal."""
+class RpcError(RuntimeError):
+    """The node refused a request (its JSON-RPC error), or did not answer in time."""
 
-    def __init__(self, uri: str, clock: WallClock, keep_raw: bool, **kwargs: Any) -> None:
-        super().__init__(uri, **kwargs)
-        self.clock = clock
-        self.keep_raw = keep_raw
-        self.stamps: deque[tuple[int, str | None]] = deque()
 
-    async def _read_loop(self) -> None:
-        ws = self._ws
-        if ws is None:
-            return
+class _Session:
+    """One connection: numbered requests, and the replies matched to them."""
+
+    def __init__(self, ws: ClientConnection, timeout_s: float) -> None:
+        self.ws = ws
+        self.timeout_s = timeout_s
+        self._next = 0
+        self.waiting: dict[int, tuple[asyncio.Future[object], str | None]] = {}
+        """Request id -> (its reply, the mint whose curve it subscribes, if any)."""
+
+    async def request(self, method: str, params: list[Any], mint: str | None = None) -> object:
+        """Send one request; its result once the reader has matched the reply."""
+        self._next += 1
+        rid = self._next
+        fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self.waiting[rid] = (fut, mint)
         try:
-            while self._closed_exc is None:
-                raw = await ws.recv()
-                recv_ns = self.clock.now_ns()
-                text = raw if isinstance(raw, str) else None
-                for envelope in parse_frame(raw):
-                    if self.connection_state is ConnectionState.CLOSED:
-                        return
-                    if isinstance(envelope, (SubscriptionResult, UnsubscribeResult)):
-                        self._dispatch_response(envelope)
-                    elif isinstance(envelope, BadFrame) or hasattr(envelope, "subscription"):
-                        self.stamps.append((recv_ns, text if self.keep_raw else None))
-                        self._dispatch_notification(cast(Any, envelope))
-                    else:
-                        self._dispatch_error(envelope)
-        except _PASS_THROUGH:
-            raise
-        except BaseException as exc:  # the reader records every failure (panics too)
-            self._abandon(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
-
-    async def recv_stamped(self) -> tuple[int, str | None, Any]:
-        """The next notification (or BadFrame), its receive time, and its frame if kept."""
-        item = await self.recv()
-        recv_ns, raw = self.stamps.popleft()
-        return recv_ns, raw, item
+            await self.ws.send(msgspec.json.encode(
+                {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
+            ).decode())  # fmt: skip
+            return await asyncio.wait_for(fut, self.timeout_s)
+        except TimeoutError:
+            raise RpcError(f"{method}: no answer within {self.timeout_s:g} s") from None
+        finally:
+            self.waiting.pop(rid, None)
 
 
 @dataclass
@@ -246,9 +201,9 @@ class PumpFunFeed:
         """Called with (receive time, frame text) for every frame, before decoding."""
         self.health = FeedHealth()
         self._curve_subs: dict[int, str] = {}
-        self._inflight = 0
-        self._early: dict[int, list[tuple[Any, int]]] = {}
-        """Account updates that beat their subscription's confirmation to the consumer."""
+        """Subscription id -> mint, set by the reader as each confirmation arrives (so an
+        account update right behind its confirmation already has its mint)."""
+        self._logs_sub: int | None = None
         self._watch_queue: asyncio.Queue[str] = asyncio.Queue()
         self._down_since: int | None = None
         self._opened_ns = 0
@@ -302,60 +257,111 @@ class PumpFunFeed:
         ceiling = min(self.config.backoff_cap_s, self.config.backoff_base_s * 2**attempt)
         return random.uniform(0.0, ceiling)  # noqa: S311  (jitter, not crypto)
 
-    async def _subscribe_curve(self, client: _StampedClient, mint: str) -> None:
-        self._inflight += 1
+    async def _subscribe_curve(self, session: _Session, mint: str) -> None:
+        """Follow one curve; a refusal (a provider's limit, say) is a problem, not an end."""
         try:
-            sub: Subscription = await client.account_subscribe(
-                pubkey=Pubkey.from_string(bonding_curve_address(mint)),
-                commitment=self.config.commitment,  # type: ignore[arg-type]
-                encoding="base64",
-            )
-        finally:
-            self._inflight -= 1
-        self._curve_subs[sub.subscription_id] = mint
-        # A node may send the first update before this task sees the confirmation.
-        for n, recv_ns in self._early.pop(sub.subscription_id, []):
-            self._deliver(n, recv_ns)
-        if not self._inflight:
-            for early in self._early.values():
-                for n, recv_ns in early:
-                    self._deliver(n, recv_ns)
-            self._early.clear()
+            await session.request(
+                "accountSubscribe",
+                [bonding_curve_address(mint),
+                 {"encoding": "base64", "commitment": self.config.commitment}],
+                mint=mint,
+            )  # fmt: skip
+        except RpcError as exc:
+            self.health.problems += 1
+            self.sink(FeedProblem("subscription_refused", f"curve of {mint}: {exc}"[:300], "",
+                                  self.clock.now_ns()))  # fmt: skip
 
-    async def _session(self, client: _StampedClient) -> None:
-        """Subscribe, then pass items to the sink until the connection ends."""
-        await client.logs_subscribe(
-            filter_=RpcTransactionLogsFilterMentions(PROGRAM),
-            commitment=self.config.commitment,  # type: ignore[arg-type]
-        )
+    async def _session(self, ws: ClientConnection) -> None:
+        """Subscribe, then pass items to the sink until the connection ends.
+
+        The reader runs from the start, so the replies to the subscriptions (and any
+        frame before them) are read in order; the outage's gap is handed on when the
+        node confirms the logs subscription, before any frame that follows it.
+        """
+        session = _Session(ws, self.config.request_timeout_s)
         self._curve_subs.clear()
-        for mint in sorted(self.health.watched):
-            await self._subscribe_curve(client, mint)
-        self.health.connected = True
-        if self._down_since is not None:  # the outage ends before this connection's frames
+        self._logs_sub = None
+        reader = asyncio.create_task(self._read(session))
+        watcher: asyncio.Task[None] | None = None
+        try:
+            subscribed = asyncio.ensure_future(session.request(
+                "logsSubscribe",
+                [{"mentions": [PROGRAM_ID]}, {"commitment": self.config.commitment}],
+            ))  # fmt: skip
+            await asyncio.wait({subscribed, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not subscribed.done():
+                subscribed.cancel()
+                await reader  # raises why the connection ended
+            subscribed.result()
+            while not self._watch_queue.empty():  # the watched set below covers them
+                self._watch_queue.get_nowait()
+            for mint in sorted(self.health.watched):
+                await self._subscribe_curve(session, mint)
+            self.health.connected = True
+            watcher = asyncio.create_task(self._watch_loop(session))
+            await reader  # until the connection ends; raises why
+        finally:
+            for task in (reader, watcher):
+                if task is None:
+                    continue
+                if not task.done():
+                    task.cancel()
+                # Retrieve every ending, so none is reported later as "never retrieved"
+                # (a close frame's reason can quote the URL, and with it the key).
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _watch_loop(self, session: _Session) -> None:
+        while True:
+            mint = await self._watch_queue.get()
+            await self._subscribe_curve(session, mint)
+
+    async def _read(self, session: _Session) -> None:
+        """Every frame, in order: stamped, parsed, matched to its request or delivered."""
+        clock, raw_sink, redact = self.clock, self._raw_sink, self.config.redact
+        recv = session.ws.recv
+        while True:
+            frame = await recv()  # ConnectionClosed (OK or not) ends the session
+            recv_ns = clock.now_ns()
+            for env in parse_frame(frame):
+                if isinstance(env, Reply):
+                    self._answer(session, env)
+                    continue
+                self.health.frames += 1
+                if raw_sink is not None:
+                    text = frame if isinstance(frame, str) else env.raw  # type: ignore[union-attr]
+                    raw_sink(recv_ns, redact(text))
+                self._deliver(env, recv_ns)
+
+    def _answer(self, session: _Session, reply: Reply) -> None:
+        """Resolve the request `reply` answers (a stray reply is dropped)."""
+        rid = reply.id if isinstance(reply.id, int) and not isinstance(reply.id, bool) else -1
+        waiting = session.waiting.get(rid)
+        if waiting is None or waiting[0].done():
+            return
+        fut, mint = waiting
+        if reply.error:
+            fut.set_exception(RpcError(self.config.redact(reply.error)))
+            return
+        sub = reply.result
+        if not isinstance(sub, int) or isinstance(sub, bool) or sub < 0:
+            fut.set_exception(RpcError(f"a subscription id must be an integer, got {sub!r:.60}"))
+            return
+        if mint is not None:
+            self._curve_subs[sub] = mint
+        elif self._logs_sub is None:
+            self._logs_sub = sub
+            self._outage_ends()
+        fut.set_result(sub)
+
+    def _outage_ends(self) -> None:
+        """The outage (if one) is over: its gap, ending when this socket opened."""
+        if self._down_since is not None:
             self.health.gaps += 1
             # The outage ends when the socket opened: no frame of it arrived earlier.
             self.sink(FeedGap(self._down_since, self._opened_ns, self._attempt, self._reason))
             self._down_since = None
             self._attempt = 0
-        watcher = asyncio.create_task(self._watch_loop(client))
-        try:
-            while True:
-                recv_ns, raw, n = await client.recv_stamped()
-                self.health.frames += 1
-                if self._raw_sink is not None:
-                    text = n.raw if isinstance(n, BadFrame) else raw or ""
-                    self._raw_sink(recv_ns, self.config.redact(text))
-                self._deliver(n, recv_ns)
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await watcher
-
-    async def _watch_loop(self, client: _StampedClient) -> None:
-        while True:
-            mint = await self._watch_queue.get()
-            await self._subscribe_curve(client, mint)
 
     def _deliver(self, n: Any, recv_ns: int) -> None:
         try:
@@ -366,8 +372,6 @@ class PumpFunFeed:
             first = (str(exc).splitlines() or [""])[0]
             items = [FeedProblem("undecodable_notification", f"{type(exc).__name__}: {first}"[:300],
                                  _shown(n), recv_ns)]  # fmt: skip
-        if items is None:
-            return
         for it in items:
             if isinstance(it, FeedProblem):
                 self.health.problems += 1
@@ -375,18 +379,16 @@ class PumpFunFeed:
                 self.health.ticks += 1
             self.sink(it)
 
-    def _items(self, n: Any, recv_ns: int) -> list[Any] | None:
-        """The items one notification gives (None: held until its subscription is known)."""
-        if isinstance(n, BadFrame):
-            return [FeedProblem("unparseable_frame", n.reason, n.raw, recv_ns)]
+    def _items(self, n: Any, recv_ns: int) -> list[Any]:
+        """The items one notification gives."""
         if isinstance(n, LogsNotification):
             return items_from_logs(n, recv_ns)
         if isinstance(n, AccountNotification):
-            mint = self._curve_subs.get(n.subscription)
-            if mint is None and self._inflight:
-                self._early.setdefault(n.subscription, []).append((n, recv_ns))
-                return None
-            return items_from_account(n, mint, recv_ns)
+            return items_from_account(n, self._curve_subs.get(n.subscription), recv_ns)
+        if isinstance(n, BadFrame):
+            return [FeedProblem("unparseable_frame", n.reason, n.raw, recv_ns)]
+        if isinstance(n, OtherNotification):
+            return [FeedProblem("unexpected_notification", n.method, n.raw, recv_ns)]
         return [FeedProblem("unexpected_notification", type(n).__name__, _shown(n), recv_ns)]
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -397,28 +399,26 @@ class PumpFunFeed:
         """
         self._started_ns = self.clock.now_ns()
         while not stop.is_set():
-            client = _StampedClient(
-                self.config.connect_url(),
-                self.clock,
-                self.raw_sink is not None,
-                notification_queue_size=self.config.queue_size,
-                overflow=OverflowPolicy.RAISE,
-                compression="deflate" if self.config.compression else None,
-            )
+            ws: ClientConnection | None = None
             try:
-                await client.connect()
+                ws = await connect(
+                    self.config.connect_url(),
+                    compression="deflate" if self.config.compression else None,
+                    max_size=2**22,
+                    max_queue=self.config.queue_size,
+                    open_timeout=self.config.request_timeout_s,
+                )
                 self._opened_ns = self.clock.now_ns()
                 self.ever_connected = True
-                session = asyncio.create_task(self._session(client))
+                session = asyncio.create_task(self._session(ws))
                 stopper = asyncio.create_task(stop.wait())
                 await asyncio.wait({session, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 stopper.cancel()
                 if session.done():
                     session.result()  # raises why the connection ended
-                else:
-                    session.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await session
+                session.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await session
             except _PASS_THROUGH:
                 raise
             except BaseException as exc:  # every failure means: reconnect
@@ -427,8 +427,9 @@ class PumpFunFeed:
             finally:
                 was_up = self.health.connected
                 self.health.connected = False
-                with contextlib.suppress(Exception):
-                    await client.close()
+                if ws is not None:
+                    with contextlib.suppress(Exception):
+                        await ws.close()
             if stop.is_set():
                 break
             if self._down_since is None:

@@ -2,7 +2,7 @@
 
 The server side builds `logsNotification` / `accountNotification` frames exactly as a
 public RPC node does (the recorded-feed server uses them); the client side turns the
-notifications solana-py parsed into feed items: ticks, or quarantine entries with a
+notifications `data.feed.rpc` parsed into feed items: ticks, or quarantine entries with a
 reason when something in them cannot be used.
 """
 
@@ -13,7 +13,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from solders.rpc.responses import AccountNotification, LogsNotification, RpcLogsResponse
 from solders.signature import Signature
 
 from data.base58 import b58encode
@@ -23,14 +22,13 @@ from data.feed.pumpfun import (
     CurveState,
     DecodeError,
     TradeEvent,
+    b64decode_strict,
     decode_curve,
     encode_curve,
     encode_trade_event,
     trades_in_logs,
 )
-
-RAW_KEEP = 2048
-"""Characters of a refused message kept in its quarantine entry."""
+from data.feed.rpc import RAW_KEEP, AccountNotification, LogsNotification
 
 
 @dataclass(frozen=True)
@@ -126,16 +124,8 @@ def account_notification(subscription: int, slot: int, curve: CurveState) -> str
 
 
 # ------------------------------------------------------------------ client side
-def _signature(value: RpcLogsResponse) -> str | None:
-    """The notification's signature if it is a valid one, else None.
-
-    solders stores the text as received and panics (a Rust unwrap) when its getter meets
-    a signature that is not 64 base58-encoded bytes, so the text is read from the JSON
-    form and checked first.
-    """
-    text = json.loads(value.to_json()).get("signature")
-    if not isinstance(text, str):
-        return None
+def _signature(text: str) -> str | None:
+    """The signature if it is a valid one (64 base58-encoded bytes), else None."""
     try:
         return str(Signature.from_string(text))
     except ValueError:
@@ -144,22 +134,23 @@ def _signature(value: RpcLogsResponse) -> str | None:
 
 def items_from_logs(n: LogsNotification, recv_ns: int) -> list[FeedTick | FeedProblem]:
     """Ticks for each pump.fun trade in a transaction's logs; problems for the rest."""
-    value = n.result.value
-    sig = _signature(value)
+    value = n.params.result.value
+    sig = _signature(value.signature)
     if sig is None:
-        shown = value.to_json()[:RAW_KEEP]
+        shown = f"{value.signature!r} {value.logs!r}"[:RAW_KEEP]
         return [FeedProblem("bad_signature", "the transaction signature is not 64 base58 bytes",
                             shown, recv_ns)]  # fmt: skip
     if value.err is not None:  # a failed transaction traded nothing
         return []
-    trades, errors = trades_in_logs(list(value.logs))
+    trades, errors = trades_in_logs(value.logs)
     out: list[FeedTick | FeedProblem] = []
     for k, ev in enumerate(trades):
         out.append(FeedTick(ev.mint, ev.price, ev.token_amount, 1 if ev.is_buy else -1,
                             ev.liquidity_sol, ev.timestamp * 1_000_000_000, recv_ns,
                             uid_of(sig, k)))  # fmt: skip
-    raw = f"{sig} {value.logs!r}"[:RAW_KEEP]
-    out.extend(FeedProblem(err.reason, err.detail, raw, recv_ns) for err in errors)
+    if errors:
+        raw = f"{sig} {value.logs!r}"[:RAW_KEEP]
+        out.extend(FeedProblem(err.reason, err.detail, raw, recv_ns) for err in errors)
     return out
 
 
@@ -167,16 +158,20 @@ def items_from_account(
     n: AccountNotification, mint: str | None, recv_ns: int
 ) -> list[FeedTick | FeedProblem]:
     """A pool-observation tick from a bonding-curve update of a watched mint."""
+    value = n.params.result.value
     if mint is None:
         return [FeedProblem("unknown_subscription", f"subscription {n.subscription}",
-                            str(n)[:RAW_KEEP], recv_ns)]  # fmt: skip
-    slot = n.result.context.slot
-    data = bytes(n.result.value.data)
+                            repr(value.data)[:RAW_KEEP], recv_ns)]  # fmt: skip
+    slot = n.params.result.context.slot
+    text, encoding = value.data
+    if encoding != "base64":
+        return [FeedProblem("bad_encoding", f"account data in {encoding[:40]!r}, not base64",
+                            text[:RAW_KEEP], recv_ns)]  # fmt: skip
     try:
+        data = b64decode_strict(text)
         c = decode_curve(data)
     except DecodeError as err:
-        return [FeedProblem(err.reason, err.detail, base64.b64encode(data).decode()[:RAW_KEEP],
-                            recv_ns)]  # fmt: skip
+        return [FeedProblem(err.reason, err.detail, text[:RAW_KEEP], recv_ns)]
     # An account update carries a slot, not a clock: its chain time is left 0.
     return [FeedTick(mint, c.price, 0, 0, c.liquidity_sol, 0, recv_ns,
                      uid_of("curve", mint, slot, c.virtual_sol_reserves))]  # fmt: skip
