@@ -161,8 +161,11 @@ async def run_paper(
                     wait_until = min(wait_until, deadline)
                 wake.clear()
                 if not items and not reports and not reload_now.is_set():
+                    # asyncio.timeout, not wait_for: wait_for wraps the wait in a task of
+                    # its own, one more hop between a frame's arrival and its batch.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), max(0.0, (wait_until - now) / 1e9))
+                        async with asyncio.timeout(max(0.0, (wait_until - now) / 1e9)):
+                            await wake.wait()
                 now = clock.now_ns()
             take = [items.popleft() for _ in range(min(len(items), max_batch))]
             beat = now if now >= next_hb else None
