@@ -114,9 +114,13 @@ class Transaction:
         self._next_seq = {n: self._base.family(n).next_seq for n in FAMILIES}
         self._added: dict[str, list[SegmentInfo]] = {}
         self._removed: dict[str, list[str]] = {}
-        self._registry = store._registry_for(self._base)
         self._new_mints: dict[str, MintRecord] = {}
         self._open = True
+
+    @property
+    def _registry(self) -> MintRegistry:
+        """The base's registry, read only by a transaction that registers mints."""
+        return self._store._registry_for(self._base)
 
     @property
     def base(self) -> Manifest:
@@ -281,7 +285,7 @@ class EventStore:
         self.read_only = not is_writable(root)
         """True when this process cannot write the store: reads work, writes refuse."""
         self._manifest = load_manifest(root)
-        self._registry: tuple[int, MintRegistry] | None = None
+        self._registry: tuple[tuple[str, ...], MintRegistry] | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._views_generation = -1
 
@@ -311,11 +315,27 @@ class EventStore:
         return self._registry_for(self._manifest)
 
     def _registry_for(self, manifest: Manifest) -> MintRegistry:
-        if self._registry is not None and self._registry[0] == manifest.generation:
-            return self._registry[1]
+        """The registry as of `manifest`, read once and then extended.
+
+        Keyed by the mints family's segment list, not the manifest's generation: every
+        commit (a live run rolls every few seconds) changes the generation, but only a
+        registration adds a mints segment, and segments never change, so a list that
+        extends the cached one costs a read of the new segments only. Re-reading every
+        segment on each commit made a live run's rolls grow with the mints it had seen
+        (98 of 157 ms with 200 mints).
+        """
         segs = manifest.family("mints").segments
-        tbl = self._read_segments("mints", segs, None, ScanFilter())
-        recs = [
+        key = tuple(seg.path for seg in segs)
+        known: tuple[str, ...] = ()
+        recs: list[MintRecord] = []
+        if self._registry is not None:
+            cached_key, cached = self._registry
+            if cached_key == key:
+                return cached
+            if key[: len(cached_key)] == cached_key:
+                known, recs = cached_key, cached.records()
+        tbl = self._read_segments("mints", segs[len(known) :], None, ScanFilter())
+        recs += [
             MintRecord(
                 int(r["mint_id"]),
                 r["mint"],
@@ -327,7 +347,7 @@ class EventStore:
             for r in tbl.to_pylist()
         ]
         reg = MintRegistry(recs)
-        self._registry = (manifest.generation, reg)
+        self._registry = (key, reg)
         return reg
 
     # ---------------------------------------------------------------- writes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -241,3 +242,40 @@ def test_the_light_list_of_view_names_matches_the_definitions() -> None:
     from data.schemas import FAMILIES
 
     assert (tuple(FAMILIES), tuple(PROJECTIONS)) == (FAMILY_NAMES, PROJECTION_NAMES)
+
+
+def test_the_mint_registry_reads_each_mints_segment_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits that register no mint (a live run's rolls) read no mints segment, one that
+    registers reads only its own, and after another process's registrations or a
+    compaction the registry still equals a fresh read of the store."""
+    from data.mints import MintSpec
+
+    st = open_store(tmp_path / "s", create=True)
+    read: list[int] = []
+    real = EventStore._read_segments
+
+    def counting(self: EventStore, family: str, segs: Any, *a: Any) -> Any:
+        if family == "mints":
+            read.append(len(segs))
+        return real(self, family, segs, *a)
+
+    monkeypatch.setattr(EventStore, "_read_segments", counting)
+    for k in range(5):
+        with st.transaction() as tx:
+            tx.register_mints([MintSpec(f"Mint{k}", f"M{k}", 6, "SOL")], source="t", ts_ns=T0 + k)
+        st.append("ticks", ticks([T0 + k * NS], mint_id=k), source="t")  # no new mint
+    assert len(st.mints()) == 5
+    assert sum(read) == 5  # each segment once, however many commits came between
+    other = open_store(tmp_path / "s")  # another handle registers behind this one's back
+    with other.transaction() as tx:
+        tx.register_mints([MintSpec("Mint9", "M9", 9, "SOL")], source="t", ts_ns=T0 + 9)
+    st.refresh()
+    read.clear()
+    assert st.mints().get("Mint9") is not None and sum(read) == 1
+    st.compact(["mints"])
+    st.refresh()
+    fresh = open_store(tmp_path / "s").mints()
+    assert st.mints().records() == fresh.records()
+    assert [r.mint_id for r in fresh.records()] == list(range(6))
