@@ -270,6 +270,11 @@ def run_cmd(
         if lat and lat.get("p50") is not None:
             out.print(f"frame receipt -> decision logged: p50 {lat['p50']} us, p99 {lat['p99']} us "
                       f"over {lat['batches']} batches", highlight=False)  # fmt: skip
+            msg = report.get("latency_per_message_us") or {}
+            if msg.get("p50") is not None:
+                out.print(f"  per message (frames that queued counted one by one): p50 "
+                          f"{msg['p50']} us, p99 {msg['p99']} us over {msg['messages']} messages",
+                          highlight=False)  # fmt: skip
     failure = feed_failure(report) if mode in ("paper", "live") else None
     if failure is not None:
         err.print(f"[red]error:[/red] {escape(failure)}", highlight=False)

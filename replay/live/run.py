@@ -64,6 +64,7 @@ from replay.core.runner import (
     own_controls,
 )
 from replay.core.scheduler import Scheduler
+from replay.live.latency import Latencies
 from replay.report.controls import applied_controls
 from replay.report.event_log import log_events
 from replay.report.metrics import build_report
@@ -133,13 +134,16 @@ class LiveStats:
     heartbeats: int = 0
     problems: int = 0
     gaps: int = 0
-    latencies_ns: list[int] = field(default_factory=list)
+    latencies_ns: Latencies = field(default_factory=Latencies)
     """Frame receipt (earliest in the batch) to the batch appended to the log."""
-    durable_ns: list[int] = field(default_factory=list)
+    message_ns: Latencies = field(default_factory=Latencies)
+    """Each frame's receipt to its batch appended: what every message waited, frames
+    that queued behind a slow batch included (a batch counts once above)."""
+    durable_ns: Latencies = field(default_factory=Latencies)
     """Frame receipt to the batch's fsync."""
-    queued_ns: list[int] = field(default_factory=list)
+    queued_ns: Latencies = field(default_factory=Latencies)
     """Frame receipt to the loop taking the batch (parse, decode, event-loop hops)."""
-    engine_ns: list[int] = field(default_factory=list)
+    engine_ns: Latencies = field(default_factory=Latencies)
     """Batch taken to batch appended (arrays, kernel, log write)."""
     recent: list[tuple[int, int, int, int, float]] = field(default_factory=list)
     """The latest decisions (at most 10): time, mint id, action, reason, confidence."""
@@ -633,9 +637,14 @@ class LiveRun:
             if extras.get("gaps"):
                 self.progress.emit("gap", batch_no=rec.batch_no)
             if first_recv > 0:
-                self.stats.latencies_ns.append(appended - first_recv)
-                self.stats.queued_ns.append(self._taken_ns - first_recv)
-                self.stats.engine_ns.append(appended - self._taken_ns)
+                self.stats.latencies_ns.add(appended - first_recv)
+                self.stats.queued_ns.add(self._taken_ns - first_recv)
+                self.stats.engine_ns.add(appended - self._taken_ns)
+                if rec.n_in == 1:
+                    self.stats.message_ns.add(appended - first_recv)
+                else:
+                    recv = cols["recv_ns"]
+                    self.stats.message_ns.add_many(appended - recv[recv > 0])
         self.pending.append(_Pending(rec, decided, appended))
         self.unsynced_outputs += len(out_i)
         self._note(out_i, out_f)
@@ -753,7 +762,7 @@ class LiveRun:
             for p in self.pending[-unsynced:]:
                 first = p.rec.extras.get("first_recv_ns", -1)
                 if first > 0:
-                    self.stats.durable_ns.append(now - first)
+                    self.stats.durable_ns.add(now - first)
 
     def roll(self) -> None:
         """Move acknowledged batches into Parquet (one transaction), start a new log."""
@@ -906,29 +915,18 @@ class LiveRun:
         if self.learner is not None:
             rep["learning"] = self.learner.report()
         rep["state"] = state_summary(self.kernel)
-        rep["latency_us"] = _percentiles(self.stats.latencies_ns)
-        rep["durable_latency_us"] = _percentiles(self.stats.durable_ns)
+        rep["latency_us"] = self.stats.latencies_ns.summary()
+        rep["latency_per_message_us"] = self.stats.message_ns.summary("messages")
+        rep["durable_latency_us"] = self.stats.durable_ns.summary()
         rep["latency_parts_us"] = {
-            "receipt_to_taken": _percentiles(self.stats.queued_ns),
-            "taken_to_appended": _percentiles(self.stats.engine_ns),
+            "receipt_to_taken": self.stats.queued_ns.summary(),
+            "taken_to_appended": self.stats.engine_ns.summary(),
         }
         return rep
 
 
 def _no_injection(ts: int, in_seq: int, rows: tuple[ControlRow, ...]) -> None:
     raise AssertionError("a replay of recorded inputs injects nothing: they hold every control")
-
-
-def _percentiles(ns: list[int]) -> dict[str, float | int | None]:
-    if not ns:
-        return {"batches": 0, "p50": None, "p99": None, "max": None}
-    a = np.array(ns, dtype=np.float64) / 1e3
-    return {
-        "batches": len(ns),
-        "p50": round(float(np.percentile(a, 50)), 1),
-        "p99": round(float(np.percentile(a, 99)), 1),
-        "max": round(float(a.max()), 1),
-    }
 
 
 def _inputs_table(recs: list[WalBatch]) -> dict[str, Any]:

@@ -86,7 +86,7 @@ def status_snapshot(run: Any, feed: Any) -> dict[str, Any]:
          "reason": _name(Reason, r), "confidence": c if c == c else None}
         for ts, m, a, r, c in reversed(run.stats.recent)
     ]  # fmt: skip
-    lat = sorted(run.stats.latencies_ns[-2000:])
+    lat = sorted(run.stats.latencies_ns.recent)
     h = feed.health
     return {
         "run_id": run.run_id,
