@@ -419,3 +419,32 @@ def test_frames_are_sorted_into_what_they_are(frame: str, kinds: list[str]) -> N
     for e in got:
         if type(e).__name__ == "BadFrame":
             assert e.reason and e.raw  # type: ignore[union-attr]
+
+
+def test_a_binary_frame_is_read_like_a_text_one_and_recorded_once() -> None:
+    """A node may send a notification as a binary frame; with the recorder on, each
+    frame is kept once (however many messages it holds) and its trade still flows."""
+    b64 = base64.b64encode(trade_bytes()).decode()
+    frames: list[str | bytes] = [logs_frame(pump_logs(b64)).encode()]
+
+    async def main() -> tuple[list[object], list[tuple[int, str]]]:
+        box: list[int] = []
+        srv = await _bad_then_good_server(box, frames)
+        items: list[object] = []
+        raw: list[tuple[int, str]] = []
+        cfg = FeedConfig(url=f"ws://127.0.0.1:{box[0]}", watch_curves=False)
+        feed = PumpFunFeed(cfg, WallClock(), items.append, lambda t, s: raw.append((t, s)))
+        stop = asyncio.Event()
+        task = asyncio.create_task(feed.run(stop))
+        for _ in range(2_000):  # until the trade arrives (bounded: a broken reader must fail)
+            if items:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await task
+        srv.close()  # type: ignore[attr-defined]
+        return items, raw
+
+    items, raw = asyncio.run(main())
+    assert [type(i).__name__ for i in items] == ["FeedTick"]
+    assert len(raw) == 1 and raw[0][1] == frames[0].decode()  # type: ignore[union-attr]

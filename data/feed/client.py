@@ -323,14 +323,16 @@ class PumpFunFeed:
         while True:
             frame = await recv()  # ConnectionClosed (OK or not) ends the session
             recv_ns = clock.now_ns()
+            recorded = raw_sink is None
             for env in parse_frame(frame):
                 if isinstance(env, Reply):
                     self._answer(session, env)
                     continue
                 self.health.frames += 1
-                if raw_sink is not None:
-                    text = frame if isinstance(frame, str) else env.raw  # type: ignore[union-attr]
-                    raw_sink(recv_ns, redact(text))
+                if not recorded:  # the recorder keeps the frame once, before its items
+                    recorded = True
+                    text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+                    raw_sink(recv_ns, redact(text))  # type: ignore[misc]
                 self._deliver(env, recv_ns)
 
     def _answer(self, session: _Session, reply: Reply) -> None:
