@@ -2,9 +2,10 @@
 
 The twin is what the simulated venue would have done on the very feed the live run saw.
 A live run's inputs are the market's (ticks, heartbeats, controls) plus the venue's
-answers (fills and rejects, and the start-up reconciliation). The twin replays only the
-market's inputs, batch for batch, through the same strategy on the simulated venue: a
-paper run over the same recorded feed. (A second paper run on the same websocket would
+answers (fills and rejects, and the reconciliation of positions at start-up). The twin
+replays only the market's inputs (and the wallet's SOL at start), batch for batch,
+through the same strategy on the simulated venue: a paper run over the same recorded
+feed. (A second paper run on the same websocket would
 cut the feed into other batches and beat at other heartbeats, so its decisions could
 differ for reasons that have nothing to do with the venue.)
 
@@ -46,9 +47,15 @@ _DECISION_KEY = ("ts_ns", "mint_id", "action_name", "reason_name")
 
 
 def market_batches(store: EventStore, run_id: str) -> Iterator[WalBatch]:
-    """A run's recorded input batches without the venue's answers (empty ones dropped)."""
+    """A run's recorded input batches without the venue's answers (empty ones dropped).
+
+    The wallet's SOL at start (a cash adjustment, mint -1) stays: it is where the run
+    started, not an answer to an order, and a twin with other cash could size otherwise.
+    """
     for rec in recorded_batches(store, run_id):
-        keep = ~np.isin(rec.inputs["kind"], VENUE_KINDS)
+        kind = rec.inputs["kind"]
+        cash = (kind == int(InputKind.VENUE_ADJUST)) & (rec.inputs["mint"] == -1)
+        keep = ~np.isin(kind, VENUE_KINDS) | cash
         if keep.all():
             yield rec
         elif keep.any():
