@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as hs
 
 from replay.live.latency import N_BUCKETS, Latencies
@@ -15,6 +15,7 @@ _NS = hs.integers(min_value=0, max_value=600 * 10**9)
 
 @settings(max_examples=200, deadline=None)
 @given(samples=hs.lists(_NS, min_size=1, max_size=9_000), split=hs.integers(0, 9_000))
+@example(samples=[5860], split=0)  # 5.86 us: its bucket's middle rounds to 5.8
 def test_percentiles_are_numpys_within_the_bucket_width(samples: list[int], split: int) -> None:
     lat = Latencies()
     for ns in samples[:split]:  # one at a time (a batch) ...
@@ -29,7 +30,8 @@ def test_percentiles_are_numpys_within_the_bucket_width(samples: list[int], spli
         # bucket (everything up to 1 us is one bucket), never above the maximum.
         exact = float(np.percentile(a, q, method="inverted_cdf"))
         want = min(max(exact, 1.0), a.max())
-        assert got[f"p{q}"] == pytest.approx(want, rel=0.0101, abs=0.06)
+        # Within the bucket's width (1 %), then rounded to 0.1 us (up to 0.05 more).
+        assert abs(got[f"p{q}"] - want) <= 0.0101 * want + 0.05 + 1e-9, (got, want)
     assert lat.counts.shape == (N_BUCKETS,) and len(lat._buf) < 4_096  # bounded
 
 
