@@ -410,6 +410,9 @@ def test_a_node_that_never_confirms_the_subscription_is_left_and_retried() -> No
      '{"slot":1},"value":{"data":["AAAA","base64"]}},"subscription":7}}',
      ["AccountNotification"]),
     ("[]", ["BadFrame"]),
+    ("[" * 100_000, ["BadFrame"]),  # too deep for any decoder: the frame, not the feed
+    ('{"a":' * 50_000, ["BadFrame"]),
+    ("1e999999", ["BadFrame"]),
     ("[[1]]", ["BadFrame"]),
     ("7", ["BadFrame"]),
 ])  # fmt: skip

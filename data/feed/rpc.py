@@ -172,15 +172,22 @@ def _sorted(msg: object, raw: str | bytes, why: str) -> list[Envelope]:
 def parse_frame(raw: str | bytes, *, batch_ok: bool = True) -> list[Envelope]:
     """A frame's messages: typed notifications, replies, or one `BadFrame`; never raises."""
     try:
+        return _parse(raw, batch_ok)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except Exception as exc:  # a nesting too deep to decode, say: the frame, not the feed
+        first = (str(exc).splitlines() or [""])[0]
+        return [BadFrame(f"{type(exc).__name__}: {first}"[:300], _text(raw)[:RAW_KEEP])]
+
+
+def _parse(raw: str | bytes, batch_ok: bool) -> list[Envelope]:
+    try:
         return [_TYPED.decode(raw)]
     except msgspec.ValidationError as exc:  # JSON, but not a typed notification
         why = str(exc)
     except msgspec.DecodeError as exc:  # not JSON (or not UTF-8)
         return [BadFrame(f"not JSON: {exc}"[:300], _text(raw)[:RAW_KEEP])]
-    try:
-        msg = _ANY.decode(raw)
-    except msgspec.DecodeError as exc:
-        return [BadFrame(f"not JSON: {exc}"[:300], _text(raw)[:RAW_KEEP])]
+    msg = _ANY.decode(raw)  # may still refuse (too deep, a number out of range): see above
     if isinstance(msg, list) and batch_ok:  # a JSON-RPC batch: each message on its own
         out: list[Envelope] = []
         for m in msg:
