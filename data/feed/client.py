@@ -283,11 +283,11 @@ class PumpFunFeed:
         self._logs_sub = None
         reader = asyncio.create_task(self._read(session))
         watcher: asyncio.Task[None] | None = None
+        subscribed = asyncio.ensure_future(session.request(
+            "logsSubscribe",
+            [{"mentions": [PROGRAM_ID]}, {"commitment": self.config.commitment}],
+        ))  # fmt: skip
         try:
-            subscribed = asyncio.ensure_future(session.request(
-                "logsSubscribe",
-                [{"mentions": [PROGRAM_ID]}, {"commitment": self.config.commitment}],
-            ))  # fmt: skip
             await asyncio.wait({subscribed, reader}, return_when=asyncio.FIRST_COMPLETED)
             if not subscribed.done():
                 subscribed.cancel()
@@ -301,7 +301,7 @@ class PumpFunFeed:
             watcher = asyncio.create_task(self._watch_loop(session))
             await reader  # until the connection ends; raises why
         finally:
-            for task in (reader, watcher):
+            for task in (reader, watcher, subscribed):
                 if task is None:
                     continue
                 if not task.done():
