@@ -11,6 +11,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:  # only for annotations: the CLI's start-up stays light
     import pyarrow as pa
+    from rich.console import JustifyMethod
 
     from data.generator.market import GenerateReport
     from data.importers import ImportReport
@@ -184,11 +185,11 @@ def render_learning(out: Console, learn: dict[str, Any]) -> None:
         out.print("(every change and why: clanka learn status)", highlight=False, markup=False)
 
 
-def _kv_table(title: str, items: dict[str, Any]) -> Table:
+def _kv_table(title: str, items: dict[str, Any], justify: JustifyMethod = "right") -> Table:
     # At least as wide as its title, so a narrow table does not fold the title in two.
     t = Table(title=title, show_header=False, min_width=len(title) + 2)
     t.add_column("field")
-    t.add_column("value", justify="right")
+    t.add_column("value", justify=justify)
     for k, v in items.items():
         t.add_row(k, _fmt(v))
     return t
@@ -350,16 +351,22 @@ def render_paper_twin(out: Console, doc: dict[str, Any]) -> None:
         "paper twin": doc["paper_run"],
         "decisions, live / paper": f"{doc['live_decisions']} / {doc['paper_decisions']}",
         "the same before they part": doc["same_decisions_before_parting"],
-        "first different decision": "none: every decision is the same" if first is None else
-        f"#{first['index']}: live {decision(first['live'])}; paper {decision(first['paper'])}",
-        "orders answered before it": doc["orders_compared"],
-        "of those answered differently": doc["answers_differing"],
-        "first different answer": "none" if gap is None else
-        f"order {gap['order_id']}: live {answer(gap['live'])}; paper {answer(gap['paper'])}",
-        "explained by the venue": "yes" if doc["explained_by_venue"] else
-        "NO: the decisions parted before any venue answer differed",
-    }  # fmt: skip
-    out.print(_kv_table(f"{doc['live_run']} against its paper twin", items))
+    }
+    if first is None:
+        items["first different decision"] = "none: every decision is the same"
+    else:
+        items[f"first different decision (#{first['index']}), live"] = decision(first["live"])
+        items["first different decision, paper"] = decision(first["paper"])
+    items["orders answered before it"] = doc["orders_compared"]
+    items["of those answered differently"] = doc["answers_differing"]
+    if gap is not None:
+        items[f"first different answer (order {gap['order_id']}), live"] = answer(gap["live"])
+        items["first different answer, paper"] = answer(gap["paper"])
+    items["explained by the venue"] = (
+        "yes" if doc["explained_by_venue"]
+        else "NO: the decisions parted before any venue answer differed"
+    )  # fmt: skip
+    out.print(_kv_table(f"{doc['live_run']} against its paper twin", items, justify="left"))
     if doc["answers"]:
         t = Table(title="each order's answer, live and paper (while the decisions agree)")
         for c in ("order", "side", "live tokens", "paper tokens", "live SOL", "paper SOL",

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
@@ -25,6 +26,7 @@ from data.feed.client import FeedConfig, WallClock
 from data.importers import import_file
 from data.store import EventStore, open_store
 from engine.layout import MF_LAST_PRICE
+from replay.cli.render import render_paper_twin
 from replay.live.paper import replay_inputs, run_paper
 from replay.live.paper_twin import compare_to_twin, run_answer_swap, run_paper_twin
 from replay.live.run import LiveRun, LiveSettings, first_difference, logged_tables
@@ -276,6 +278,12 @@ def test_live_buys_takes_partial_profits_and_stops_out_and_parts_from_paper_only
              "event = 2 AND ts_ns <= ? ORDER BY run_seq"  # fmt: skip
     assert st.con.execute(closes, ["swap", until]).fetchall() == \
         st.con.execute(closes, [twin, until]).fetchall()  # fmt: skip
+    # What a user reads: the parting decision and the answer behind it, in words.
+    con = Console(record=True, width=160)
+    render_paper_twin(con, doc)
+    text = con.export_text()
+    assert "explained by the venue" in text and "│ yes" in text
+    assert doc["first_difference"] is None or "first different answer (order" in text
     # The command a user runs says the same, and refuses a run that was not live.
     st.close()
     cmd = [*CLI, "verify", "paper", "live-e2e", "--store", str(st.root), "--json"]
