@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -232,27 +233,38 @@ async def _bad_then_good_server(port_box: list[int], frames: list[str | bytes]) 
     return srv
 
 
-def test_malformed_frames_are_quarantined_and_the_connection_goes_on() -> None:
-    b64 = base64.b64encode(trade_bytes()).decode()
-    frames: list[str | bytes] = ["{not json", b"\xff\xfe", logs_frame(pump_logs("@@@")),
-                                 logs_frame(pump_logs(b64))]  # fmt: skip
+def _until_a_tick(
+    frames: list[str | bytes], raw_sink: Callable[[int, str], None] | None = None
+) -> tuple[list[object], PumpFunFeed]:
+    """The feed's items from a server that confirms and sends `frames`, read until the
+    first tick arrives (bounded, so a broken reader fails instead of hanging)."""
 
     async def main() -> tuple[list[object], PumpFunFeed]:
         box: list[int] = []
         srv = await _bad_then_good_server(box, frames)
         items: list[object] = []
-        feed = PumpFunFeed(FeedConfig(url=f"ws://127.0.0.1:{box[0]}"), WallClock(),
-                           items.append)  # fmt: skip
+        cfg = FeedConfig(url=f"ws://127.0.0.1:{box[0]}", watch_curves=False)
+        feed = PumpFunFeed(cfg, WallClock(), items.append, raw_sink)
         stop = asyncio.Event()
         task = asyncio.create_task(feed.run(stop))
-        while not any(isinstance(i, FeedTick) for i in items):  # progress, not a clock
+        for _ in range(2_000):  # progress, not a clock: until a tick has come
+            if any(isinstance(i, FeedTick) for i in items):
+                break
             await asyncio.sleep(0.01)
         stop.set()
         await task
         srv.close()  # type: ignore[attr-defined]
         return items, feed
 
-    items, feed = asyncio.run(main())
+    return asyncio.run(main())
+
+
+def test_malformed_frames_are_quarantined_and_the_connection_goes_on() -> None:
+    b64 = base64.b64encode(trade_bytes()).decode()
+    frames: list[str | bytes] = ["{not json", b"\xff\xfe", logs_frame(pump_logs("@@@")),
+                                 logs_frame(pump_logs(b64))]  # fmt: skip
+
+    items, feed = _until_a_tick(frames)
     kinds = [type(i).__name__ if not isinstance(i, FeedProblem) else i.reason for i in items]
     assert kinds == ["unparseable_frame", "unparseable_frame", "bad_base64", "FeedTick"]
     assert feed.health.reconnects == 0  # one connection took all four frames
@@ -430,24 +442,7 @@ def test_a_binary_frame_is_read_like_a_text_one_and_recorded_once() -> None:
     b64 = base64.b64encode(trade_bytes()).decode()
     frames: list[str | bytes] = [logs_frame(pump_logs(b64)).encode()]
 
-    async def main() -> tuple[list[object], list[tuple[int, str]]]:
-        box: list[int] = []
-        srv = await _bad_then_good_server(box, frames)
-        items: list[object] = []
-        raw: list[tuple[int, str]] = []
-        cfg = FeedConfig(url=f"ws://127.0.0.1:{box[0]}", watch_curves=False)
-        feed = PumpFunFeed(cfg, WallClock(), items.append, lambda t, s: raw.append((t, s)))
-        stop = asyncio.Event()
-        task = asyncio.create_task(feed.run(stop))
-        for _ in range(2_000):  # until the trade arrives (bounded: a broken reader must fail)
-            if items:
-                break
-            await asyncio.sleep(0.01)
-        stop.set()
-        await task
-        srv.close()  # type: ignore[attr-defined]
-        return items, raw
-
-    items, raw = asyncio.run(main())
+    raw: list[tuple[int, str]] = []
+    items, _ = _until_a_tick(frames, lambda t, text: raw.append((t, text)))
     assert [type(i).__name__ for i in items] == ["FeedTick"]
     assert len(raw) == 1 and raw[0][1] == frames[0].decode()  # type: ignore[union-attr]
