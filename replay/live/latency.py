@@ -55,13 +55,10 @@ class Latencies:
 
     def add_many(self, ns: np.ndarray) -> None:
         """Several samples at once (a batch's messages)."""
-        if len(ns) == 0:
-            return
-        self._fold()
-        self.counts += np.bincount(bucket_of(ns), minlength=N_BUCKETS)
-        self.n += len(ns)
-        self.max_ns = max(self.max_ns, int(ns.max()))
+        self._buf.extend(ns.tolist())
         self.recent.extend(ns[-self._keep :].tolist())
+        if len(self._buf) >= _FOLD_AT:
+            self._fold()
 
     def _fold(self) -> None:
         if not self._buf:

@@ -36,7 +36,13 @@ from replay.alerts.service import AlertService
 from replay.alerts.settings import AlertSettings
 from replay.live.reload import ReloadResult, StrategyReload
 from replay.live.router import VenueRouter, reconcile, resolve
-from replay.live.run import LiveRun, LiveSettings, recorded_batches, run_strategy
+from replay.live.run import (
+    LiveRun,
+    LiveSettings,
+    recorded_batches,
+    replay_batches,
+    run_strategy,
+)
 from replay.venue.chain import ChainClient
 from replay.venue.executor import Executor
 from replay.venue.jupiter import JupiterClient
@@ -250,10 +256,7 @@ def _held_addresses(run: LiveRun) -> set[str]:
 
 def replay_inputs(run: LiveRun, source: EventStore, inputs_of: str) -> dict[str, Any]:
     """Run another run's recorded inputs, batch by batch, through `run`; its report."""
-    for rec in recorded_batches(source, inputs_of):
-        run.process(rec.inputs, {}, -1, n_mints=rec.n_mints)
-        run.tick(run.now_ns())
-    return run.close()
+    return replay_batches(run, recorded_batches(source, inputs_of))
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

@@ -33,6 +33,7 @@ from replay.live.run import (
     LiveRun,
     LiveSettings,
     recorded_batches,
+    replay_batches,
     run_external_venue,
     run_strategy,
 )
@@ -74,10 +75,7 @@ def run_paper_twin(store: EventStore, live_run: str, twin_id: str | None = None)
         )
     rid = twin_id or f"{live_run[:40]}-paper-{secrets.token_hex(3)}"
     twin = LiveRun(store, rid, strat, LiveSettings(), mode="replay", replaying=True)
-    for rec in market_batches(store, live_run):
-        twin.process(rec.inputs, {}, -1, n_mints=rec.n_mints)
-        twin.tick(twin.now_ns())
-    twin.close()
+    replay_batches(twin, market_batches(store, live_run))
     store.refresh()
     return rid
 
@@ -138,25 +136,31 @@ def run_answer_swap(store: EventStore, live_run: str, twin_run: str, swap_id: st
     answers = _twin_answers_as_reports(store, twin_run)
     swap = LiveRun(store, swap_id, strat, LiveSettings(), mode="replay", replaying=True,
                    external_venue=True)  # fmt: skip
-    for rec in market_batches(store, live_run):
-        cols = {k: list(v) for k, v in rec.inputs.items()}
-        out: dict[str, list[Any]] = {k: [] for k in cols}
-        for i, seq in enumerate(cols["seq"]):
-            for kind, mint, oid, qty, lamports, costs, why in answers.get(int(seq), []):
-                row = {"kind": kind, "ts": cols["ts"][i], "seq": seq, "mint": mint,
-                       "price": lamports, "size": qty, "liq": costs, "sig_kind": why,
-                       "sig_value": float(oid), "chain_ts": 0, "recv_ns": cols["recv_ns"][i],
-                       "uid": -oid}  # fmt: skip
-                for k in out:
-                    out[k].append(row[k])
-            for k in out:
-                out[k].append(cols[k][i])
-        inputs = {k: np.asarray(out[k], dtype=rec.inputs[k].dtype) for k in out}
-        swap.process(inputs, {}, -1, n_mints=rec.n_mints)
-        swap.tick(swap.now_ns())
-    swap.close()
+    replay_batches(swap, (_answered(rec, answers) for rec in market_batches(store, live_run)))
     store.refresh()
     return swap_id
+
+
+def _answered(rec: WalBatch, answers: dict[int, list[_Report]]) -> WalBatch:
+    """`rec` with each answer inserted just before the input (by seq) it happened at."""
+    cols = rec.inputs
+    at = [(i, a) for i, seq in enumerate(cols["seq"].tolist()) for a in answers.get(seq, [])]
+    if not at:
+        return rec
+    where = [i for i, _ in at]
+    given = {
+        "kind": [a[0] for _, a in at], "mint": [a[1] for _, a in at],
+        "sig_value": [float(a[2]) for _, a in at], "size": [a[3] for _, a in at],
+        "price": [a[4] for _, a in at], "liq": [a[5] for _, a in at],
+        "sig_kind": [a[6] for _, a in at], "uid": [-a[2] for _, a in at],
+        "chain_ts": [0] * len(at),
+    }  # fmt: skip
+    # The answer takes the time, seq and receipt of the input it precedes.
+    inputs = {
+        k: np.insert(v, where, np.asarray(given[k], v.dtype) if k in given else v[where])
+        for k, v in cols.items()
+    }
+    return replace(rec, inputs=inputs)
 
 
 def _decisions(store: EventStore, run: str) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -971,6 +971,14 @@ def recorded_batches(store: EventStore, run_id: str) -> Iterator[WalBatch]:
         inputs = {k: v[lo:hi] for k, v in cols.items()}
         yield WalBatch(int(batch_no), 0, int(n_mints), inputs, np.zeros((0, N_OUT_I), np.int64),
                        np.zeros((0, N_OUT_F)))  # fmt: skip
+
+
+def replay_batches(run: LiveRun, batches: Iterable[WalBatch]) -> dict[str, Any]:
+    """Recorded input batches through `run`, one by one as recorded; its report."""
+    for rec in batches:
+        run.process(rec.inputs, {}, -1, n_mints=rec.n_mints)
+        run.tick(run.now_ns())
+    return run.close()
 
 
 def event_tables(out_i: np.ndarray, out_f: np.ndarray) -> dict[str, pa.Table]:
