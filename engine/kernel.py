@@ -20,6 +20,7 @@ from engine.kernel_nb import held_sol_nb, mints_in_range_nb, step_nb
 from engine.layout import (
     G_CASH,
     G_MARK_END,
+    G_SLOTS_USED,
     G_VENUE,
     MAX_OUT_PER_EVENT,
     N_OUT_F,
@@ -178,7 +179,7 @@ class Kernel:
         last = (
             int(st.glob[G_MARK_END]),
             int(st.glob[G_CASH]) / LAMPORTS_PER_SOL,
-            float(held_sol_nb(st.pos_i, st.mint_f)),
+            float(held_sol_nb(st.pos_i, st.mint_f, st.glob[G_SLOTS_USED])),
         )
         return [*self.equity_points, last]
 

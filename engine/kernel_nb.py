@@ -229,6 +229,8 @@ BK_CONSEC, BK_LOSS_SOL, BK_LOSS_PCT, BK_TRADES, BK_SLIP, BK_EMERGENCY = 1, 2, 3,
 CAUSE_TRIPPED, CAUSE_NEW_DAY, CAUSE_MANUAL = 1, 2, 3
 SIG_EMERGENCY, SIG_RESET, SIG_EXIT_ALL = 64, 65, 66
 SIG_SOL_USD = 32
+GO_TICK, GO_NEXT, GO_RESUME = 0, 1, 2
+"""What `event_before_nb` left for an event: its tick part, nothing, or a resume."""
 NS_PER_HOUR = 3_600_000_000_000
 # Signal kinds (engine.codes.SignalKind) the scores read.
 S_BUYERS, S_TOP3, S_BOT, S_BUY_P, S_SELL_P = 1, 2, 4, 5, 6
@@ -1222,13 +1224,24 @@ def _equity(glob: np.ndarray, pos_i: np.ndarray, mint_f: np.ndarray) -> float:
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
-def held_sol_nb(pos_i: np.ndarray, mint_f: np.ndarray) -> float:
-    """Open positions marked at their mint's last price, SOL (the equity curve's term)."""
+def held_sol_nb(pos_i: np.ndarray, mint_f: np.ndarray, n_used: int) -> float:
+    """Open positions marked at their mint's last price, SOL (the equity curve's term).
+
+    `n_used` is the slots in use (G_SLOTS_USED: open and reserved); the scan stops after
+    the last of them, so an equity mark with one position open reads one slot row, not
+    all MAX_SLOTS (each its own cache line).
+    """
     held = 0.0
+    seen = 0
     for s in range(pos_i.shape[0]):
-        if pos_i[s, PI_ACTIVE] == 1:
-            j = pos_i[s, PI_MINT]
-            held += pos_i[s, PI_QTY] / mint_f[j, MF_SCALE] * mint_f[j, MF_LAST_PRICE]
+        if seen >= n_used:
+            break
+        active = pos_i[s, PI_ACTIVE]
+        if active != 0:
+            seen += 1
+            if active == 1:
+                j = pos_i[s, PI_MINT]
+                held += pos_i[s, PI_QTY] / mint_f[j, MF_SCALE] * mint_f[j, MF_LAST_PRICE]
     return held
 
 
@@ -1448,7 +1461,7 @@ def _scan_sources(
 
 
 @njit(cache=True, error_model="numpy", _nrt=False)
-def _usd_thresholds(params: np.ndarray, globf: np.ndarray) -> None:
+def usd_thresholds_nb(params: np.ndarray, globf: np.ndarray) -> None:
     """The liquidity and market-cap thresholds in force, in SOL.
 
     A threshold set in USD (above 0) replaces the SOL one while a SOL/USD reference
@@ -1598,6 +1611,597 @@ def _change_conditions(
                  NAN, NAN, NAN, 0)  # fmt: skip
 
 
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def tick_before_due_nb(t: int, glob: np.ndarray, n_cand: int) -> bool:
+    """Whether `event_before_nb` has anything to do for a tick at t.
+
+    Only an equity mark, a new UTC day or a due scan: without one of them a caller may
+    skip the call for a tick.
+    """
+    return (
+        t >= glob[G_MARK_END] or t >= glob[G_DAY_END] or (n_cand > 0 and t >= glob[G_NEXT_SCAN_TS])
+    )
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def event_before_nb(
+    i: int,
+    in_kind: np.ndarray,
+    in_ts: np.ndarray,
+    in_seq: np.ndarray,
+    in_mint: np.ndarray,
+    in_price: np.ndarray,
+    in_size: np.ndarray,
+    in_liq: np.ndarray,
+    in_sig_kind: np.ndarray,
+    in_sig_value: np.ndarray,
+    params: np.ndarray,
+    mint_f: np.ndarray,
+    mint_i: np.ndarray,
+    bars: np.ndarray,
+    sig: np.ndarray,
+    pos_f: np.ndarray,
+    pos_i: np.ndarray,
+    ord_f: np.ndarray,
+    ord_i: np.ndarray,
+    glob: np.ndarray,
+    dec: np.ndarray,
+    top: np.ndarray,
+    cond: np.ndarray,
+    globf: np.ndarray,
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n_out: int,
+    ki: tuple[int, int, int, int, int, int, int, int, bool, bool],
+    kf: tuple[float, float, float, float, float, float, float, float],
+) -> tuple[int, int]:
+    """Event i up to its features; return (outputs, GO_*).
+
+    The equity mark, the UTC day, controls, the scanner, heartbeats and a live venue's
+    reports.
+
+    Everything here reads the features as they stood before the event. GO_TICK: the
+    event is a tick whose features and actions follow (`features_nb`, `tick_after_nb`);
+    GO_NEXT: the event is done; GO_RESUME: a parameter changed (re-derive its values).
+    """
+    latency, cooldown, _, _, _, scan_iv, n_cand, _, _, _ = ki
+    max_slip = kf[7]
+    n_mints = mint_f.shape[0]
+    kind = in_kind[i]
+    t = in_ts[i]
+    seq = in_seq[i]
+    # ----------------------------------------- 0. equity mark, UTC day, controls, scan
+    if kind == TICK and t >= glob[G_MARK_END]:
+        # The equity curve: a mark per minute that had a tick, taken before the first
+        # tick of a later minute changes anything (replay's report and sweeps fold it).
+        if glob[G_MARK_END] != NO_DAY_YET:
+            held = held_sol_nb(pos_i, mint_f, glob[G_SLOTS_USED])
+            n_out = _emit(out_i, out_f, n_out, EQUITY_MARKED, glob[G_MARK_END], -1, 0, 0, 0,
+                          0, 0, glob[G_CASH], 0, 0, 0, seq, held, NAN, NAN, 0)  # fmt: skip
+        glob[G_MARK_END] = (t // NS_PER_MIN + 1) * NS_PER_MIN
+    if t >= glob[G_DAY_END]:
+        if glob[G_DAY_END] != NO_DAY_YET:
+            n_out = _reset_breakers(out_i, out_f, n_out, glob, t, seq, CAUSE_NEW_DAY, True)
+        glob[G_DAY_END] = (t // NS_PER_DAY + 1) * NS_PER_DAY
+        glob[G_DAY_PNL] = 0
+        glob[G_DAY_TRADES] = 0
+        glob[G_CONSEC_LOSSES] = 0
+        glob[G_DAY_START_EQUITY] = np.int64(_equity(glob, pos_i, mint_f))
+    if kind == SIGNAL:
+        k = in_sig_kind[i]
+        if 0 <= k < N_SIG:
+            if in_mint[i] >= 0:
+                sig[in_mint[i], k] = in_sig_value[i]
+        elif k == SIG_SOL_USD:
+            v = in_sig_value[i]
+            globf[GF_SOL_USD] = v if v > 0.0 and v < np.inf else NAN
+            usd_thresholds_nb(params, globf)
+        elif k == SIG_EMERGENCY and in_sig_value[i] != 0.0:
+            n_out = _trip(out_i, out_f, n_out, glob, BK_EMERGENCY, t, -1, seq,
+                          in_sig_value[i], 0.0)  # fmt: skip
+        elif k == SIG_EXIT_ALL and in_sig_value[i] != 0.0:
+            glob[G_EXIT_ALL] = 1
+            n_out = _trip(out_i, out_f, n_out, glob, BK_EMERGENCY, t, -1, seq,
+                          in_sig_value[i], 0.0)  # fmt: skip
+            n_out = _exit_all(out_i, out_f, n_out, glob, mint_i, mint_f, pos_i, pos_f,
+                              ord_i, ord_f, t, seq, latency)  # fmt: skip
+        elif k == SIG_RESET:
+            glob[G_EXIT_ALL] = 0
+            n_out = _reset_breakers(out_i, out_f, n_out, glob, t, seq, CAUSE_MANUAL, False)
+            glob[G_DAY_PNL] = 0
+            glob[G_DAY_TRADES] = 0
+            glob[G_CONSEC_LOSSES] = 0
+        return n_out, GO_NEXT
+    if kind == PARAM:
+        changed, n_out = _change_param(in_sig_kind[i], in_sig_value[i], in_size[i], t,
+                                       seq, params, out_i, out_f, n_out)  # fmt: skip
+        if changed:
+            return n_out, GO_RESUME
+        return n_out, GO_NEXT
+    if kind in (CONDITIONS, CONDITION):
+        n_out = _change_conditions(kind, in_sig_kind[i], in_sig_value[i], in_size[i], t,
+                                   seq, cond, glob, out_i, out_f, n_out)  # fmt: skip
+        return n_out, GO_NEXT
+    if n_cand > 0 and t >= glob[G_NEXT_SCAN_TS]:
+        # The scanner ranks every recently traded flat mint on the state as it stood
+        # before this event, and hands the top `max_candidates` to the decision engine.
+        n_top = 0
+        for j in range(n_mints):
+            if (
+                mint_i[j, MI_TICKS] == 0
+                or t - mint_i[j, MI_LAST_TS] > scan_iv
+                or mint_i[j, MI_POS_SLOT] >= 0
+                or mint_i[j, MI_PENDING_ORDER] >= 0
+                or t < mint_i[j, MI_COOLDOWN_UNTIL]
+                or t < mint_i[j, MI_SCAN_UNTIL]
+            ):
+                continue
+            bits, score = _scan_sources(j, t, params, mint_f, mint_i, bars, sig)
+            if bits == 0 or not (score > 0.0):
+                continue
+            # Insert into the sorted top list (ties keep the lower mint id first).
+            r = n_top
+            while r > 0 and top[r - 1, 1] < score:
+                r -= 1
+            if r >= n_cand:
+                continue
+            last = min(n_top, n_cand - 1)
+            for q in range(last, r, -1):
+                for f in range(3):
+                    top[q, f] = top[q - 1, f]
+            top[r, 0] = j
+            top[r, 1] = score
+            top[r, 2] = bits
+            n_top = min(n_top + 1, n_cand)
+        for r in range(n_top):
+            j = np.int64(top[r, 0])
+            mint_i[j, MI_SCAN_UNTIL] = t + np.int64(params[_SCAN_COOL] * 1e9)
+            bits = np.int64(top[r, 2])
+            n_out = _decide(j, t, seq, TRIG_SCANNER, bits, top[r, 1], params, mint_f,
+                            mint_i, bars, sig, pos_f, pos_i, ord_f, ord_i, glob, out_i,
+                            out_f, n_out, dec, globf)  # fmt: skip
+        iv = scan_iv
+        if params[_ADAPTIVE] >= 0.5:
+            iv = _adaptive_interval(t, params, mint_f, mint_i, bars, pos_i, scan_iv)
+        glob[G_NEXT_SCAN_TS] = (t // iv + 1) * iv
+    if kind == HEARTBEAT:
+        if glob[G_EXIT_ALL] == 1:
+            n_out = _exit_all(out_i, out_f, n_out, glob, mint_i, mint_f, pos_i, pos_f,
+                              ord_i, ord_f, t, seq, latency)  # fmt: skip
+        for s in range(pos_i.shape[0]):
+            if pos_i[s, PI_ACTIVE] != 1:
+                continue
+            m = pos_i[s, PI_MINT]
+            if (
+                mint_i[m, MI_PENDING_ORDER] >= 0
+                or t - pos_i[s, PI_OPENED_TS] < pos_i[s, PI_MAX_HOLD]
+            ):
+                continue
+            n_out = _place_exit(out_i, out_f, n_out, glob, mint_i, pos_i, pos_f, ord_i,
+                                ord_f, s, m, pos_i[s, PI_QTY], R_TIME,
+                                mint_f[m, MF_LAST_PRICE], 0.0, t, seq, latency)  # fmt: skip
+        return n_out, GO_NEXT
+    if kind == VENUE_ADJUST:
+        # The chain wins (live start-up): cash, or the mint's open position, moves to
+        # what the wallet holds; a position left with nothing closes as it is.
+        m = in_mint[i]
+        d = in_size[i]
+        if m < 0:
+            glob[G_CASH] += d
+        elif m < n_mints and mint_i[m, MI_POS_SLOT] >= 0:
+            slot = mint_i[m, MI_POS_SLOT]
+            pos_i[slot, PI_QTY] = max(np.int64(0), pos_i[slot, PI_QTY] + d)
+            if pos_i[slot, PI_QTY] == 0 and mint_i[m, MI_PENDING_ORDER] < 0:
+                n_out = _close_position(out_i, out_f, n_out, params, glob, mint_i, pos_i,
+                                        pos_f, slot, m, t, seq, 0, pos_i[slot, PI_POS_ID],
+                                        R_RECONCILED, mint_f[m, MF_LAST_PRICE],
+                                        cooldown)  # fmt: skip
+        return n_out, GO_NEXT
+    if kind in (VENUE_FILL, VENUE_REJECT):
+        # A live venue's report on the mint's pending order (engine.events.InputKind):
+        # the order's id must match, else the report is stale and changes nothing.
+        m = in_mint[i]
+        o = mint_i[m, MI_PENDING_ORDER] if m < n_mints else -1
+        if o < 0 or glob[G_VENUE] != VENUE_EXTERNAL or ord_i[o, OI_ID] != np.int64(in_sig_value[i]):
+            return n_out, GO_NEXT
+        scale = mint_f[m, MF_SCALE]
+        decided_at = ord_f[o, OF_DECISION_PRICE]
+        sol = np.int64(in_price[i])
+        nf = np.int64(in_liq[i])
+        qty = in_size[i]
+        if kind == VENUE_REJECT or qty <= 0:
+            why = np.int64(in_sig_kind[i]) if kind == VENUE_REJECT else R_REJ_SIZE
+            if ord_i[o, OI_SIDE] == 1:
+                n_out = _reject_buy(out_i, out_f, n_out, glob, mint_i, pos_i, ord_i, o, m, t,
+                                    seq, why, nf, decided_at, 0.0)  # fmt: skip
+            else:
+                slot = ord_i[o, OI_SLOT]
+                n_out = _reject_sell(out_i, out_f, n_out, glob, pos_i, pos_f, ord_i, ord_f, o,
+                                     m, t, seq, why, min(ord_i[o, OI_QTY],
+                                                         pos_i[slot, PI_QTY]), nf,
+                                     mint_f[m, MF_LAST_PRICE], 0.0, latency)  # fmt: skip
+            return n_out, GO_NEXT
+        price = sol / 1e9 / (qty / scale)
+        impact = abs(price / decided_at - 1.0) if decided_at > 0.0 else 0.0
+        if ord_i[o, OI_SIDE] == 1:
+            slip = sol - np.int64(qty / scale * decided_at * 1e9)
+            n_out = _fill_buy(out_i, out_f, n_out, params, glob, mint_i, mint_f, pos_i, pos_f,
+                              ord_i, ord_f, o, m, t, seq, qty, sol, 0, nf, slip, price,
+                              impact, max_slip)  # fmt: skip
+        else:
+            slot = ord_i[o, OI_SLOT]
+            qty = min(qty, pos_i[slot, PI_QTY])
+            slip = np.int64(qty / scale * decided_at * 1e9) - sol
+            n_out = _fill_sell(out_i, out_f, n_out, params, glob, mint_i, pos_i, pos_f,
+                               ord_i, o, m, t, seq, qty, sol, 0, nf, slip, price, impact,
+                               max_slip, cooldown)  # fmt: skip
+        return n_out, GO_NEXT
+
+    return n_out, GO_TICK
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def features_nb(
+    i: int,
+    in_ts: np.ndarray,
+    in_mint: np.ndarray,
+    in_price: np.ndarray,
+    in_size: np.ndarray,
+    in_liq: np.ndarray,
+    mint_f: np.ndarray,
+    mint_i: np.ndarray,
+    bars: np.ndarray,
+    decay: float,
+    alpha: float,
+    a_fast: float,
+    a_slow: float,
+    keep_f: float,
+    keep_s: float,
+    n_bars: int,
+) -> None:
+    """Tick i's per-mint features: bars, volumes, EMAs, volatility, range, liquidity.
+
+    They depend on the tick and on four parameters only (the volatility half-life, the
+    two EMA lengths and the bar lookback), never on positions, orders or other
+    parameters: parameter sets that share those four can share one copy of them
+    (replay.sweep.sweep_nb's shared mode).
+    """
+    t = in_ts[i]
+    # ------------------------------------------------------------- 1. features
+    m = in_mint[i]
+    p = in_price[i]
+    q = in_size[i]
+    liq = in_liq[i]
+    scale = mint_f[m, MF_SCALE]
+    minute = t // NS_PER_MIN
+    new_bar = False
+    if mint_i[m, MI_TICKS] == 0:
+        mint_f[m, MF_FIRST_PRICE] = p
+        mint_f[m, MF_PREV_CLOSE] = p
+        mint_f[m, MF_EMA_FAST] = p
+        mint_f[m, MF_EMA_SLOW] = p
+        mint_i[m, MI_FIRST_TS] = t
+        mint_i[m, MI_FIRST_MIN] = minute
+        mint_i[m, MI_CUR_MIN] = minute
+        new_bar = True
+    else:
+        cur = mint_i[m, MI_CUR_MIN]
+        if minute > cur:
+            close = mint_f[m, MF_LAST_PRICE]
+            r = math.log(close / mint_f[m, MF_PREV_CLOSE])
+            var = decay * mint_f[m, MF_EWMA_VAR] + alpha * r * r
+            gap = minute - cur
+            # Empty minutes in between are zero returns: the variance only decays,
+            # and the EMAs move toward the unchanged close once per minute.
+            if gap == 1:  # the common case: no pow() on the hot path
+                mint_f[m, MF_EWMA_VAR] = var
+                mint_f[m, MF_EMA_FAST] += a_fast * (close - mint_f[m, MF_EMA_FAST])
+                mint_f[m, MF_EMA_SLOW] += a_slow * (close - mint_f[m, MF_EMA_SLOW])
+            else:
+                mint_f[m, MF_EWMA_VAR] = var * decay ** (gap - 1)
+                ema_f = mint_f[m, MF_EMA_FAST]
+                ema_s = mint_f[m, MF_EMA_SLOW]
+                mint_f[m, MF_EMA_FAST] = close + (ema_f - close) * keep_f**gap
+                mint_f[m, MF_EMA_SLOW] = close + (ema_s - close) * keep_s**gap
+            mint_f[m, MF_PREV_CLOSE] = close
+            if gap >= RING:
+                for s in range(RING):
+                    bars[m, s, B_VOL] = 0.0
+                    bars[m, s, B_CLOSE] = close
+                    bars[m, s, B_HIGH] = close
+                    bars[m, s, B_LOW] = close
+                mint_f[m, MF_VOL5] = 0.0
+                mint_f[m, MF_VOL60] = 0.0
+            else:
+                v5 = mint_f[m, MF_VOL5]
+                v60 = mint_f[m, MF_VOL60]
+                for k in range(cur + 1, minute + 1):
+                    v5 -= bars[m, (k - 5) % RING, B_VOL]
+                    v60 -= bars[m, (k - 60) % RING, B_VOL]
+                    s = k % RING
+                    bars[m, s, B_VOL] = 0.0
+                    bars[m, s, B_CLOSE] = close
+                    bars[m, s, B_HIGH] = close
+                    bars[m, s, B_LOW] = close
+                mint_f[m, MF_VOL5] = max(v5, 0.0)
+                mint_f[m, MF_VOL60] = max(v60, 0.0)
+            hi = -np.inf
+            lo = np.inf
+            first_min = mint_i[m, MI_FIRST_MIN]
+            for k in range(max(minute - n_bars, first_min), minute):
+                hi = max(hi, bars[m, k % RING, B_HIGH])
+                lo = min(lo, bars[m, k % RING, B_LOW])
+            mint_f[m, MF_NBAR_HIGH] = hi if hi > -np.inf else NAN
+            mint_f[m, MF_NBAR_LOW] = lo if lo < np.inf else NAN
+            mint_i[m, MI_CUR_MIN] = minute
+            new_bar = True
+    s_bar = minute % RING
+    if new_bar and mint_i[m, MI_DAY] != minute // 1440:
+        # The first bar of a new UTC day opens it (the adaptive scan's daily change).
+        mint_i[m, MI_DAY] = minute // 1440
+        mint_f[m, MF_DAY_OPEN] = p
+    if new_bar:
+        bars[m, s_bar, B_HIGH] = p
+        bars[m, s_bar, B_LOW] = p
+    else:  # branch-free min/max: a price's rank in its minute is unpredictable
+        bars[m, s_bar, B_HIGH] = max(bars[m, s_bar, B_HIGH], p)
+        bars[m, s_bar, B_LOW] = min(bars[m, s_bar, B_LOW], p)
+    bars[m, s_bar, B_CLOSE] = p
+    vol = p * q / scale
+    bars[m, s_bar, B_VOL] += vol
+    mint_f[m, MF_VOL5] += vol
+    mint_f[m, MF_VOL60] += vol
+    mint_f[m, MF_VOL_TOTAL] += vol
+    mint_f[m, MF_LAST_PRICE] = p
+    mint_i[m, MI_TICKS] += 1
+    mint_i[m, MI_LAST_TS] = t
+    if liq > 0.0 and liq < np.inf:
+        mint_f[m, MF_LIQ] = liq
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def tick_after_nb(
+    i: int,
+    in_kind: np.ndarray,
+    in_ts: np.ndarray,
+    in_seq: np.ndarray,
+    in_mint: np.ndarray,
+    in_price: np.ndarray,
+    in_size: np.ndarray,
+    in_liq: np.ndarray,
+    in_sig_kind: np.ndarray,
+    in_sig_value: np.ndarray,
+    params: np.ndarray,
+    mint_f: np.ndarray,
+    mint_i: np.ndarray,
+    bars: np.ndarray,
+    sig: np.ndarray,
+    pos_f: np.ndarray,
+    pos_i: np.ndarray,
+    ord_f: np.ndarray,
+    ord_i: np.ndarray,
+    glob: np.ndarray,
+    dec: np.ndarray,
+    top: np.ndarray,
+    cond: np.ndarray,
+    globf: np.ndarray,
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    n_out: int,
+    ki: tuple[int, int, int, int, int, int, int, int, bool, bool],
+    kf: tuple[float, float, float, float, float, float, float, float],
+) -> int:
+    """Tick i after its features: the simulated venue, exits, then entry; return outputs."""
+    latency, cooldown, netfee, min_need, max_pos, _, _, _, score_exits, need_trend = ki
+    _, _, a_fast, a_slow, _, _, fee_bps, max_slip = kf
+    m = in_mint[i]
+    t = in_ts[i]
+    seq = in_seq[i]
+    p = in_price[i]
+    scale = mint_f[m, MF_SCALE]
+    min_liq = globf[GF_MIN_LIQ]
+    liq_known = mint_f[m, MF_LIQ] > 0.0
+
+    # ------------------------------------------------------- 2. simulated venue
+    o = mint_i[m, MI_PENDING_ORDER]
+    if (
+        o >= 0
+        and glob[G_VENUE] == VENUE_SIMULATED
+        and ord_i[o, OI_DUE_TS] <= t
+        and (ord_i[o, OI_PLACED_SEQ] != seq or ord_i[o, OI_PLACED_TS] != t)
+    ):
+        if ord_i[o, OI_SIDE] == 1:
+            pay = ord_i[o, OI_SOL]
+            fee = np.int64(pay * fee_bps / 10_000.0)
+            net = pay - fee
+            net_sol = net / 1e9
+            impact = (
+                net_sol / (mint_f[m, MF_LIQ] + net_sol)
+                if liq_known
+                else params[_FIXED_SLIP] / 10_000.0
+            )
+            tokens_f = math.floor(net_sol / p * (1.0 - impact) * scale)
+            too_much_impact = impact * 10_000.0 > params[_ENTRY_SLIP]
+            # Sizes under one raw unit or past int64 cannot be held: refuse them
+            # explicitly (converting such a float to int64 is undefined).
+            bad_size = tokens_f < 1.0 or tokens_f >= MAX_RAW
+            if too_much_impact or bad_size:
+                why_rej = R_REJ_SLIP if too_much_impact else R_REJ_SIZE
+                n_out = _reject_buy(out_i, out_f, n_out, glob, mint_i, pos_i, ord_i, o, m, t,
+                                    seq, why_rej, 0, p, impact)  # fmt: skip
+            else:
+                tokens = np.int64(tokens_f)
+                n_out = _fill_buy(out_i, out_f, n_out, params, glob, mint_i, mint_f, pos_i,
+                                  pos_f, ord_i, ord_f, o, m, t, seq, tokens, pay, fee, netfee,
+                                  np.int64(net * impact), net_sol / (tokens / scale), impact,
+                                  max_slip)  # fmt: skip
+        else:
+            slot = ord_i[o, OI_SLOT]
+            qty = min(ord_i[o, OI_QTY], pos_i[slot, PI_QTY])
+            value = qty / scale * p
+            impact = (
+                value / (mint_f[m, MF_LIQ] + value) if liq_known else params[_FIXED_SLIP] / 10_000.0
+            )
+            exit_slip = impact * 10_000.0 > params[_EXIT_SLIP]
+            if exit_slip or value * 1e9 >= MAX_RAW:
+                # Rejected as Jupiter would; an exit is retried from the next tick.
+                why_rej = R_REJ_SLIP if exit_slip else R_REJ_SIZE
+                n_out = _reject_sell(out_i, out_f, n_out, glob, pos_i, pos_f, ord_i, ord_f,
+                                     o, m, t, seq, why_rej, qty, 0, p, impact,
+                                     latency)  # fmt: skip
+            else:
+                gross = np.int64(math.floor(value * (1.0 - impact) * 1e9))
+                fee = np.int64(gross * fee_bps / 10_000.0)
+                n_out = _fill_sell(out_i, out_f, n_out, params, glob, mint_i, pos_i, pos_f,
+                                   ord_i, o, m, t, seq, qty, gross - fee, fee, netfee,
+                                   np.int64(value * 1e9) - gross, p * (1.0 - impact), impact,
+                                   max_slip, cooldown)  # fmt: skip
+
+    # ----------------------------------------------------------------- 3. exits
+    slot = mint_i[m, MI_POS_SLOT]
+    if slot >= 0:
+        if pos_i[slot, PI_TRAILING] == 1 and p > pos_f[slot, PF_TRAIL_HIGH]:
+            pos_f[slot, PF_TRAIL_HIGH] = p
+        if mint_i[m, MI_PENDING_ORDER] < 0:
+            entry = pos_f[slot, PF_ENTRY_PRICE]
+            hit = pos_i[slot, PI_TARGETS_HIT]
+            remaining = pos_i[slot, PI_QTY]
+            why = 0
+            sell = remaining
+            scored = False
+            if glob[G_EXIT_ALL] == 1:
+                why = R_EMERGENCY_EXIT
+            elif p <= pos_f[slot, PF_STOP_PRICE]:
+                why = R_STOP
+            elif pos_i[slot, PI_TRAILING] == 1 and p <= pos_f[slot, PF_TRAIL_HIGH] * (
+                1.0 - params[_TRAIL_PCT]
+            ):
+                why = R_TRAIL
+            elif hit == 0 and p >= entry * (1.0 + params[_TP1]):
+                why = R_TP1
+                sell = min(remaining, np.int64(pos_i[slot, PI_QTY0] * params[_TP1_FRAC]))
+            elif hit == 1 and p >= entry * (1.0 + params[_TP2]):
+                why = R_TP2
+                sell = min(remaining, np.int64(pos_i[slot, PI_QTY0] * params[_TP2_FRAC]))
+            elif hit == 2 and p >= entry * (1.0 + params[_TP3]):
+                why = R_TP3
+            elif t - pos_i[slot, PI_OPENED_TS] >= pos_i[slot, PI_MAX_HOLD]:
+                why = R_TIME
+            elif (
+                pos_f[slot, PF_ENTRY_VOL60] > 0.0
+                and mint_f[m, MF_VOL60] < params[_VOLDEATH] * pos_f[slot, PF_ENTRY_VOL60]
+            ):
+                why = R_VOLDEATH
+            elif score_exits or sig[m, S_RISK] >= params[_SS_RISK]:
+                # Scores lie in [0, 1]: with both score thresholds below 0 only an
+                # external risk rating can flip a position, so skip scoring ticks.
+                _scores(m, t, params, mint_f, mint_i, bars, sig, dec, globf)
+                scored = True
+                if _strong_sell(m, params, sig, dec):
+                    why = R_SENT_FLIP
+            if why == R_TP1 and sell == 0:
+                pos_i[slot, PI_TARGETS_HIT] = 1  # nothing to sell at this target
+                pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], entry)
+            elif why == R_TP2 and sell == 0:
+                pos_i[slot, PI_TARGETS_HIT] = 2
+                tp1_price = entry * (1.0 + params[_TP1])
+                pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], tp1_price)
+            elif why != 0:
+                n_out = _place_exit(out_i, out_f, n_out, glob, mint_i, pos_i, pos_f, ord_i,
+                                    ord_f, slot, m, sell, why, p,
+                                    pos_f[slot, PF_STOP_PRICE], t, seq, latency)  # fmt: skip
+                if scored:  # the scores behind a strong-sell exit, on its decision row
+                    _context(out_i, out_f, n_out - 2, dec, A_SELL, TRIG_POSITION, 0, 0, 0)
+        return n_out
+
+    # ----------------------------------------------------------------- 4. entry
+    n_cond = glob[G_COND_N]
+    if n_cond == 0 or mint_i[m, MI_PENDING_ORDER] >= 0 or t < mint_i[m, MI_COOLDOWN_UNTIL]:
+        return n_out
+    if (
+        glob[G_SLOTS_USED] >= max_pos
+        or glob[G_BREAKERS] != 0
+        or glob[G_CASH] - glob[G_RESERVED] < min_need
+    ):
+        # Nothing can be bought: the sniper does not ask (the scanner still logs its
+        # candidates' skips, and the breaker's own events say why).
+        return n_out
+    if t < mint_i[m, MI_LOG_AFTER]:
+        # The engine's answer could only be logged if it were a buy; with the pool
+        # too thin or the trend not up it cannot be: skip the trigger and scoring.
+        liq = mint_f[m, MF_LIQ]
+        ema_f = mint_f[m, MF_EMA_FAST] + a_fast * (p - mint_f[m, MF_EMA_FAST])
+        ema_s = mint_f[m, MF_EMA_SLOW] + a_slow * (p - mint_f[m, MF_EMA_SLOW])
+        if not ((liq if liq > 0.0 else 0.0) > min_liq) or not (
+            ema_f / ema_s - 1.0 > TREND_EPS or not need_trend
+        ):
+            return n_out
+    ok = True
+    for c in range(n_cond):
+        v = feature_value(np.int64(cond[CS_ACTIVE, c, C_FEATURE]), m, t, params, mint_f,
+                          mint_i, bars, sig)  # fmt: skip
+        thr = cond[CS_ACTIVE, c, C_THRESHOLD]
+        op = np.int64(cond[CS_ACTIVE, c, C_OP])
+        if not (
+            (op == 0 and v > thr)
+            or (op == 1 and v >= thr)
+            or (op == 2 and v < thr)
+            or (op == 3 and v <= thr)
+        ):
+            ok = False
+            break
+    if ok:
+        n_out = _decide(m, t, seq, TRIG_SNIPER, 0, NAN, params, mint_f, mint_i, bars, sig,
+                        pos_f, pos_i, ord_f, ord_i, glob, out_i, out_f, n_out,
+                        dec, globf)  # fmt: skip
+    return n_out
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def derived_ints_nb(
+    params: np.ndarray,
+) -> tuple[int, int, int, int, int, int, int, int, bool, bool]:
+    """The integer (and flag) values the event loop derives from the parameters.
+
+    (latency ns, re-entry cooldown ns, network fee per transaction, cash an entry needs,
+    max positions, scan interval ns, scan candidates, bar lookback, score exits on, trend
+    required); recomputed after every parameter change.
+    """
+    netfee = np.int64(params[_NET_FEE] + params[_PRIO_FEE])
+    return (
+        np.int64(params[_LATENCY] * 1e6),
+        np.int64(params[_COOLDOWN] * 1e9),
+        netfee,
+        np.int64(params[_MIN_ORDER] * 1e9) + netfee * (1 + EXIT_FEE_RESERVE_TX),
+        np.int64(params[_MAX_POS]),
+        np.int64(params[_SCAN_IV] * 1e9),
+        min(np.int64(params[_MAX_CAND]), MAX_CANDIDATES),
+        np.int64(params[_BARS_N]),
+        params[_SS_SOCIAL] >= 0.0 or params[_SS_TECH] >= 0.0,
+        params[_REQ_TREND] >= 0.5,
+    )
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def derived_floats_nb(
+    params: np.ndarray,
+) -> tuple[float, float, float, float, float, float, float, float]:
+    """The float values the event loop derives from the parameters.
+
+    (volatility decay per minute and its complement, fast and slow EMA weights and their
+    complements, DEX fee bps, slippage breaker limit).
+    """
+    decay = 0.5 ** (1.0 / params[_VOL_HL])
+    a_fast = 2.0 / (params[_EMA_FAST] + 1.0)
+    a_slow = 2.0 / (params[_EMA_SLOW] + 1.0)
+    return (decay, 1.0 - decay, a_fast, a_slow, 1.0 - a_fast, 1.0 - a_slow, params[_DEX_FEE],
+            params[_MAX_SLIP_PCT])  # fmt: skip
+
+
+FEATURE_PARAMS = (_VOL_HL, _EMA_FAST, _EMA_SLOW, _BARS_N)
+"""The parameters `features_nb` reads: sets equal in these can share their features."""
+
+
 @njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def step_nb(
     in_kind: np.ndarray,
@@ -1634,453 +2238,29 @@ def step_nb(
     STATUS_RESUME so the values derived from it are recomputed on the next call).
     """
     n_in = in_ts.shape[0]
-    n_mints = mint_f.shape[0]
     cap = out_i.shape[0]
-    latency = np.int64(params[_LATENCY] * 1e6)
-    cooldown = np.int64(params[_COOLDOWN] * 1e9)
-    netfee = np.int64(params[_NET_FEE] + params[_PRIO_FEE])
-    min_need = np.int64(params[_MIN_ORDER] * 1e9) + netfee * (1 + EXIT_FEE_RESERVE_TX)
-    decay = 0.5 ** (1.0 / params[_VOL_HL])
-    alpha = 1.0 - decay
-    a_fast = 2.0 / (params[_EMA_FAST] + 1.0)
-    a_slow = 2.0 / (params[_EMA_SLOW] + 1.0)
-    keep_f = 1.0 - a_fast
-    keep_s = 1.0 - a_slow
-    _usd_thresholds(params, globf)
-    min_liq = globf[GF_MIN_LIQ]
-    score_exits = params[_SS_SOCIAL] >= 0.0 or params[_SS_TECH] >= 0.0
-    need_trend = params[_REQ_TREND] >= 0.5
-    n_bars = np.int64(params[_BARS_N])
-    max_pos = np.int64(params[_MAX_POS])
-    fee_bps = params[_DEX_FEE]
-    scan_iv = np.int64(params[_SCAN_IV] * 1e9)
-    n_cand = min(np.int64(params[_MAX_CAND]), MAX_CANDIDATES)
-    max_slip = params[_MAX_SLIP_PCT]
+    ki = derived_ints_nb(params)
+    kf = derived_floats_nb(params)
+    n_bars = ki[7]
+    decay, alpha, a_fast, a_slow, keep_f, keep_s, _, _ = kf
+    usd_thresholds_nb(params, globf)
     for i in range(start, n_in):
         if n_out + MAX_OUT_PER_EVENT > cap:
             return i, n_out, STATUS_OUT_FULL
-        kind = in_kind[i]
-        t = in_ts[i]
-        seq = in_seq[i]
-
-        # ----------------------------------------- 0. equity mark, UTC day, controls, scan
-        if kind == TICK and t >= glob[G_MARK_END]:
-            # The equity curve: a mark per minute that had a tick, taken before the first
-            # tick of a later minute changes anything (replay's report and sweeps fold it).
-            if glob[G_MARK_END] != NO_DAY_YET:
-                n_out = _emit(out_i, out_f, n_out, EQUITY_MARKED, glob[G_MARK_END], -1, 0, 0, 0,
-                              0, 0, glob[G_CASH], 0, 0, 0, seq, held_sol_nb(pos_i, mint_f),
-                              NAN, NAN, 0)  # fmt: skip
-            glob[G_MARK_END] = (t // NS_PER_MIN + 1) * NS_PER_MIN
-        if t >= glob[G_DAY_END]:
-            if glob[G_DAY_END] != NO_DAY_YET:
-                n_out = _reset_breakers(out_i, out_f, n_out, glob, t, seq, CAUSE_NEW_DAY, True)
-            glob[G_DAY_END] = (t // NS_PER_DAY + 1) * NS_PER_DAY
-            glob[G_DAY_PNL] = 0
-            glob[G_DAY_TRADES] = 0
-            glob[G_CONSEC_LOSSES] = 0
-            glob[G_DAY_START_EQUITY] = np.int64(_equity(glob, pos_i, mint_f))
-        if kind == SIGNAL:
-            k = in_sig_kind[i]
-            if 0 <= k < N_SIG:
-                if in_mint[i] >= 0:
-                    sig[in_mint[i], k] = in_sig_value[i]
-            elif k == SIG_SOL_USD:
-                v = in_sig_value[i]
-                globf[GF_SOL_USD] = v if v > 0.0 and v < np.inf else NAN
-                _usd_thresholds(params, globf)
-                min_liq = globf[GF_MIN_LIQ]
-            elif k == SIG_EMERGENCY and in_sig_value[i] != 0.0:
-                n_out = _trip(out_i, out_f, n_out, glob, BK_EMERGENCY, t, -1, seq,
-                              in_sig_value[i], 0.0)  # fmt: skip
-            elif k == SIG_EXIT_ALL and in_sig_value[i] != 0.0:
-                glob[G_EXIT_ALL] = 1
-                n_out = _trip(out_i, out_f, n_out, glob, BK_EMERGENCY, t, -1, seq,
-                              in_sig_value[i], 0.0)  # fmt: skip
-                n_out = _exit_all(out_i, out_f, n_out, glob, mint_i, mint_f, pos_i, pos_f,
-                                  ord_i, ord_f, t, seq, latency)  # fmt: skip
-            elif k == SIG_RESET:
-                glob[G_EXIT_ALL] = 0
-                n_out = _reset_breakers(out_i, out_f, n_out, glob, t, seq, CAUSE_MANUAL, False)
-                glob[G_DAY_PNL] = 0
-                glob[G_DAY_TRADES] = 0
-                glob[G_CONSEC_LOSSES] = 0
+        n_out, go = event_before_nb(i, in_kind, in_ts, in_seq, in_mint, in_price, in_size,
+                                    in_liq, in_sig_kind, in_sig_value, params, mint_f, mint_i,
+                                    bars, sig, pos_f, pos_i, ord_f, ord_i, glob, dec, top, cond,
+                                    globf, out_i, out_f, n_out, ki, kf)  # fmt: skip
+        if go == GO_RESUME:
+            return i + 1, n_out, STATUS_RESUME
+        if go == GO_NEXT:
             continue
-        if kind == PARAM:
-            changed, n_out = _change_param(in_sig_kind[i], in_sig_value[i], in_size[i], t,
-                                           seq, params, out_i, out_f, n_out)  # fmt: skip
-            if changed:
-                return i + 1, n_out, STATUS_RESUME
-            continue
-        if kind in (CONDITIONS, CONDITION):
-            n_out = _change_conditions(kind, in_sig_kind[i], in_sig_value[i], in_size[i], t,
-                                       seq, cond, glob, out_i, out_f, n_out)  # fmt: skip
-            continue
-        if n_cand > 0 and t >= glob[G_NEXT_SCAN_TS]:
-            # The scanner ranks every recently traded flat mint on the state as it stood
-            # before this event, and hands the top `max_candidates` to the decision engine.
-            n_top = 0
-            for j in range(n_mints):
-                if (
-                    mint_i[j, MI_TICKS] == 0
-                    or t - mint_i[j, MI_LAST_TS] > scan_iv
-                    or mint_i[j, MI_POS_SLOT] >= 0
-                    or mint_i[j, MI_PENDING_ORDER] >= 0
-                    or t < mint_i[j, MI_COOLDOWN_UNTIL]
-                    or t < mint_i[j, MI_SCAN_UNTIL]
-                ):
-                    continue
-                bits, score = _scan_sources(j, t, params, mint_f, mint_i, bars, sig)
-                if bits == 0 or not (score > 0.0):
-                    continue
-                # Insert into the sorted top list (ties keep the lower mint id first).
-                r = n_top
-                while r > 0 and top[r - 1, 1] < score:
-                    r -= 1
-                if r >= n_cand:
-                    continue
-                last = min(n_top, n_cand - 1)
-                for q in range(last, r, -1):
-                    for f in range(3):
-                        top[q, f] = top[q - 1, f]
-                top[r, 0] = j
-                top[r, 1] = score
-                top[r, 2] = bits
-                n_top = min(n_top + 1, n_cand)
-            for r in range(n_top):
-                j = np.int64(top[r, 0])
-                mint_i[j, MI_SCAN_UNTIL] = t + np.int64(params[_SCAN_COOL] * 1e9)
-                bits = np.int64(top[r, 2])
-                n_out = _decide(j, t, seq, TRIG_SCANNER, bits, top[r, 1], params, mint_f,
-                                mint_i, bars, sig, pos_f, pos_i, ord_f, ord_i, glob, out_i,
-                                out_f, n_out, dec, globf)  # fmt: skip
-            iv = scan_iv
-            if params[_ADAPTIVE] >= 0.5:
-                iv = _adaptive_interval(t, params, mint_f, mint_i, bars, pos_i, scan_iv)
-            glob[G_NEXT_SCAN_TS] = (t // iv + 1) * iv
-        if kind == HEARTBEAT:
-            if glob[G_EXIT_ALL] == 1:
-                n_out = _exit_all(out_i, out_f, n_out, glob, mint_i, mint_f, pos_i, pos_f,
-                                  ord_i, ord_f, t, seq, latency)  # fmt: skip
-            for s in range(pos_i.shape[0]):
-                if pos_i[s, PI_ACTIVE] != 1:
-                    continue
-                m = pos_i[s, PI_MINT]
-                if (
-                    mint_i[m, MI_PENDING_ORDER] >= 0
-                    or t - pos_i[s, PI_OPENED_TS] < pos_i[s, PI_MAX_HOLD]
-                ):
-                    continue
-                n_out = _place_exit(out_i, out_f, n_out, glob, mint_i, pos_i, pos_f, ord_i,
-                                    ord_f, s, m, pos_i[s, PI_QTY], R_TIME,
-                                    mint_f[m, MF_LAST_PRICE], 0.0, t, seq, latency)  # fmt: skip
-            continue
-        if kind == VENUE_ADJUST:
-            # The chain wins (live start-up): cash, or the mint's open position, moves to
-            # what the wallet holds; a position left with nothing closes as it is.
-            m = in_mint[i]
-            d = in_size[i]
-            if m < 0:
-                glob[G_CASH] += d
-            elif m < n_mints and mint_i[m, MI_POS_SLOT] >= 0:
-                slot = mint_i[m, MI_POS_SLOT]
-                pos_i[slot, PI_QTY] = max(np.int64(0), pos_i[slot, PI_QTY] + d)
-                if pos_i[slot, PI_QTY] == 0 and mint_i[m, MI_PENDING_ORDER] < 0:
-                    n_out = _close_position(out_i, out_f, n_out, params, glob, mint_i, pos_i,
-                                            pos_f, slot, m, t, seq, 0, pos_i[slot, PI_POS_ID],
-                                            R_RECONCILED, mint_f[m, MF_LAST_PRICE],
-                                            cooldown)  # fmt: skip
-            continue
-        if kind in (VENUE_FILL, VENUE_REJECT):
-            # A live venue's report on the mint's pending order (engine.events.InputKind):
-            # the order's id must match, else the report is stale and changes nothing.
-            m = in_mint[i]
-            o = mint_i[m, MI_PENDING_ORDER] if m < n_mints else -1
-            if (
-                o < 0
-                or glob[G_VENUE] != VENUE_EXTERNAL
-                or ord_i[o, OI_ID] != np.int64(in_sig_value[i])
-            ):
-                continue
-            scale = mint_f[m, MF_SCALE]
-            decided_at = ord_f[o, OF_DECISION_PRICE]
-            sol = np.int64(in_price[i])
-            nf = np.int64(in_liq[i])
-            qty = in_size[i]
-            if kind == VENUE_REJECT or qty <= 0:
-                why = np.int64(in_sig_kind[i]) if kind == VENUE_REJECT else R_REJ_SIZE
-                if ord_i[o, OI_SIDE] == 1:
-                    n_out = _reject_buy(out_i, out_f, n_out, glob, mint_i, pos_i, ord_i, o, m, t,
-                                        seq, why, nf, decided_at, 0.0)  # fmt: skip
-                else:
-                    slot = ord_i[o, OI_SLOT]
-                    n_out = _reject_sell(out_i, out_f, n_out, glob, pos_i, pos_f, ord_i, ord_f, o,
-                                         m, t, seq, why, min(ord_i[o, OI_QTY],
-                                                             pos_i[slot, PI_QTY]), nf,
-                                         mint_f[m, MF_LAST_PRICE], 0.0, latency)  # fmt: skip
-                continue
-            price = sol / 1e9 / (qty / scale)
-            impact = abs(price / decided_at - 1.0) if decided_at > 0.0 else 0.0
-            if ord_i[o, OI_SIDE] == 1:
-                slip = sol - np.int64(qty / scale * decided_at * 1e9)
-                n_out = _fill_buy(out_i, out_f, n_out, params, glob, mint_i, mint_f, pos_i, pos_f,
-                                  ord_i, ord_f, o, m, t, seq, qty, sol, 0, nf, slip, price,
-                                  impact, max_slip)  # fmt: skip
-            else:
-                slot = ord_i[o, OI_SLOT]
-                qty = min(qty, pos_i[slot, PI_QTY])
-                slip = np.int64(qty / scale * decided_at * 1e9) - sol
-                n_out = _fill_sell(out_i, out_f, n_out, params, glob, mint_i, pos_i, pos_f,
-                                   ord_i, o, m, t, seq, qty, sol, 0, nf, slip, price, impact,
-                                   max_slip, cooldown)  # fmt: skip
-            continue
-
-        # ------------------------------------------------------------- 1. features
-        m = in_mint[i]
-        p = in_price[i]
-        q = in_size[i]
-        liq = in_liq[i]
-        scale = mint_f[m, MF_SCALE]
-        minute = t // NS_PER_MIN
-        new_bar = False
-        if mint_i[m, MI_TICKS] == 0:
-            mint_f[m, MF_FIRST_PRICE] = p
-            mint_f[m, MF_PREV_CLOSE] = p
-            mint_f[m, MF_EMA_FAST] = p
-            mint_f[m, MF_EMA_SLOW] = p
-            mint_i[m, MI_FIRST_TS] = t
-            mint_i[m, MI_FIRST_MIN] = minute
-            mint_i[m, MI_CUR_MIN] = minute
-            new_bar = True
-        else:
-            cur = mint_i[m, MI_CUR_MIN]
-            if minute > cur:
-                close = mint_f[m, MF_LAST_PRICE]
-                r = math.log(close / mint_f[m, MF_PREV_CLOSE])
-                var = decay * mint_f[m, MF_EWMA_VAR] + alpha * r * r
-                gap = minute - cur
-                # Empty minutes in between are zero returns: the variance only decays,
-                # and the EMAs move toward the unchanged close once per minute.
-                if gap == 1:  # the common case: no pow() on the hot path
-                    mint_f[m, MF_EWMA_VAR] = var
-                    mint_f[m, MF_EMA_FAST] += a_fast * (close - mint_f[m, MF_EMA_FAST])
-                    mint_f[m, MF_EMA_SLOW] += a_slow * (close - mint_f[m, MF_EMA_SLOW])
-                else:
-                    mint_f[m, MF_EWMA_VAR] = var * decay ** (gap - 1)
-                    ema_f = mint_f[m, MF_EMA_FAST]
-                    ema_s = mint_f[m, MF_EMA_SLOW]
-                    mint_f[m, MF_EMA_FAST] = close + (ema_f - close) * keep_f**gap
-                    mint_f[m, MF_EMA_SLOW] = close + (ema_s - close) * keep_s**gap
-                mint_f[m, MF_PREV_CLOSE] = close
-                if gap >= RING:
-                    for s in range(RING):
-                        bars[m, s, B_VOL] = 0.0
-                        bars[m, s, B_CLOSE] = close
-                        bars[m, s, B_HIGH] = close
-                        bars[m, s, B_LOW] = close
-                    mint_f[m, MF_VOL5] = 0.0
-                    mint_f[m, MF_VOL60] = 0.0
-                else:
-                    v5 = mint_f[m, MF_VOL5]
-                    v60 = mint_f[m, MF_VOL60]
-                    for k in range(cur + 1, minute + 1):
-                        v5 -= bars[m, (k - 5) % RING, B_VOL]
-                        v60 -= bars[m, (k - 60) % RING, B_VOL]
-                        s = k % RING
-                        bars[m, s, B_VOL] = 0.0
-                        bars[m, s, B_CLOSE] = close
-                        bars[m, s, B_HIGH] = close
-                        bars[m, s, B_LOW] = close
-                    mint_f[m, MF_VOL5] = max(v5, 0.0)
-                    mint_f[m, MF_VOL60] = max(v60, 0.0)
-                hi = -np.inf
-                lo = np.inf
-                first_min = mint_i[m, MI_FIRST_MIN]
-                for k in range(max(minute - n_bars, first_min), minute):
-                    hi = max(hi, bars[m, k % RING, B_HIGH])
-                    lo = min(lo, bars[m, k % RING, B_LOW])
-                mint_f[m, MF_NBAR_HIGH] = hi if hi > -np.inf else NAN
-                mint_f[m, MF_NBAR_LOW] = lo if lo < np.inf else NAN
-                mint_i[m, MI_CUR_MIN] = minute
-                new_bar = True
-        s_bar = minute % RING
-        if new_bar and mint_i[m, MI_DAY] != minute // 1440:
-            # The first bar of a new UTC day opens it (the adaptive scan's daily change).
-            mint_i[m, MI_DAY] = minute // 1440
-            mint_f[m, MF_DAY_OPEN] = p
-        if new_bar:
-            bars[m, s_bar, B_HIGH] = p
-            bars[m, s_bar, B_LOW] = p
-        else:  # branch-free min/max: a price's rank in its minute is unpredictable
-            bars[m, s_bar, B_HIGH] = max(bars[m, s_bar, B_HIGH], p)
-            bars[m, s_bar, B_LOW] = min(bars[m, s_bar, B_LOW], p)
-        bars[m, s_bar, B_CLOSE] = p
-        vol = p * q / scale
-        bars[m, s_bar, B_VOL] += vol
-        mint_f[m, MF_VOL5] += vol
-        mint_f[m, MF_VOL60] += vol
-        mint_f[m, MF_VOL_TOTAL] += vol
-        mint_f[m, MF_LAST_PRICE] = p
-        mint_i[m, MI_TICKS] += 1
-        mint_i[m, MI_LAST_TS] = t
-        if liq > 0.0 and liq < np.inf:
-            mint_f[m, MF_LIQ] = liq
-        liq_known = mint_f[m, MF_LIQ] > 0.0
-
-        # ------------------------------------------------------- 2. simulated venue
-        o = mint_i[m, MI_PENDING_ORDER]
-        if (
-            o >= 0
-            and glob[G_VENUE] == VENUE_SIMULATED
-            and ord_i[o, OI_DUE_TS] <= t
-            and (ord_i[o, OI_PLACED_SEQ] != seq or ord_i[o, OI_PLACED_TS] != t)
-        ):
-            if ord_i[o, OI_SIDE] == 1:
-                pay = ord_i[o, OI_SOL]
-                fee = np.int64(pay * fee_bps / 10_000.0)
-                net = pay - fee
-                net_sol = net / 1e9
-                impact = (
-                    net_sol / (mint_f[m, MF_LIQ] + net_sol)
-                    if liq_known
-                    else params[_FIXED_SLIP] / 10_000.0
-                )
-                tokens_f = math.floor(net_sol / p * (1.0 - impact) * scale)
-                too_much_impact = impact * 10_000.0 > params[_ENTRY_SLIP]
-                # Sizes under one raw unit or past int64 cannot be held: refuse them
-                # explicitly (converting such a float to int64 is undefined).
-                bad_size = tokens_f < 1.0 or tokens_f >= MAX_RAW
-                if too_much_impact or bad_size:
-                    why_rej = R_REJ_SLIP if too_much_impact else R_REJ_SIZE
-                    n_out = _reject_buy(out_i, out_f, n_out, glob, mint_i, pos_i, ord_i, o, m, t,
-                                        seq, why_rej, 0, p, impact)  # fmt: skip
-                else:
-                    tokens = np.int64(tokens_f)
-                    n_out = _fill_buy(out_i, out_f, n_out, params, glob, mint_i, mint_f, pos_i,
-                                      pos_f, ord_i, ord_f, o, m, t, seq, tokens, pay, fee, netfee,
-                                      np.int64(net * impact), net_sol / (tokens / scale), impact,
-                                      max_slip)  # fmt: skip
-            else:
-                slot = ord_i[o, OI_SLOT]
-                qty = min(ord_i[o, OI_QTY], pos_i[slot, PI_QTY])
-                value = qty / scale * p
-                impact = (
-                    value / (mint_f[m, MF_LIQ] + value)
-                    if liq_known
-                    else params[_FIXED_SLIP] / 10_000.0
-                )
-                exit_slip = impact * 10_000.0 > params[_EXIT_SLIP]
-                if exit_slip or value * 1e9 >= MAX_RAW:
-                    # Rejected as Jupiter would; an exit is retried from the next tick.
-                    why_rej = R_REJ_SLIP if exit_slip else R_REJ_SIZE
-                    n_out = _reject_sell(out_i, out_f, n_out, glob, pos_i, pos_f, ord_i, ord_f,
-                                         o, m, t, seq, why_rej, qty, 0, p, impact,
-                                         latency)  # fmt: skip
-                else:
-                    gross = np.int64(math.floor(value * (1.0 - impact) * 1e9))
-                    fee = np.int64(gross * fee_bps / 10_000.0)
-                    n_out = _fill_sell(out_i, out_f, n_out, params, glob, mint_i, pos_i, pos_f,
-                                       ord_i, o, m, t, seq, qty, gross - fee, fee, netfee,
-                                       np.int64(value * 1e9) - gross, p * (1.0 - impact), impact,
-                                       max_slip, cooldown)  # fmt: skip
-
-        # ----------------------------------------------------------------- 3. exits
-        slot = mint_i[m, MI_POS_SLOT]
-        if slot >= 0:
-            if pos_i[slot, PI_TRAILING] == 1 and p > pos_f[slot, PF_TRAIL_HIGH]:
-                pos_f[slot, PF_TRAIL_HIGH] = p
-            if mint_i[m, MI_PENDING_ORDER] < 0:
-                entry = pos_f[slot, PF_ENTRY_PRICE]
-                hit = pos_i[slot, PI_TARGETS_HIT]
-                remaining = pos_i[slot, PI_QTY]
-                why = 0
-                sell = remaining
-                scored = False
-                if glob[G_EXIT_ALL] == 1:
-                    why = R_EMERGENCY_EXIT
-                elif p <= pos_f[slot, PF_STOP_PRICE]:
-                    why = R_STOP
-                elif pos_i[slot, PI_TRAILING] == 1 and p <= pos_f[slot, PF_TRAIL_HIGH] * (
-                    1.0 - params[_TRAIL_PCT]
-                ):
-                    why = R_TRAIL
-                elif hit == 0 and p >= entry * (1.0 + params[_TP1]):
-                    why = R_TP1
-                    sell = min(remaining, np.int64(pos_i[slot, PI_QTY0] * params[_TP1_FRAC]))
-                elif hit == 1 and p >= entry * (1.0 + params[_TP2]):
-                    why = R_TP2
-                    sell = min(remaining, np.int64(pos_i[slot, PI_QTY0] * params[_TP2_FRAC]))
-                elif hit == 2 and p >= entry * (1.0 + params[_TP3]):
-                    why = R_TP3
-                elif t - pos_i[slot, PI_OPENED_TS] >= pos_i[slot, PI_MAX_HOLD]:
-                    why = R_TIME
-                elif (
-                    pos_f[slot, PF_ENTRY_VOL60] > 0.0
-                    and mint_f[m, MF_VOL60] < params[_VOLDEATH] * pos_f[slot, PF_ENTRY_VOL60]
-                ):
-                    why = R_VOLDEATH
-                elif score_exits or sig[m, S_RISK] >= params[_SS_RISK]:
-                    # Scores lie in [0, 1]: with both score thresholds below 0 only an
-                    # external risk rating can flip a position, so skip scoring ticks.
-                    _scores(m, t, params, mint_f, mint_i, bars, sig, dec, globf)
-                    scored = True
-                    if _strong_sell(m, params, sig, dec):
-                        why = R_SENT_FLIP
-                if why == R_TP1 and sell == 0:
-                    pos_i[slot, PI_TARGETS_HIT] = 1  # nothing to sell at this target
-                    pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], entry)
-                elif why == R_TP2 and sell == 0:
-                    pos_i[slot, PI_TARGETS_HIT] = 2
-                    tp1_price = entry * (1.0 + params[_TP1])
-                    pos_f[slot, PF_STOP_PRICE] = max(pos_f[slot, PF_STOP_PRICE], tp1_price)
-                elif why != 0:
-                    n_out = _place_exit(out_i, out_f, n_out, glob, mint_i, pos_i, pos_f, ord_i,
-                                        ord_f, slot, m, sell, why, p,
-                                        pos_f[slot, PF_STOP_PRICE], t, seq, latency)  # fmt: skip
-                    if scored:  # the scores behind a strong-sell exit, on its decision row
-                        _context(out_i, out_f, n_out - 2, dec, A_SELL, TRIG_POSITION, 0, 0, 0)
-            continue
-
-        # ----------------------------------------------------------------- 4. entry
-        n_cond = glob[G_COND_N]
-        if n_cond == 0 or mint_i[m, MI_PENDING_ORDER] >= 0 or t < mint_i[m, MI_COOLDOWN_UNTIL]:
-            continue
-        if (
-            glob[G_SLOTS_USED] >= max_pos
-            or glob[G_BREAKERS] != 0
-            or glob[G_CASH] - glob[G_RESERVED] < min_need
-        ):
-            # Nothing can be bought: the sniper does not ask (the scanner still logs its
-            # candidates' skips, and the breaker's own events say why).
-            continue
-        if t < mint_i[m, MI_LOG_AFTER]:
-            # The engine's answer could only be logged if it were a buy; with the pool
-            # too thin or the trend not up it cannot be: skip the trigger and scoring.
-            liq = mint_f[m, MF_LIQ]
-            ema_f = mint_f[m, MF_EMA_FAST] + a_fast * (p - mint_f[m, MF_EMA_FAST])
-            ema_s = mint_f[m, MF_EMA_SLOW] + a_slow * (p - mint_f[m, MF_EMA_SLOW])
-            if not ((liq if liq > 0.0 else 0.0) > min_liq) or not (
-                ema_f / ema_s - 1.0 > TREND_EPS or not need_trend
-            ):
-                continue
-        ok = True
-        for c in range(n_cond):
-            v = feature_value(np.int64(cond[CS_ACTIVE, c, C_FEATURE]), m, t, params, mint_f,
-                              mint_i, bars, sig)  # fmt: skip
-            thr = cond[CS_ACTIVE, c, C_THRESHOLD]
-            op = np.int64(cond[CS_ACTIVE, c, C_OP])
-            if not (
-                (op == 0 and v > thr)
-                or (op == 1 and v >= thr)
-                or (op == 2 and v < thr)
-                or (op == 3 and v <= thr)
-            ):
-                ok = False
-                break
-        if ok:
-            n_out = _decide(m, t, seq, TRIG_SNIPER, 0, NAN, params, mint_f, mint_i, bars, sig,
-                            pos_f, pos_i, ord_f, ord_i, glob, out_i, out_f, n_out,
-                            dec, globf)  # fmt: skip
+        features_nb(i, in_ts, in_mint, in_price, in_size, in_liq, mint_f, mint_i, bars, decay,
+                    alpha, a_fast, a_slow, keep_f, keep_s, n_bars)  # fmt: skip
+        n_out = tick_after_nb(i, in_kind, in_ts, in_seq, in_mint, in_price, in_size, in_liq,
+                              in_sig_kind, in_sig_value, params, mint_f, mint_i, bars, sig,
+                              pos_f, pos_i, ord_f, ord_i, glob, dec, top, cond, globf, out_i,
+                              out_f, n_out, ki, kf)  # fmt: skip
     return n_in, n_out, STATUS_DONE
 
 

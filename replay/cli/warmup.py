@@ -28,10 +28,10 @@ def warmup() -> None:
     from replay.core.runner import run_replay
     from replay.core.warm import compile_notice
     from replay.sweep.chunk import sweep_local
-    from replay.sweep.sweep_nb import sweep_batch_nb
+    from replay.sweep.sweep_nb import sweep_batch_nb, sweep_shared_nb
     from strategies.config import load_strategy
 
-    notice = compile_notice(step_nb, sweep_batch_nb)
+    notice = compile_notice(step_nb, sweep_batch_nb, sweep_shared_nb)
     if notice:
         err.print(notice, highlight=False, markup=False)
     t0 = time.perf_counter()
@@ -45,7 +45,8 @@ def warmup() -> None:
         import_file(store, csv)
         strat = load_strategy("momentum_breakout")
         run_replay(store, strat, strat.vector(), write=False)
-        sweep_local(store, strat, [{}, {"stop_loss": 0.05}])
+        sweep_local(store, strat, [{}, {"stop_loss": 0.05}])  # sets sharing features
+        sweep_local(store, strat, [{}, {"vol_halflife_min": 60}])  # sets apart
         store.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from contextlib import closing
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 from data import interrupts
@@ -32,6 +34,7 @@ from engine.layout import (
 )
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.core.runner import input_batches, prefetch
+from replay.sweep.shared import SharedFeatures, changes_features
 from replay.sweep.sweep_nb import (
     M_DECISIONS,
     M_FEES,
@@ -116,15 +119,30 @@ def sweep_local(
     met[:, M_PREV_DAY_EQ] = cash0
     ring = np.zeros((n, RING, 2), np.int64)
     ticks = 0
-    with closing(prefetch(input_batches(store, start_ts, end_ts, mint_ids))) as batches:
+    mint_f, mint_i, bars = st.arrays[:3]  # KernelState's first three fields
+    threads = numba.get_num_threads()
+    shared = SharedFeatures.start(params, mint_f, mint_i, bars, threads)
+    pool = ThreadPoolExecutor(threads, "clanka-sweep") if shared and threads > 1 else None
+    with (
+        closing(prefetch(input_batches(store, start_ts, end_ts, mint_ids))) as batches,
+        pool if pool is not None else nullcontext(),
+    ):
         for batch in batches:
             interrupts.check("the chunk under way was not committed")
-            # numba's stubs type a parallel dispatcher's call with fewer arguments.
-            sweep_batch_nb(*batch, params, *st.arrays, st.out_i,  # type: ignore[call-arg]
-                           st.out_f, met, ring)  # fmt: skip
+            if shared is not None and changes_features(batch):
+                shared.end(mint_f, mint_i, bars)
+                shared = None
+            if shared is not None:
+                shared.run(batch, params, st.arrays, st.out_i, st.out_f, met, ring, pool)
+            else:
+                # numba's stubs type a parallel dispatcher's call with fewer arguments.
+                sweep_batch_nb(*batch, params, *st.arrays, st.out_i,  # type: ignore[call-arg]
+                               st.out_f, met, ring)  # fmt: skip
             ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
             if progress:
                 progress(ticks)
+    if shared is not None:
+        shared.end(mint_f, mint_i, bars)
     unrealized = np.zeros(n)
     n_open = np.zeros(n, np.int64)
     state = KernelState(*st.arrays)

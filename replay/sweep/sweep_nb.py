@@ -17,12 +17,31 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.kernel_nb import held_sol_nb, step_nb
+from engine.kernel_nb import (
+    GO_RESUME,
+    GO_TICK,
+    derived_floats_nb,
+    derived_ints_nb,
+    event_before_nb,
+    features_nb,
+    held_sol_nb,
+    step_nb,
+    tick_after_nb,
+    tick_before_due_nb,
+    usd_thresholds_nb,
+)
 from engine.layout import (
     G_CASH,
     G_MARK_END,
+    G_SLOTS_USED,
     MF_LAST_PRICE,
     MF_SCALE,
+    MI_CUR_MIN,
+    MI_DAY,
+    MI_FIRST_MIN,
+    MI_FIRST_TS,
+    MI_LAST_TS,
+    MI_TICKS,
     NO_DAY_YET,
     O_FEE,
     O_KIND,
@@ -43,6 +62,7 @@ from engine.layout import (
 NS_PER_DAY = 86_400_000_000_000
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
 EQUITY_MARKED = 9
+TICK = 0
 
 M_TRADES = 0
 M_WINS = 1
@@ -178,6 +198,128 @@ def sweep_batch_nb(
                 break
 
 
+@njit(cache=True, inline="always")
+def _derive(params: np.ndarray, globf: np.ndarray, ki: np.ndarray, kf: np.ndarray) -> None:
+    """Keep a set's derived values (kernel_nb.derived_*_nb) in its rows of ki and kf.
+
+    Rows, not tuples, so a parameter change re-derives one set's values in place.
+    """
+    d = derived_ints_nb(params)
+    ki[0], ki[1], ki[2], ki[3], ki[4], ki[5], ki[6], ki[7] = d[:8]
+    ki[8] = 1 if d[8] else 0
+    ki[9] = 1 if d[9] else 0
+    kf[0], kf[1], kf[2], kf[3], kf[4], kf[5], kf[6], kf[7] = derived_floats_nb(params)
+    usd_thresholds_nb(params, globf)
+
+
+@njit(cache=True, inline="always")
+def _ints(ki: np.ndarray) -> tuple[int, int, int, int, int, int, int, int, bool, bool]:
+    """A set's derived integers as `derived_ints_nb` returns them."""
+    return (ki[0], ki[1], ki[2], ki[3], ki[4], ki[5], ki[6], ki[7], ki[8] == 1, ki[9] == 1)
+
+
+@njit(cache=True, inline="always")
+def _floats(kf: np.ndarray) -> tuple[float, float, float, float, float, float, float, float]:
+    """A set's derived floats as `derived_floats_nb` returns them."""
+    return (kf[0], kf[1], kf[2], kf[3], kf[4], kf[5], kf[6], kf[7])
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def sweep_shared_nb(
+    in_kind: np.ndarray,
+    in_ts: np.ndarray,
+    in_seq: np.ndarray,
+    in_mint: np.ndarray,
+    in_price: np.ndarray,
+    in_size: np.ndarray,
+    in_liq: np.ndarray,
+    in_sig_kind: np.ndarray,
+    in_sig_value: np.ndarray,
+    params: np.ndarray,
+    mint_f: np.ndarray,
+    mint_i: np.ndarray,
+    bars: np.ndarray,
+    sig: np.ndarray,
+    pos_f: np.ndarray,
+    pos_i: np.ndarray,
+    ord_f: np.ndarray,
+    ord_i: np.ndarray,
+    glob: np.ndarray,
+    dec: np.ndarray,
+    top: np.ndarray,
+    cond: np.ndarray,
+    globf: np.ndarray,
+    out_i: np.ndarray,
+    out_f: np.ndarray,
+    met: np.ndarray,
+    ring: np.ndarray,
+    feat_f: np.ndarray,
+    feat_i: np.ndarray,
+    feat_bars: np.ndarray,
+    lo: int,
+    hi: int,
+    ki: np.ndarray,
+    kf: np.ndarray,
+) -> None:
+    """`sweep_batch_nb` for sets that share their features: each tick's features once.
+
+    Runs sets lo to hi - 1, which keep one copy of the features (`feat_f`, `feat_i`,
+    `feat_bars`: mint_f, mint_i and bars as `features_nb` writes them). Event by event,
+    every set runs `event_before_nb` on the features as they stood before the event; for
+    a tick, `features_nb` then runs once, its per-mint counters and times are copied into
+    each set's own mint_i row, and every set runs `tick_after_nb`. These are the parts
+    `step_nb` runs, in the same order, so each set's events are the ones it would make
+    alone. The caller guarantees the sets agree on `kernel_nb.FEATURE_PARAMS` and that
+    none of those changes in the input; the sets' own mint_f and bars are not touched.
+
+    No NRT and no GIL: the per-set views taken on every event cost no reference counts,
+    and each of the caller's threads runs its own group of sets with its own features.
+    """
+    n_in = in_ts.shape[0]
+    for s in range(lo, hi):
+        _derive(params[s], globf[s], ki[s], kf[s])
+    decay, alpha, a_fast, a_slow, keep_f, keep_s, _, _ = derived_floats_nb(params[lo])
+    n_bars = ki[lo, 7]
+    for i in range(n_in):
+        t = in_ts[i]
+        tick = in_kind[i] == TICK
+        for s in range(lo, hi):
+            if tick and not tick_before_due_nb(t, glob[s], ki[s, 6]):
+                continue
+            n, go = event_before_nb(
+                i, in_kind, in_ts, in_seq, in_mint, in_price, in_size, in_liq, in_sig_kind,
+                in_sig_value, params[s], feat_f, mint_i[s], feat_bars, sig[s], pos_f[s],
+                pos_i[s], ord_f[s], ord_i[s], glob[s], dec[s], top[s], cond[s], globf[s],
+                out_i[s], out_f[s], 0, _ints(ki[s]), _floats(kf[s]),
+            )  # fmt: skip
+            if n > 0:
+                _fold(out_i[s], out_f[s], n, met[s], ring[s])
+            if go == GO_RESUME:
+                _derive(params[s], globf[s], ki[s], kf[s])
+            tick = go == GO_TICK
+        if not tick:
+            continue
+        features_nb(i, in_ts, in_mint, in_price, in_size, in_liq, feat_f, feat_i, feat_bars,
+                    decay, alpha, a_fast, a_slow, keep_f, keep_s, n_bars)  # fmt: skip
+        m = in_mint[i]
+        for s in range(lo, hi):
+            mi = mint_i[s]
+            mi[m, MI_TICKS] = feat_i[m, MI_TICKS]
+            mi[m, MI_CUR_MIN] = feat_i[m, MI_CUR_MIN]
+            mi[m, MI_LAST_TS] = feat_i[m, MI_LAST_TS]
+            mi[m, MI_FIRST_MIN] = feat_i[m, MI_FIRST_MIN]
+            mi[m, MI_FIRST_TS] = feat_i[m, MI_FIRST_TS]
+            mi[m, MI_DAY] = feat_i[m, MI_DAY]
+            n = tick_after_nb(
+                i, in_kind, in_ts, in_seq, in_mint, in_price, in_size, in_liq, in_sig_kind,
+                in_sig_value, params[s], feat_f, mi, feat_bars, sig[s], pos_f[s], pos_i[s],
+                ord_f[s], ord_i[s], glob[s], dec[s], top[s], cond[s], globf[s], out_i[s],
+                out_f[s], 0, _ints(ki[s]), _floats(kf[s]),
+            )  # fmt: skip
+            if n > 0:
+                _fold(out_i[s], out_f[s], n, met[s], ring[s])
+
+
 @njit(cache=True)
 def sweep_finish_nb(
     glob: np.ndarray,
@@ -194,7 +336,7 @@ def sweep_finish_nb(
     """
     for s in range(met.shape[0]):
         if glob[s, G_MARK_END] != NO_DAY_YET:
-            eq = glob[s, G_CASH] / 1e9 + held_sol_nb(pos_i[s], mint_f[s])
+            eq = glob[s, G_CASH] / 1e9 + held_sol_nb(pos_i[s], mint_f[s], glob[s, G_SLOTS_USED])
             _mark(glob[s, G_MARK_END], eq, met[s])
         if met[s, M_POINTS] > 0.0:
             _daily_return(met[s])

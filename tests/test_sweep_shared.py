@@ -1,0 +1,170 @@
+"""Shared features in sweeps: sets that share them make exactly the events they make alone.
+
+`replay.sweep.shared` computes each tick's features once for every set that agrees on
+the four parameters features read. These tests hold that to the per-set kernel and to
+plain replays: every metric of every set is equal (exactly, against the per-set sweep,
+which folds the same events in the same order), with one thread or two, when sharing
+ends part-way through the input, and when the sets cannot share at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+import pytest
+
+import replay.sweep.chunk as chunk
+from data.controls import append_param
+from data.store import EventStore, open_store
+from engine.kernel import KernelInput
+from engine.params import P
+from replay.core.runner import run_replay
+from replay.sweep.grid import grid_sets, parse_grid
+from replay.sweep.results import METRIC_KEYS
+from replay.sweep.shared import SharedFeatures, changes_features, shares_features
+from strategies.config import StrategyConfig, load_strategy
+from tests.test_replay import pump_store, synth_store  # noqa: F401  (fixtures)
+
+MID = 1_749_230_700_000_000_000  # 2025-06-06T17:25:00Z, mid-way through the pump.fun data
+
+
+def _unshared(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sweeps in this test run every set on its own features (the per-set kernel)."""
+    monkeypatch.setattr(SharedFeatures, "start", classmethod(lambda cls, *a: None))
+
+
+def _split_batches(monkeypatch: pytest.MonkeyPatch, pieces: int) -> list[int]:
+    """The sweep's input arrives in `pieces` batches per stored batch (same events).
+
+    Returns the sizes of the batches handed out, as they are.
+    """
+    real = chunk.input_batches
+    sizes: list[int] = []
+
+    def split(*args: Any, **kwargs: Any) -> Iterator[KernelInput]:
+        for batch in real(*args, **kwargs):
+            cuts = np.linspace(0, len(batch), pieces + 1).astype(int)
+            for lo, hi in itertools.pairwise(cuts):
+                if hi > lo:
+                    sizes.append(int(hi - lo))
+                    yield batch.slice(int(lo), int(hi))
+
+    monkeypatch.setattr(chunk, "input_batches", split)
+    return sizes
+
+
+def _sweep(store: EventStore, strat: StrategyConfig, sets: list[dict[str, float]],
+           threads: int = 1) -> list[dict[str, Any]]:  # fmt: skip
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return chunk.sweep_local(store, strat, sets)
+    finally:
+        numba.set_num_threads(before)
+
+
+def _equal_to_replays(store: EventStore, strat: StrategyConfig, sets: list[dict[str, float]],
+                      rows: list[dict[str, Any]]) -> None:  # fmt: skip
+    for s, got in zip(sets, rows, strict=True):
+        want = run_replay(store, strat, strat.vector(s), write=False).report
+        for k in METRIC_KEYS:
+            a, b = got[k], want[k]
+            assert a == b or (isinstance(a, float) and math.isclose(a, b, rel_tol=1e-9)), (s, k)
+
+
+GRID = ["stop_loss=0.04,0.1", "tp1=0.1,0.2", "min_buy_confidence=0.55,0.65",
+        "max_positions=1,4"]  # fmt: skip
+
+
+def test_shared_features_give_every_set_exactly_its_own_results(
+    synth_store: EventStore,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    strat = load_strategy("momentum_breakout")
+    sets = grid_sets(strat, parse_grid(GRID))
+    assert shares_features(np.stack([strat.vector(s) for s in sets]))
+    shared_1 = _sweep(synth_store, strat, sets, threads=1)
+    shared_2 = _sweep(synth_store, strat, sets, threads=2)
+    _unshared(monkeypatch)
+    alone = _sweep(synth_store, strat, sets)
+    assert shared_1 == alone
+    assert shared_2 == alone
+    assert len({r["realized_pnl_sol"] for r in alone}) > 4  # the sets really differ
+    assert sum(r["trades"] for r in alone) > 100
+
+
+def test_sharing_ends_before_a_feature_parameter_changes(
+    pump_store: EventStore,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dst = tmp_path / "s"
+    shutil.copytree(pump_store.root, dst)
+    store = open_store(dst)
+    append_param(store, "vol_halflife_min", 10, MID, source="operator", reason="faster vol")
+    append_param(store, "stop_loss", 0.05, MID - 600 * 10**9, source="operator", reason="r")
+    strat = load_strategy("momentum_breakout")
+    sets = [{"stop_loss": 0.1}, {"tp1": 0.12}, {"min_buy_confidence": 0.55}, {}]
+    _split_batches(monkeypatch, 6)
+    ran: list[str] = []
+    real_run, real_end = SharedFeatures.run, SharedFeatures.end
+
+    def run(self: SharedFeatures, batch: KernelInput, *a: Any) -> None:
+        assert not changes_features(batch)
+        ran.append("shared")
+        real_run(self, batch, *a)
+
+    def end(self: SharedFeatures, *a: Any) -> None:
+        ran.append("end")
+        real_end(self, *a)
+
+    monkeypatch.setattr(SharedFeatures, "run", run)
+    monkeypatch.setattr(SharedFeatures, "end", end)
+    rows = _sweep(store, strat, sets)
+    # Shared batches first (the stop-loss change among them), then one hand-over.
+    assert ran.count("end") == 1 and ran.index("end") == len(ran) - 1 >= 2
+    _equal_to_replays(store, strat, sets, rows)
+    report = run_replay(store, strat, strat.vector(sets[0]), write=False).report
+    assert [c["status"] for c in report["controls"]] == ["applied", "applied"]
+
+
+def test_a_hand_over_mid_input_changes_no_result(
+    synth_store: EventStore,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sharing that ends after any batch leaves every set where the per-set kernel is."""
+    strat = load_strategy("momentum_breakout")
+    sets = grid_sets(strat, parse_grid(GRID[:2]))
+    sizes = _split_batches(monkeypatch, 5)
+    seen = {"n": 0}
+
+    def third_batch_changes(batch: KernelInput) -> bool:
+        seen["n"] += 1
+        return seen["n"] == 3
+
+    monkeypatch.setattr(chunk, "changes_features", third_batch_changes)
+    handed_over = _sweep(synth_store, strat, sets, threads=2)
+    assert seen["n"] == 3 and len(sizes) >= 5  # shared for two batches, then apart
+    _unshared(monkeypatch)
+    assert handed_over == _sweep(synth_store, strat, sets)
+
+
+def test_sets_that_differ_in_a_feature_parameter_run_apart(
+    synth_store: EventStore,  # noqa: F811
+) -> None:
+    strat = load_strategy("momentum_breakout")
+    sets = grid_sets(strat, parse_grid(["vol_halflife_min=5,120", "stop_loss=0.05,0.1"]))
+    params = np.stack([strat.vector(s) for s in sets])
+    assert not shares_features(params)
+    assert shares_features(params[params[:, P.VOL_HALFLIFE_MIN] == 5.0])
+    rows = _sweep(synth_store, strat, sets)
+    by = {(s["vol_halflife_min"], s["stop_loss"]): r for s, r in zip(sets, rows, strict=True)}
+    assert by[(5.0, 0.05)] != by[(120.0, 0.05)]  # the volatility half-life changes results
+    _equal_to_replays(synth_store, strat, sets, rows)
