@@ -8,14 +8,16 @@ starts where the last ended), two ticks per bar, a fixed entry every 37th bar, a
 pure stop-loss / take-profit strategy over an 8 x 8 grid (64 sets).
 
 Phases, each `--runs` times in a fresh process (median quoted; compile excluded):
-- clanka with 1 and with 2 numba threads (`sweep_local`: one pass over the store for
-  all sets, in parallel), and with 2 warmed processes of one thread each, each taking
-  half the sets (`evaluate_chunk`, the task of `--processes` and of Dask workers);
+- clanka with 1 and with 2 threads (`sweep_local`: one pass over the store for all
+  sets, which share each tick's features, a group of sets per thread), with 2 warmed
+  processes of one thread each, each taking half the sets (`evaluate_chunk`, the task of
+  `--processes` and of Dask workers), and with 1 thread and every set computing its own
+  features (`--apart`: the A/B for shared features, in the same sitting);
 - vectorbt `Portfolio.from_signals` on the same closes, entries and grid (64 columns).
 Rates are bars x sets / s for both: the same job (Clanka's two ticks per bar are its
 fill model, not extra work to credit). Both must agree on every set's total return
 (checked: within 1e-6, absolute). Then the default strategy on the synthetic 11.7
-M-tick market (1,000 mints; no vectorbt equivalent), 16 sets, in the same three ways:
+M-tick market (1,000 mints; no vectorbt equivalent), 16 sets, in the same four ways:
 the rate on tick data (ticks x sets / s). Last, the machine's own ceiling: two
 independent 1-thread sweeps at once (what "linear in cores" can mean on this host).
 Writes benchmarks/results/sweep.json.
@@ -78,8 +80,14 @@ def _setting(synthetic: bool) -> tuple[StrategyConfig, list[dict[str, float]]]:
     return strat, grid_sets(strat, parse_grid(SYNTH_GRID if synthetic else GRID))
 
 
-def phase_clanka(store_dir: Path, threads: int, synthetic: bool) -> dict[str, object]:
-    """One sweep of every set over the store, on `threads` numba threads."""
+def phase_clanka(
+    store_dir: Path, threads: int, synthetic: bool, apart: bool = False
+) -> dict[str, object]:
+    """One sweep of every set over the store, on `threads` numba threads.
+
+    `apart`: every set computes its own features (the per-set kernel, as before shared
+    features), for the A/B in the same sitting.
+    """
     import numba
 
     from data.store import open_store
@@ -90,8 +98,9 @@ def phase_clanka(store_dir: Path, threads: int, synthetic: bool) -> dict[str, ob
     strat, sets = _setting(synthetic)
     first = min(s.min_ts for s in store.segments("ticks"))
     sweep_local(store, strat, sets[:threads], end_ts=first + 10**9)  # compile / load cache
+    sweep_local(store, strat, sets[:threads], end_ts=first + 10**9, share_features=not apart)
     t0 = time.perf_counter()
-    rows = sweep_local(store, strat, sets)
+    rows = sweep_local(store, strat, sets, share_features=not apart)
     dt = time.perf_counter() - t0
     ticks = int(rows[0]["ticks_processed"])
     # Total return per set: final equity over the starting cash of the strategy.
@@ -183,9 +192,11 @@ def _median(runs: list[dict[str, Any]], evals: int, unit: str) -> dict[str, Any]
 
 
 MODES = {"1_thread": ("--threads", "1"), "2_threads": ("--threads", "2"),
-         "2_processes": ("--processes", "2")}  # fmt: skip
+         "2_processes": ("--processes", "2"),
+         "1_thread_apart": ("--threads", "1", "--apart")}  # fmt: skip
 """Clanka's ways to use the cores: numba threads in one process, or processes (one
-thread each) taking a chunk of the sets each."""
+thread each) taking a chunk of the sets each; and one thread with every set computing its
+own features (`share_features=False`), the A/B for shared features."""
 
 
 def _clanka_runs(store_dir: Path, runs: int, synthetic: bool) -> dict[str, list[dict[str, Any]]]:
@@ -233,6 +244,7 @@ def main() -> None:
     ap.add_argument("--synthetic", action="store_true", help="clanka phase on tick data")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--processes", type=int, default=0, help="clanka phase: a process pool")
+    ap.add_argument("--apart", action="store_true", help="clanka phase: no shared features")
     ap.add_argument("--store", type=Path)
     ap.add_argument("--out", type=Path, default=RESULTS / "sweep.json")
     args = ap.parse_args()
@@ -240,7 +252,7 @@ def main() -> None:
         if args.processes:
             print(json.dumps(phase_processes(args.store, args.processes, args.synthetic)))
         else:
-            print(json.dumps(phase_clanka(args.store, args.threads, args.synthetic)))
+            print(json.dumps(phase_clanka(args.store, args.threads, args.synthetic, args.apart)))
         return
     if args.phase == "vectorbt":
         print(json.dumps(phase_vectorbt(args.repeat)))
@@ -281,6 +293,9 @@ def main() -> None:
         one = doc["clanka_1_thread"]["median_seconds"]
         doc["scaling_vs_1_thread"] = {m: round(one / doc[f"clanka_{m}"]["median_seconds"], 2)
                                       for m in ("2_threads", "2_processes")}  # fmt: skip
+        doc["shared_features_speedup_1_thread"] = round(
+            doc["clanka_1_thread_apart"]["median_seconds"] / one, 2
+        )
         ceiling = _concurrent_ceiling(store_dir, args.runs)
         ceiling["ceiling"] = round(2 * one / ceiling["median_seconds_two_at_once"], 2)
         doc["two_core_ceiling"] = ceiling
@@ -310,6 +325,11 @@ def main() -> None:
             "ticks": s_first["ticks"], "sets": s_first["sets"],
             **{f"clanka_{m}": _median(synth[m], tick_evals, "tick_evals") for m in MODES},
         }  # fmt: skip
+        st = doc["synthetic_ticks"]
+        st["shared_features_speedup_1_thread"] = round(
+            st["clanka_1_thread_apart"]["median_seconds"] / st["clanka_1_thread"]["median_seconds"],
+            2,
+        )
         doc["goal"] = ">= 20x vectorbt's evaluations per second, near-linear in cores"
         doc["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
         doc["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

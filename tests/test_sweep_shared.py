@@ -35,11 +35,6 @@ from tests.test_replay import pump_store, synth_store  # noqa: F401  (fixtures)
 MID = 1_749_230_700_000_000_000  # 2025-06-06T17:25:00Z, mid-way through the pump.fun data
 
 
-def _unshared(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sweeps in this test run every set on its own features (the per-set kernel)."""
-    monkeypatch.setattr(SharedFeatures, "start", classmethod(lambda cls, *a: None))
-
-
 def _split_batches(monkeypatch: pytest.MonkeyPatch, pieces: int) -> list[int]:
     """The sweep's input arrives in `pieces` batches per stored batch (same events).
 
@@ -61,11 +56,11 @@ def _split_batches(monkeypatch: pytest.MonkeyPatch, pieces: int) -> list[int]:
 
 
 def _sweep(store: EventStore, strat: StrategyConfig, sets: list[dict[str, float]],
-           threads: int = 1) -> list[dict[str, Any]]:  # fmt: skip
+           threads: int = 1, share: bool = True) -> list[dict[str, Any]]:  # fmt: skip
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        return chunk.sweep_local(store, strat, sets)
+        return chunk.sweep_local(store, strat, sets, share_features=share)
     finally:
         numba.set_num_threads(before)
 
@@ -85,15 +80,13 @@ GRID = ["stop_loss=0.04,0.1", "tp1=0.1,0.2", "min_buy_confidence=0.55,0.65",
 
 def test_shared_features_give_every_set_exactly_its_own_results(
     synth_store: EventStore,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     strat = load_strategy("momentum_breakout")
     sets = grid_sets(strat, parse_grid(GRID))
     assert shares_features(np.stack([strat.vector(s) for s in sets]))
     shared_1 = _sweep(synth_store, strat, sets, threads=1)
     shared_2 = _sweep(synth_store, strat, sets, threads=2)
-    _unshared(monkeypatch)
-    alone = _sweep(synth_store, strat, sets)
+    alone = _sweep(synth_store, strat, sets, share=False)
     assert shared_1 == alone
     assert shared_2 == alone
     assert len({r["realized_pnl_sol"] for r in alone}) > 4  # the sets really differ
@@ -152,8 +145,7 @@ def test_a_hand_over_mid_input_changes_no_result(
     monkeypatch.setattr(chunk, "changes_features", third_batch_changes)
     handed_over = _sweep(synth_store, strat, sets, threads=2)
     assert seen["n"] == 3 and len(sizes) >= 5  # shared for two batches, then apart
-    _unshared(monkeypatch)
-    assert handed_over == _sweep(synth_store, strat, sets)
+    assert handed_over == _sweep(synth_store, strat, sets, share=False)
 
 
 def test_sets_that_differ_in_a_feature_parameter_run_apart(

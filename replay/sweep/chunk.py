@@ -100,8 +100,14 @@ def sweep_local(
     end_ts: int | None = None,
     mint_ids: Sequence[int] | None = None,
     progress: Callable[[int], None] | None = None,
+    share_features: bool = True,
 ) -> list[dict[str, Any]]:
-    """Metrics of each parameter set over the store (or a range / some mints)."""
+    """Metrics of each parameter set over the store (or a range / some mints).
+
+    Sets that agree on the parameters features read share them (replay.sweep.shared)
+    unless `share_features` is False: then every set computes its own, as a replay does
+    (the same results, for checks and measurements).
+    """
     if not param_sets:
         return []
     if strategy.strategist.mode != "off" or strategy.learning.mode != "off":
@@ -121,7 +127,7 @@ def sweep_local(
     ticks = 0
     mint_f, mint_i, bars = st.arrays[:3]  # KernelState's first three fields
     threads = numba.get_num_threads()
-    shared = SharedFeatures.start(params, mint_f, mint_i, bars, threads)
+    shared = SharedFeatures.start(params, mint_f, mint_i, bars, threads) if share_features else None
     pool = ThreadPoolExecutor(threads, "clanka-sweep") if shared and threads > 1 else None
     with (
         closing(prefetch(input_batches(store, start_ts, end_ts, mint_ids))) as batches,
