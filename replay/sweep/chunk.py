@@ -125,9 +125,8 @@ def sweep_local(
     met[:, M_PREV_DAY_EQ] = cash0
     ring = np.zeros((n, RING, 2), np.int64)
     ticks = 0
-    mint_f, mint_i, bars = st.arrays[:3]  # KernelState's first three fields
     threads = numba.get_num_threads()
-    shared = SharedFeatures.start(params, mint_f, mint_i, bars, threads) if share_features else None
+    shared = SharedFeatures.start(params, st.arrays, met, ring, threads) if share_features else None
     pool = ThreadPoolExecutor(threads, "clanka-sweep") if shared and threads > 1 else None
     with (
         closing(prefetch(input_batches(store, start_ts, end_ts, mint_ids))) as batches,
@@ -136,10 +135,10 @@ def sweep_local(
         for batch in batches:
             interrupts.check("the chunk under way was not committed")
             if shared is not None and changes_features(batch):
-                shared.end(mint_f, mint_i, bars)
+                shared.end(params, st.arrays, met, ring)
                 shared = None
             if shared is not None:
-                shared.run(batch, params, st.arrays, st.out_i, st.out_f, met, ring, pool)
+                shared.run(batch, pool)
             else:
                 # numba's stubs type a parallel dispatcher's call with fewer arguments.
                 sweep_batch_nb(*batch, params, *st.arrays, st.out_i,  # type: ignore[call-arg]
@@ -148,7 +147,7 @@ def sweep_local(
             if progress:
                 progress(ticks)
     if shared is not None:
-        shared.end(mint_f, mint_i, bars)
+        shared.end(params, st.arrays, met, ring)
     unrealized = np.zeros(n)
     n_open = np.zeros(n, np.int64)
     state = KernelState(*st.arrays)

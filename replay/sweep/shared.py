@@ -23,7 +23,17 @@ import numpy as np
 from engine.events import InputKind
 from engine.kernel import KernelInput
 from engine.kernel_nb import FEATURE_PARAMS
-from engine.layout import MI_CUR_MIN, MI_DAY, MI_FIRST_MIN, MI_FIRST_TS, MI_LAST_TS, MI_TICKS
+from engine.layout import (
+    MAX_OUT_PER_EVENT,
+    MI_CUR_MIN,
+    MI_DAY,
+    MI_FIRST_MIN,
+    MI_FIRST_TS,
+    MI_LAST_TS,
+    MI_TICKS,
+    N_OUT_F,
+    N_OUT_I,
+)
 from replay.sweep.sweep_nb import sweep_shared_nb
 
 FEATURE_COLUMNS = [MI_TICKS, MI_CUR_MIN, MI_LAST_TS, MI_FIRST_MIN, MI_FIRST_TS, MI_DAY]
@@ -44,66 +54,106 @@ def changes_features(batch: KernelInput) -> bool:
     return bool(np.any(is_param & np.isin(batch.sig_kind, FEATURE_PARAMS)))
 
 
-@dataclass
-class SharedFeatures:
-    """Each thread group's copy of the features, and each set's derived values."""
+def own_lines(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of `a` on cache lines no other array touches.
 
+    Starts on a 64-byte boundary with at least 64 bytes of slack after its end, so two
+    threads writing two such arrays never write one cache line (the last set of one
+    group and the first of the next would, in one stacked array: false sharing).
+    """
+    raw = np.empty(a.nbytes + 128, dtype=np.uint8)
+    skip = -raw.ctypes.data % 64
+    out: np.ndarray = raw[skip : skip + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+@dataclass
+class _Group:
+    """One thread's sets: their state, metrics and parameters, and one copy of features."""
+
+    lo: int
+    hi: int
+    params: np.ndarray
+    arrays: list[np.ndarray]
+    out_i: np.ndarray
+    out_f: np.ndarray
+    """Each set's output rows of one event (folded at once): small, and hot in cache."""
+    met: np.ndarray
+    ring: np.ndarray
     feat_f: np.ndarray
     feat_i: np.ndarray
     feat_bars: np.ndarray
-    bounds: np.ndarray
-    """Group g holds sets bounds[g] to bounds[g + 1] - 1."""
     ki: np.ndarray
     kf: np.ndarray
 
+    def run(self, batch: KernelInput) -> None:
+        sweep_shared_nb(*batch, self.params, *self.arrays, self.out_i, self.out_f, self.met,
+                        self.ring, self.feat_f, self.feat_i, self.feat_bars, 0,
+                        self.hi - self.lo, self.ki, self.kf)  # fmt: skip
+
+
+class SharedFeatures:
+    """Sets split into groups (one per thread), each with its own copy of the features.
+
+    A group also holds its own copy of its sets' state, metrics and parameters, on cache
+    lines of its own: the groups' threads work on neighbouring sets at the same moment,
+    and would otherwise write the same cache lines. `end` hands everything back.
+    """
+
+    def __init__(self, groups: list[_Group]) -> None:
+        self.groups = groups
+
     @classmethod
     def start(
-        cls, params: np.ndarray, mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray,
+        cls, params: np.ndarray, arrays: list[np.ndarray], met: np.ndarray, ring: np.ndarray,
         groups: int,
     ) -> SharedFeatures | None:  # fmt: skip
         """Sharing for fresh per-set state (axis 0: the set), or None when sets differ."""
         if not shares_features(params):
             return None
         n = len(params)
-        import os
-
-        groups = max(groups, -(-n // int(os.environ.get("GS", "1000"))))
         groups = max(1, min(groups, n))
-        return cls(
-            feat_f=np.stack([mint_f[0]] * groups),
-            feat_i=np.stack([mint_i[0]] * groups),
-            feat_bars=np.stack([bars[0]] * groups),
-            bounds=np.array([n * g // groups for g in range(groups + 1)], dtype=np.int64),
-            ki=np.zeros((n, N_KI), np.int64),
-            kf=np.zeros((n, N_KF)),
-        )
+        mint_f, mint_i, bars = arrays[:3]  # KernelState's first three fields
+        parts = []
+        for g in range(groups):
+            lo, hi = n * g // groups, n * (g + 1) // groups
+            parts.append(_Group(
+                lo=lo, hi=hi, params=own_lines(params[lo:hi]),
+                arrays=[own_lines(a[lo:hi]) for a in arrays],
+                out_i=np.zeros((hi - lo, MAX_OUT_PER_EVENT, N_OUT_I), np.int64),
+                out_f=np.zeros((hi - lo, MAX_OUT_PER_EVENT, N_OUT_F)),
+                met=own_lines(met[lo:hi]), ring=own_lines(ring[lo:hi]),
+                feat_f=own_lines(mint_f[0]), feat_i=own_lines(mint_i[0]),
+                feat_bars=own_lines(bars[0]), ki=np.zeros((hi - lo, N_KI), np.int64),
+                kf=np.zeros((hi - lo, N_KF)),
+            ))  # fmt: skip
+        return cls(parts)
 
-    def run(
-        self, batch: KernelInput, params: np.ndarray, arrays: list[np.ndarray],
-        out_i: np.ndarray, out_f: np.ndarray, met: np.ndarray, ring: np.ndarray,
-        pool: ThreadPoolExecutor | None,
-    ) -> None:  # fmt: skip
+    def run(self, batch: KernelInput, pool: ThreadPoolExecutor | None) -> None:
         """Every set over one batch, each tick's features computed once per group.
 
         Groups run on `pool`'s threads (the kernel releases the GIL), or here in turn.
         """
-
-        def group(g: int) -> None:
-            sweep_shared_nb(*batch, params, *arrays, out_i, out_f, met, ring, self.feat_f[g],
-                            self.feat_i[g], self.feat_bars[g], int(self.bounds[g]),
-                            int(self.bounds[g + 1]), self.ki, self.kf)  # fmt: skip
-
-        groups = range(len(self.bounds) - 1)
-        if pool is None or len(groups) == 1:
-            for g in groups:
-                group(g)
+        if pool is None or len(self.groups) == 1:
+            for group in self.groups:
+                group.run(batch)
         else:
-            list(pool.map(group, groups))
+            list(pool.map(lambda group: group.run(batch), self.groups))
 
-    def end(self, mint_f: np.ndarray, mint_i: np.ndarray, bars: np.ndarray) -> None:
-        """Give every set its own copy of its group's features (sharing stops here)."""
-        for g in range(len(self.bounds) - 1):
-            lo, hi = int(self.bounds[g]), int(self.bounds[g + 1])
-            mint_f[lo:hi] = self.feat_f[g]
-            bars[lo:hi] = self.feat_bars[g]
-            mint_i[lo:hi, :, FEATURE_COLUMNS] = self.feat_i[g][:, FEATURE_COLUMNS]
+    def end(
+        self, params: np.ndarray, arrays: list[np.ndarray], met: np.ndarray, ring: np.ndarray
+    ) -> None:
+        """Hand every set's state back, each with its own copy of its group's features."""
+        mint_f, mint_i, bars = arrays[:3]
+        for group in self.groups:
+            lo, hi = group.lo, group.hi
+            params[lo:hi] = group.params
+            for full, part in zip(arrays, group.arrays, strict=True):
+                full[lo:hi] = part
+            met[lo:hi] = group.met
+            ring[lo:hi] = group.ring
+            mint_f[lo:hi] = group.feat_f
+            bars[lo:hi] = group.feat_bars
+            # The sets' mint_i rows already hold the feature columns (copied every tick).
+            mint_i[lo:hi, :, FEATURE_COLUMNS] = group.feat_i[:, FEATURE_COLUMNS]
