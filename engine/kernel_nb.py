@@ -1961,16 +1961,10 @@ def features_nb(
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def tick_after_nb(
-    i: int,
-    in_kind: np.ndarray,
-    in_ts: np.ndarray,
-    in_seq: np.ndarray,
-    in_mint: np.ndarray,
-    in_price: np.ndarray,
-    in_size: np.ndarray,
-    in_liq: np.ndarray,
-    in_sig_kind: np.ndarray,
-    in_sig_value: np.ndarray,
+    m: int,
+    t: int,
+    seq: int,
+    p: float,
     params: np.ndarray,
     mint_f: np.ndarray,
     mint_i: np.ndarray,
@@ -1982,7 +1976,6 @@ def tick_after_nb(
     ord_i: np.ndarray,
     glob: np.ndarray,
     dec: np.ndarray,
-    top: np.ndarray,
     cond: np.ndarray,
     globf: np.ndarray,
     out_i: np.ndarray,
@@ -1991,13 +1984,13 @@ def tick_after_nb(
     ki: tuple[int, int, int, int, int, int, int, int, bool, bool],
     kf: tuple[float, float, float, float, float, float, float, float],
 ) -> int:
-    """Tick i after its features: the simulated venue, exits, then entry; return outputs."""
+    """A tick after its features: the simulated venue, exits, then entry; return outputs.
+
+    m, t, seq and p are the tick's mint, time, input seq and price: the caller reads
+    them once, before `features_nb` (which reads the same), so they stay in registers.
+    """
     latency, cooldown, netfee, min_need, max_pos, _, _, _, score_exits, need_trend = ki
     _, _, a_fast, a_slow, _, _, fee_bps, max_slip = kf
-    m = in_mint[i]
-    t = in_ts[i]
-    seq = in_seq[i]
-    p = in_price[i]
     scale = mint_f[m, MF_SCALE]
     min_liq = globf[GF_MIN_LIQ]
     liq_known = mint_f[m, MF_LIQ] > 0.0
@@ -2247,20 +2240,26 @@ def step_nb(
     for i in range(start, n_in):
         if n_out + MAX_OUT_PER_EVENT > cap:
             return i, n_out, STATUS_OUT_FULL
-        n_out, go = event_before_nb(i, in_kind, in_ts, in_seq, in_mint, in_price, in_size,
-                                    in_liq, in_sig_kind, in_sig_value, params, mint_f, mint_i,
-                                    bars, sig, pos_f, pos_i, ord_f, ord_i, glob, dec, top, cond,
-                                    globf, out_i, out_f, n_out, ki, kf)  # fmt: skip
+        go = GO_TICK
+        if in_kind[i] != TICK or tick_before_due_nb(in_ts[i], glob, ki[6]):
+            # (a tick with no mark, day or scan due has nothing before its features)
+            n_out, go = event_before_nb(i, in_kind, in_ts, in_seq, in_mint, in_price, in_size,
+                                        in_liq, in_sig_kind, in_sig_value, params, mint_f,
+                                        mint_i, bars, sig, pos_f, pos_i, ord_f, ord_i, glob,
+                                        dec, top, cond, globf, out_i, out_f, n_out, ki,
+                                        kf)  # fmt: skip
         if go == GO_RESUME:
             return i + 1, n_out, STATUS_RESUME
         if go == GO_NEXT:
             continue
+        m = in_mint[i]
+        t = in_ts[i]
+        p = in_price[i]
         features_nb(i, in_ts, in_mint, in_price, in_size, in_liq, mint_f, mint_i, bars, decay,
                     alpha, a_fast, a_slow, keep_f, keep_s, n_bars)  # fmt: skip
-        n_out = tick_after_nb(i, in_kind, in_ts, in_seq, in_mint, in_price, in_size, in_liq,
-                              in_sig_kind, in_sig_value, params, mint_f, mint_i, bars, sig,
-                              pos_f, pos_i, ord_f, ord_i, glob, dec, top, cond, globf, out_i,
-                              out_f, n_out, ki, kf)  # fmt: skip
+        n_out = tick_after_nb(m, t, in_seq[i], p, params, mint_f, mint_i, bars, sig, pos_f,
+                              pos_i, ord_f, ord_i, glob, dec, cond, globf, out_i, out_f, n_out,
+                              ki, kf)  # fmt: skip
     return n_in, n_out, STATUS_DONE
 
 

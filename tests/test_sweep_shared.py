@@ -25,10 +25,10 @@ from data.controls import append_param
 from data.store import EventStore, open_store
 from engine.kernel import KernelInput
 from engine.params import P
-from replay.core.runner import run_replay
+from replay.core.runner import input_batches, run_replay
 from replay.sweep.grid import grid_sets, parse_grid
 from replay.sweep.results import METRIC_KEYS
-from replay.sweep.shared import SharedFeatures, changes_features, shares_features
+from replay.sweep.shared import SharedFeatures, changes_features, shares_features, worth_sharing
 from strategies.config import StrategyConfig, load_strategy
 from tests.test_replay import pump_store, synth_store  # noqa: F401  (fixtures)
 
@@ -56,7 +56,7 @@ def _split_batches(monkeypatch: pytest.MonkeyPatch, pieces: int) -> list[int]:
 
 
 def _sweep(store: EventStore, strat: StrategyConfig, sets: list[dict[str, float]],
-           threads: int = 1, share: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+           threads: int = 1, share: bool | None = True) -> list[dict[str, Any]]:  # fmt: skip
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
@@ -160,3 +160,29 @@ def test_sets_that_differ_in_a_feature_parameter_run_apart(
     by = {(s["vol_halflife_min"], s["stop_loss"]): r for s, r in zip(sets, rows, strict=True)}
     assert by[(5.0, 0.05)] != by[(120.0, 0.05)]  # the volatility half-life changes results
     _equal_to_replays(synth_store, strat, sets, rows)
+
+
+def _ticks(ts_s: list[int], mints: list[int]) -> KernelInput:
+    n = len(ts_s)
+    return KernelInput(
+        kind=np.zeros(n, np.int8), ts=np.array(ts_s, np.int64) * 10**9,
+        seq=np.arange(n, dtype=np.int64), mint=np.array(mints, np.int32),
+        price=np.ones(n), size=np.ones(n, np.int64), liq=np.full(n, np.nan),
+        sig_kind=np.zeros(n, np.int16), sig_value=np.zeros(n),
+    )  # fmt: skip
+
+
+def test_the_sweep_shares_when_ticks_open_bars_often_enough(
+    synth_store: EventStore,  # noqa: F811
+) -> None:
+    # 8 ticks: 1 bar (1/8 of ticks open one), 2 bars (1/4: the threshold), 8 bars.
+    assert not worth_sharing(_ticks([0, 5, 10, 15, 20, 25, 30, 35], [3] * 8))
+    assert worth_sharing(_ticks([0, 5, 10, 15, 20, 25, 30, 35], [3, 3, 3, 3, 4, 4, 4, 4]))
+    assert worth_sharing(_ticks([60 * k for k in range(8)], [3] * 8))
+    # Tick data (many ticks per mint and minute): the sweep chooses to run sets apart,
+    # with the same results.
+    first = next(iter(input_batches(synth_store, None, None, None)))
+    assert not worth_sharing(first)
+    strat = load_strategy("momentum_breakout")
+    sets = grid_sets(strat, parse_grid(GRID[:2]))
+    assert _sweep(synth_store, strat, sets, share=None) == _sweep(synth_store, strat, sets)

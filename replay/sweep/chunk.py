@@ -34,7 +34,7 @@ from engine.layout import (
 )
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.core.runner import input_batches, prefetch
-from replay.sweep.shared import SharedFeatures, changes_features
+from replay.sweep.shared import SharedFeatures, changes_features, worth_sharing
 from replay.sweep.sweep_nb import (
     M_DECISIONS,
     M_FEES,
@@ -100,13 +100,14 @@ def sweep_local(
     end_ts: int | None = None,
     mint_ids: Sequence[int] | None = None,
     progress: Callable[[int], None] | None = None,
-    share_features: bool = True,
+    share_features: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Metrics of each parameter set over the store (or a range / some mints).
 
-    Sets that agree on the parameters features read share them (replay.sweep.shared)
-    unless `share_features` is False: then every set computes its own, as a replay does
-    (the same results, for checks and measurements).
+    Sets that agree on the parameters features read can share them (replay.sweep.shared):
+    `share_features` None shares when the data makes it pay (`worth_sharing` on the
+    first batch), True whenever the sets allow, False never (every set computes its
+    own, as a replay does). Results are the same every way; only the time differs.
     """
     if not param_sets:
         return []
@@ -126,7 +127,12 @@ def sweep_local(
     ring = np.zeros((n, RING, 2), np.int64)
     ticks = 0
     threads = numba.get_num_threads()
-    shared = SharedFeatures.start(params, st.arrays, met, ring, threads) if share_features else None
+    shared = (
+        SharedFeatures.start(params, st.arrays, met, ring, threads)
+        if share_features is not False
+        else None
+    )
+    decide = share_features is None
     pool = ThreadPoolExecutor(threads, "clanka-sweep") if shared and threads > 1 else None
     with (
         closing(prefetch(input_batches(store, start_ts, end_ts, mint_ids))) as batches,
@@ -134,6 +140,10 @@ def sweep_local(
     ):
         for batch in batches:
             interrupts.check("the chunk under way was not committed")
+            if shared is not None and decide and not worth_sharing(batch):
+                shared.end(params, st.arrays, met, ring)
+                shared = None
+            decide = False
             if shared is not None and changes_features(batch):
                 shared.end(params, st.arrays, met, ring)
                 shared = None

@@ -302,6 +302,7 @@ def sweep_shared_nb(
         features_nb(i, in_ts, in_mint, in_price, in_size, in_liq, feat_f, feat_i, feat_bars,
                     decay, alpha, a_fast, a_slow, keep_f, keep_s, n_bars)  # fmt: skip
         m = in_mint[i]
+        p = in_price[i]
         for s in range(lo, hi):
             mi = mint_i[s]
             mi[m, MI_TICKS] = feat_i[m, MI_TICKS]
@@ -311,9 +312,8 @@ def sweep_shared_nb(
             mi[m, MI_FIRST_TS] = feat_i[m, MI_FIRST_TS]
             mi[m, MI_DAY] = feat_i[m, MI_DAY]
             n = tick_after_nb(
-                i, in_kind, in_ts, in_seq, in_mint, in_price, in_size, in_liq, in_sig_kind,
-                in_sig_value, params[s], feat_f, mi, feat_bars, sig[s], pos_f[s], pos_i[s],
-                ord_f[s], ord_i[s], glob[s], dec[s], top[s], cond[s], globf[s], out_i[s],
+                m, t, in_seq[i], p, params[s], feat_f, mi, feat_bars, sig[s], pos_f[s],
+                pos_i[s], ord_f[s], ord_i[s], glob[s], dec[s], cond[s], globf[s], out_i[s],
                 out_f[s], 0, _ints(ki[s]), _floats(kf[s]),
             )  # fmt: skip
             if n > 0:
