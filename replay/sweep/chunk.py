@@ -127,23 +127,16 @@ def sweep_local(
     ring = np.zeros((n, RING, 2), np.int64)
     ticks = 0
     threads = numba.get_num_threads()
-    shared = (
-        SharedFeatures.start(params, st.arrays, met, ring, threads)
-        if share_features is not False
-        else None
-    )
-    decide = share_features is None
-    pool = ThreadPoolExecutor(threads, "clanka-sweep") if shared and threads > 1 else None
+    shared: SharedFeatures | None = None
+    pool = ThreadPoolExecutor(threads, "clanka-sweep") if threads > 1 else None  # lazy threads
     with (
         closing(prefetch(input_batches(store, start_ts, end_ts, mint_ids))) as batches,
         pool if pool is not None else nullcontext(),
     ):
-        for batch in batches:
+        for k, batch in enumerate(batches):
             interrupts.check("the chunk under way was not committed")
-            if shared is not None and decide and not worth_sharing(batch):
-                shared.end(params, st.arrays, met, ring)
-                shared = None
-            decide = False
+            if k == 0 and share_features is not False and (share_features or worth_sharing(batch)):
+                shared = SharedFeatures.start(params, st.arrays, met, ring, threads)
             if shared is not None and changes_features(batch):
                 shared.end(params, st.arrays, met, ring)
                 shared = None

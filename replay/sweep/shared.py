@@ -75,7 +75,7 @@ and an N-bar high and low), and sharing adds per-set work on every tick (each se
 state is visited tick by tick instead of batch by batch). Measured in one sitting
 (benchmarks/bench_sweep.py, one thread): on 1-minute bars as two ticks (a half of ticks
 open a bar) sharing ran 1.31x the per-set kernel; on the synthetic tick market (3% of
-ticks open a bar) 0.94x. The threshold sits between the two."""
+ticks open a bar) 0.93x. The threshold sits between the two."""
 
 
 def worth_sharing(batch: KernelInput) -> bool:
@@ -141,7 +141,10 @@ class SharedFeatures:
             lo, hi = n * g // groups, n * (g + 1) // groups
             parts.append(_Group(
                 lo=lo, hi=hi, params=own_lines(params[lo:hi]),
-                arrays=[own_lines(a[lo:hi]) for a in arrays],
+                # The kernel reads features from feat_*, never the sets' own mint_f and
+                # bars (fields 0 and 2): those stay views, not copies.
+                arrays=[a[lo:hi] if f in (0, 2) else own_lines(a[lo:hi])
+                        for f, a in enumerate(arrays)],
                 out_i=np.zeros((hi - lo, MAX_OUT_PER_EVENT, N_OUT_I), np.int64),
                 out_f=np.zeros((hi - lo, MAX_OUT_PER_EVENT, N_OUT_F)),
                 met=own_lines(met[lo:hi]), ring=own_lines(ring[lo:hi]),
@@ -170,8 +173,9 @@ class SharedFeatures:
         for group in self.groups:
             lo, hi = group.lo, group.hi
             params[lo:hi] = group.params
-            for full, part in zip(arrays, group.arrays, strict=True):
-                full[lo:hi] = part
+            for f, (full, part) in enumerate(zip(arrays, group.arrays, strict=True)):
+                if f not in (0, 2):  # mint_f and bars: views of `full` already
+                    full[lo:hi] = part
             met[lo:hi] = group.met
             ring[lo:hi] = group.ring
             mint_f[lo:hi] = group.feat_f
