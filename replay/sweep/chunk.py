@@ -1,9 +1,10 @@
 """One chunk of a sweep: many parameter sets through the replay kernel in one pass.
 
 The store is read once, batch by batch (the same merged input replay uses), and every
-batch is run through all parameter sets by `replay.sweep.sweep_nb.sweep_batch_nb`,
-which calls the very `step_nb` replay calls, one independent state per set, in
-parallel over the sets. Each set's result is the replay report's metrics, computed the
+batch is run through all parameter sets: by `replay.sweep.sweep_nb.sweep_batch_nb`,
+which calls the very `step_nb` replay calls, one independent state per set, or, for sets
+that share their features, by `sweep_shared_nb` (replay.sweep.shared), a range of sets
+per thread either way. Each set's result is the replay report's metrics, computed the
 same way. Every executor (threads here, processes, Dask workers) runs chunks with
 `evaluate_chunk`.
 """
@@ -24,6 +25,7 @@ import numpy as np
 from data import interrupts
 from data.store import EventStore, open_store
 from engine.events import InputKind
+from engine.kernel import KernelInput
 from engine.layout import (
     MAX_OUT_PER_EVENT,
     N_OUT_F,
@@ -143,9 +145,7 @@ def sweep_local(
             if shared is not None:
                 shared.run(batch, pool)
             else:
-                # numba's stubs type a parallel dispatcher's call with fewer arguments.
-                sweep_batch_nb(*batch, params, *st.arrays, st.out_i,  # type: ignore[call-arg]
-                               st.out_f, met, ring)  # fmt: skip
+                _apart(batch, params, st, met, ring, pool, threads)
             ticks += int(np.count_nonzero(batch.kind == InputKind.TICK))
             if progress:
                 progress(ticks)
@@ -156,6 +156,25 @@ def sweep_local(
     state = KernelState(*st.arrays)
     sweep_finish_nb(state.glob, state.pos_i, state.mint_f, met, unrealized, n_open)
     return [_metrics(met[s], unrealized[s], int(n_open[s]), ticks) for s in range(n)]
+
+
+def _apart(
+    batch: KernelInput, params: np.ndarray, st: _Stacked, met: np.ndarray, ring: np.ndarray,
+    pool: ThreadPoolExecutor | None, threads: int,
+) -> None:  # fmt: skip
+    """Every set over one batch on its own features: a range of sets per thread."""
+
+    def sets(lo: int, hi: int) -> None:
+        # numba's stubs type a dispatcher's call with fewer, differently typed arguments.
+        sweep_batch_nb(*batch, params, *st.arrays, st.out_i, st.out_f,  # type: ignore[arg-type,call-arg]
+                       met, ring, lo, hi)  # fmt: skip
+
+    n = len(params)
+    parts = min(threads, n)
+    if pool is None or parts == 1:
+        sets(0, n)
+        return
+    list(pool.map(lambda g: sets(n * g // parts, n * (g + 1) // parts), range(parts)))
 
 
 def _with_scheduler(
