@@ -45,8 +45,8 @@ def warmup() -> None:
         import_file(store, csv)
         strat = load_strategy("momentum_breakout")
         run_replay(store, strat, strat.vector(), write=False)
-        sweep_local(store, strat, [{}, {"stop_loss": 0.05}])  # sets sharing features
-        sweep_local(store, strat, [{}, {"vol_halflife_min": 60}])  # sets apart
+        for share in (True, False):  # both sweep kernels: sets sharing features, sets apart
+            sweep_local(store, strat, [{}, {"stop_loss": 0.05}], share_features=share)
         store.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
