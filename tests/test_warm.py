@@ -68,8 +68,8 @@ def test_warmup_leaves_every_kernel_a_command_runs_cached(tmp_path: Path) -> Non
     from engine.kernel_nb import step_nb
     from replay.core.merge_nb import merge_streams_nb
     from replay.core.warm import cached
-    from replay.sweep.sweep_nb import sweep_batch_nb, sweep_shared_nb
+    from replay.sweep.sweep_nb import fold_nb, sweep_shared_nb
 
-    kernels = (step_nb, merge_streams_nb, sweep_batch_nb, sweep_shared_nb)
+    kernels = (step_nb, merge_streams_nb, fold_nb, sweep_shared_nb)
     assert all(cached(k) for k in kernels)
     assert not list(tmp_path.iterdir())  # its temporary store (under TMPDIR) is removed

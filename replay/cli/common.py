@@ -330,9 +330,9 @@ def announce_compile(*kernels: str) -> None:
 
             dispatchers += [step_nb, merge_streams_nb]
         else:
-            from replay.sweep.sweep_nb import sweep_batch_nb, sweep_shared_nb
+            from replay.sweep.sweep_nb import fold_nb, sweep_shared_nb
 
-            dispatchers += [sweep_batch_nb, sweep_shared_nb]
+            dispatchers += [fold_nb, sweep_shared_nb]
     notice = compile_notice(*dispatchers)
     if notice:
         err.print(notice, highlight=False, markup=False, soft_wrap=True)

@@ -28,10 +28,10 @@ def warmup() -> None:
     from replay.core.runner import run_replay
     from replay.core.warm import compile_notice
     from replay.sweep.chunk import sweep_local
-    from replay.sweep.sweep_nb import sweep_batch_nb, sweep_shared_nb
+    from replay.sweep.sweep_nb import fold_nb, sweep_shared_nb
     from strategies.config import load_strategy
 
-    notice = compile_notice(step_nb, sweep_batch_nb, sweep_shared_nb)
+    notice = compile_notice(step_nb, fold_nb, sweep_shared_nb)
     if notice:
         err.print(notice, highlight=False, markup=False)
     t0 = time.perf_counter()

@@ -1,10 +1,10 @@
 """One chunk of a sweep: many parameter sets through the replay kernel in one pass.
 
 The store is read once, batch by batch (the same merged input replay uses), and every
-batch is run through all parameter sets: by `replay.sweep.sweep_nb.sweep_batch_nb`,
-which calls the very `step_nb` replay calls, one independent state per set, or, for sets
-that share their features, by `sweep_shared_nb` (replay.sweep.shared), a range of sets
-per thread either way. Each set's result is the replay report's metrics, computed the
+batch is run through all parameter sets: each set through the very `step_nb` replay
+calls, one independent state per set, or, for sets that share their features, by
+`replay.sweep.sweep_nb.sweep_shared_nb` (replay.sweep.shared); a range of sets per
+thread either way. Each set's result is the replay report's metrics, computed the
 same way. Every executor (threads here, processes, Dask workers) runs chunks with
 `evaluate_chunk`.
 """
@@ -26,10 +26,12 @@ from data import interrupts
 from data.store import EventStore, open_store
 from engine.events import InputKind
 from engine.kernel import KernelInput
+from engine.kernel_nb import step_nb
 from engine.layout import (
     MAX_OUT_PER_EVENT,
     N_OUT_F,
     N_OUT_I,
+    STATUS_DONE,
     KernelState,
     load_conditions,
     new_state,
@@ -60,7 +62,7 @@ from replay.sweep.sweep_nb import (
     M_WINS,
     N_METRICS,
     RING,
-    sweep_batch_nb,
+    fold_nb,
     sweep_finish_nb,
 )
 from strategies.config import StrategyConfig
@@ -165,9 +167,15 @@ def _apart(
     """Every set over one batch on its own features: a range of sets per thread."""
 
     def sets(lo: int, hi: int) -> None:
-        # numba's stubs type a dispatcher's call with fewer, differently typed arguments.
-        sweep_batch_nb(*batch, params, *st.arrays, st.out_i, st.out_f,  # type: ignore[arg-type,call-arg]
-                       met, ring, lo, hi)  # fmt: skip
+        for s in range(lo, hi):
+            state = [a[s] for a in st.arrays]
+            out_i, out_f = st.out_i[s], st.out_f[s]
+            i = 0
+            while True:
+                i, n, status = step_nb(*batch, i, params[s], *state, out_i, out_f, 0)
+                fold_nb(out_i, out_f, n, met[s], ring[s])
+                if status == STATUS_DONE:
+                    break
 
     n = len(params)
     parts = min(threads, n)
@@ -189,7 +197,7 @@ def _with_scheduler(
     """Each set through the replay runner with its own strategist and learning loop.
 
     Every set's prompts and reviews differ (they hold its own trades), so the sets
-    cannot share a pass the way `sweep_batch_nb` shares one: each is a replay with the
+    cannot share a pass the way the sets of `sweep_local` share one: each is a replay with the
     scheduler, whose metrics are the replay report's. A live set's calls travel with its
     row (`STRATEGIST_CALLS`) and are logged with the chunk's commit, under the source
     `<sweep_id>-s<set index>`, so a later `--strategist recorded` finds them. What a

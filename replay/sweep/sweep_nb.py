@@ -1,11 +1,13 @@
 """The sweep kernels: many parameter sets over one pass of the input, in parallel.
 
-`sweep_batch_nb` runs the same compiled `step_nb` that replay runs, once per parameter
-set, each with its own state, over one shared read-only input batch (the caller runs
-ranges of sets on its threads). Instead of keeping every output event it folds them into per-set
-metrics as it goes, including the kernel's per-minute equity marks (the rows replay's
-report builds its curve from), so a sweep row's metrics equal the report of a plain
-replay with the same parameters (tests/test_sweep.py checks it).
+Sets run apart go through the same compiled `step_nb` that replay runs, once per
+parameter set, each with its own state, over one shared read-only input batch, and
+`fold_nb` folds each call's rows (replay.sweep.chunk, ranges of sets on threads); sets
+that share features run in `sweep_shared_nb`. Instead of keeping every output event,
+each folds them into per-set metrics as it goes, including the kernel's per-minute
+equity marks (the rows replay's report builds its curve from), so a sweep row's metrics
+equal the report of a plain replay with the same parameters (tests/test_sweep.py checks
+it).
 
 Per-set metric columns (float64) are the M_* constants below; per-set open positions'
 cost and opening time live in a small ring keyed by position id (at most MAX_SLOTS are
@@ -25,7 +27,6 @@ from engine.kernel_nb import (
     event_before_nb,
     features_nb,
     held_sol_nb,
-    step_nb,
     tick_after_nb,
     tick_before_due_nb,
     usd_thresholds_nb,
@@ -56,7 +57,6 @@ from engine.layout import (
     PI_MINT,
     PI_PROCEEDS,
     PI_QTY,
-    STATUS_DONE,
 )
 
 NS_PER_DAY = 86_400_000_000_000
@@ -149,56 +149,16 @@ def _daily_return(met: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
-def sweep_batch_nb(
-    in_kind: np.ndarray,
-    in_ts: np.ndarray,
-    in_seq: np.ndarray,
-    in_mint: np.ndarray,
-    in_price: np.ndarray,
-    in_size: np.ndarray,
-    in_liq: np.ndarray,
-    in_sig_kind: np.ndarray,
-    in_sig_value: np.ndarray,
-    params: np.ndarray,
-    mint_f: np.ndarray,
-    mint_i: np.ndarray,
-    bars: np.ndarray,
-    sig: np.ndarray,
-    pos_f: np.ndarray,
-    pos_i: np.ndarray,
-    ord_f: np.ndarray,
-    ord_i: np.ndarray,
-    glob: np.ndarray,
-    dec: np.ndarray,
-    top: np.ndarray,
-    cond: np.ndarray,
-    globf: np.ndarray,
-    out_i: np.ndarray,
-    out_f: np.ndarray,
-    met: np.ndarray,
-    ring: np.ndarray,
-    lo: int,
-    hi: int,
+def fold_nb(
+    out_i: np.ndarray, out_f: np.ndarray, n: int, met: np.ndarray, ring: np.ndarray
 ) -> None:
-    """Run parameter sets lo to hi - 1 (axis 0 of params and of each state array) over a batch.
+    """Fold one set's n output rows (as `step_nb` returned them) into its metrics.
 
-    Each set writes only its own state, output buffer and metrics row, so the caller's
-    threads can run disjoint ranges at once (no GIL) and the order of work never changes
-    a result. Plain threads rather than numba's `prange`: the parallel compile of this
-    function took 165 s, and a sweep that shares features runs its groups the same way.
+    For sets run apart: the caller calls the very `step_nb` replay calls, set by set, and
+    folds what each call wrote. Calling it from Python, not from a compiled loop, keeps
+    the warmup from compiling `step_nb` a second time into that loop (105 s).
     """
-    for s in range(lo, hi):
-        i = 0
-        while True:
-            i, n, status = step_nb(
-                in_kind, in_ts, in_seq, in_mint, in_price, in_size, in_liq, in_sig_kind,
-                in_sig_value, i, params[s], mint_f[s], mint_i[s], bars[s], sig[s], pos_f[s],
-                pos_i[s], ord_f[s], ord_i[s], glob[s], dec[s], top[s], cond[s], globf[s], out_i[s],
-                out_f[s], 0,
-            )  # fmt: skip
-            _fold(out_i[s], out_f[s], n, met[s], ring[s])
-            if status == STATUS_DONE:
-                break
+    _fold(out_i, out_f, n, met, ring)
 
 
 @njit(cache=True, inline="always")
@@ -264,7 +224,7 @@ def sweep_shared_nb(
     ki: np.ndarray,
     kf: np.ndarray,
 ) -> None:
-    """`sweep_batch_nb` for sets that share their features: each tick's features once.
+    """Sets that share their features over a batch: each tick's features once.
 
     Runs sets lo to hi - 1, which keep one copy of the features (`feat_f`, `feat_i`,
     `feat_bars`: mint_f, mint_i and bars as `features_nb` writes them). Event by event,
