@@ -72,10 +72,11 @@ NEW_BAR_SHARE_MIN = 0.25
 """Sharing is chosen when at least this share of a sweep's first ticks open a minute bar
 for their mint. Features cost most on the tick that opens a bar (a log return, two EMAs
 and an N-bar high and low), and sharing adds per-set work on every tick (each set's
-state is visited tick by tick instead of batch by batch). Measured in one sitting
-(benchmarks/bench_sweep.py, one thread): on 1-minute bars as two ticks (a half of ticks
-open a bar) sharing ran 1.31x the per-set kernel; on the synthetic tick market (3% of
-ticks open a bar) 0.93x. The threshold sits between the two."""
+state is visited tick by tick instead of batch by batch). Measured with
+benchmarks/bench_sweep.py, one thread, sharing against sets apart: on 1-minute bars as
+two ticks (half of all ticks open a bar) 1.18x-1.51x over four sittings; on the
+synthetic tick market (3% of ticks open a bar) 0.93x-1.14x. The threshold sits between
+the two."""
 
 
 def worth_sharing(batch: KernelInput) -> bool:
