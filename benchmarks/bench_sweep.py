@@ -98,7 +98,7 @@ def phase_clanka(
     store = open_store(store_dir)
     strat, sets = _setting(synthetic)
     first = min(s.min_ts for s in store.segments("ticks"))
-    sweep_local(store, strat, sets[:threads], end_ts=first + 10**9)  # compile / load cache
+    # compile / load cache
     sweep_local(store, strat, sets[:threads], end_ts=first + 10**9, share_features=share)
     t0 = time.perf_counter()
     rows = sweep_local(store, strat, sets, share_features=share)

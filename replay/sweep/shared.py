@@ -23,21 +23,9 @@ import numpy as np
 from engine.events import InputKind
 from engine.kernel import KernelInput
 from engine.kernel_nb import FEATURE_PARAMS
-from engine.layout import (
-    MAX_OUT_PER_EVENT,
-    MI_CUR_MIN,
-    MI_DAY,
-    MI_FIRST_MIN,
-    MI_FIRST_TS,
-    MI_LAST_TS,
-    MI_TICKS,
-    N_OUT_F,
-    N_OUT_I,
-)
+from engine.layout import MAX_OUT_PER_EVENT, N_OUT_F, N_OUT_I
 from replay.sweep.sweep_nb import sweep_shared_nb
 
-FEATURE_COLUMNS = [MI_TICKS, MI_CUR_MIN, MI_LAST_TS, MI_FIRST_MIN, MI_FIRST_TS, MI_DAY]
-"""The per-mint integer columns `features_nb` writes (the rest of mint_i is per set)."""
 N_KI, N_KF = 10, 8
 """Derived values kept per set (kernel_nb.derived_ints_nb, derived_floats_nb)."""
 
@@ -170,7 +158,7 @@ class SharedFeatures:
         self, params: np.ndarray, arrays: list[np.ndarray], met: np.ndarray, ring: np.ndarray
     ) -> None:
         """Hand every set's state back, each with its own copy of its group's features."""
-        mint_f, mint_i, bars = arrays[:3]
+        mint_f, bars = arrays[0], arrays[2]  # KernelState's mint_f and bars
         for group in self.groups:
             lo, hi = group.lo, group.hi
             params[lo:hi] = group.params
@@ -179,7 +167,7 @@ class SharedFeatures:
                     full[lo:hi] = part
             met[lo:hi] = group.met
             ring[lo:hi] = group.ring
+            # The sets' mint_i rows (copied back above) already hold the feature columns:
+            # the kernel copies them from feat_i on every tick.
             mint_f[lo:hi] = group.feat_f
             bars[lo:hi] = group.feat_bars
-            # The sets' mint_i rows already hold the feature columns (copied every tick).
-            mint_i[lo:hi, :, FEATURE_COLUMNS] = group.feat_i[:, FEATURE_COLUMNS]

@@ -241,7 +241,7 @@ def sweep_shared_nb(
     n_in = in_ts.shape[0]
     for s in range(lo, hi):
         _derive(params[s], globf[s], ki[s], kf[s])
-    decay, alpha, a_fast, a_slow, keep_f, keep_s, _, _ = derived_floats_nb(params[lo])
+    decay, alpha, a_fast, a_slow, keep_f, keep_s, _, _ = _floats(kf[lo])  # as just derived
     n_bars = ki[lo, 7]
     for i in range(n_in):
         t = in_ts[i]
