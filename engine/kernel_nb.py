@@ -203,6 +203,7 @@ from engine.layout import (
     VENUE_EXTERNAL,
     VENUE_SIMULATED,
 )
+from engine.nb_cache import key_on_sources
 from engine.params import N_PARAMS, P
 
 NS_PER_MIN = 60_000_000_000
@@ -2275,3 +2276,7 @@ def mints_in_range_nb(in_kind: np.ndarray, in_mint: np.ndarray, n_mints: int) ->
         if m < lo or m >= n_mints:
             return False
     return True
+
+
+# numba keys a cache on this file alone; the files compiled into it count too.
+key_on_sources(globals())

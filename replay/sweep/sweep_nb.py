@@ -58,6 +58,7 @@ from engine.layout import (
     PI_PROCEEDS,
     PI_QTY,
 )
+from engine.nb_cache import key_on_sources
 
 NS_PER_DAY = 86_400_000_000_000
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
@@ -313,3 +314,7 @@ def sweep_finish_nb(
                 c += 1
         unrealized[s] = u
         n_open[s] = c
+
+
+# numba keys a cache on this file alone; the files compiled into it count too.
+key_on_sources(globals())
