@@ -38,6 +38,21 @@ INPUT_COLUMNS = (
     ("sig_value", np.float64), ("chain_ts", np.int64), ("recv_ns", np.int64), ("uid", np.int64),
 )  # fmt: skip
 """The kernel's nine input columns, then the feed's chain time, receive time and uid."""
+ROW = {name: k for k, (name, _) in enumerate(INPUT_COLUMNS)}
+"""Each input column's row in an input block (`input_block`)."""
+
+
+def input_block(n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A zeroed (12, n) int64 block whose rows are the input columns, and the columns.
+
+    The columns are views of its rows (the float ones reinterpreted as float64), so the
+    block's bytes are the record's input section as they are: `encode` writes it with
+    one copy instead of twelve.
+    """
+    block = np.zeros((len(INPUT_COLUMNS), n), np.int64)
+    rows, float_rows = list(block), list(block.view(np.float64))
+    return block, {name: (float_rows if dt is np.float64 else rows)[k]
+                   for k, (name, dt) in enumerate(INPUT_COLUMNS)}  # fmt: skip
 
 
 @dataclass
@@ -52,6 +67,8 @@ class WalBatch:
     out_i: np.ndarray
     out_f: np.ndarray
     extras: dict[str, Any] = field(default_factory=dict)
+    block: np.ndarray | None = None
+    """The `input_block` the inputs are views of, if they are (a faster encode)."""
 
     @property
     def n_in(self) -> int:
@@ -59,13 +76,33 @@ class WalBatch:
         return len(self.inputs["ts"])
 
 
+_TIMINGS = ("first_recv_ns", "decided_ns")
+
+
+def extras_json(extras: dict[str, Any]) -> bytes:
+    """The side events as compact JSON; a plain batch's two timings formatted directly.
+
+    Byte for byte what `json.dumps(extras, separators=(",", ":"))` gives (a test holds
+    it to that): the usual batch carries nothing but its two integer timings, and
+    formatting them costs a tenth of the general encoder.
+    """
+    if len(extras) == 2 and tuple(extras) == _TIMINGS:
+        a, b = extras["first_recv_ns"], extras["decided_ns"]
+        if type(a) is int and type(b) is int:
+            return b'{"first_recv_ns":%d,"decided_ns":%d}' % (a, b)
+    return json.dumps(extras, separators=(",", ":")).encode()
+
+
 def encode(b: WalBatch) -> bytes:
     """A batch as one log record."""
-    extras = json.dumps(b.extras, separators=(",", ":")).encode()
+    extras = extras_json(b.extras)
     n_in, n_out = b.n_in, len(b.out_i)
     parts = [_HEAD.pack(b.first_run_seq, b.n_mints, n_in, n_out, b.out_i.shape[1], len(extras))]
-    for name, dt in INPUT_COLUMNS:
-        parts.append(np.ascontiguousarray(b.inputs[name], dtype=dt).tobytes())
+    if b.block is not None and b.block.shape == (len(INPUT_COLUMNS), n_in):
+        parts.append(b.block.tobytes())
+    else:
+        for name, dt in INPUT_COLUMNS:
+            parts.append(np.ascontiguousarray(b.inputs[name], dtype=dt).tobytes())
     parts.append(np.ascontiguousarray(b.out_i, dtype=np.int64).tobytes())
     parts.append(np.ascontiguousarray(b.out_f, dtype=np.float64).tobytes())
     parts.append(extras)

@@ -188,6 +188,29 @@ class Kernel:
         self.state = grow_state(self.state, scales)
         self.n_mints = int(self.state.mint_f.shape[0])
 
+    def _run_whole(self, batch: KernelInput) -> tuple[np.ndarray, np.ndarray]:
+        """`run_all` with marks in place, without a generator: the live path's call.
+
+        A live batch is a frame or a few, so the per-call cost is most of the cost.
+        """
+        self._check_mints(batch)
+        i = 0
+        st = self.state
+        parts_i: list[np.ndarray] = []
+        parts_f: list[np.ndarray] = []
+        while True:
+            i, n, status = STEP(*batch, i, self.params, *st, self.out_i, self.out_f, 0)
+            if n:
+                parts_i.append(self.out_i[:n].copy())
+                parts_f.append(self.out_f[:n].copy())
+            if status == STATUS_DONE:
+                break
+        if len(parts_i) == 1:
+            return parts_i[0], parts_f[0]
+        if not parts_i:
+            return np.zeros((0, N_OUT_I), np.int64), np.zeros((0, N_OUT_F))
+        return np.concatenate(parts_i), np.concatenate(parts_f)
+
     def _check_mints(self, batch: KernelInput) -> None:
         """Ticks need a known mint; signals may carry -1 (controls, for no mint)."""
         if not mints_in_range_nb(batch.kind, batch.mint, self.n_mints):
@@ -197,6 +220,8 @@ class Kernel:
         self, batch: KernelInput, *, split_marks: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Process a batch and return every output row (concatenated)."""
+        if not split_marks:
+            return self._run_whole(batch)
         parts = list(self.run(batch, split_marks=split_marks))
         if not parts:
             return np.zeros((0, N_OUT_I), np.int64), np.zeros((0, N_OUT_F))

@@ -128,8 +128,32 @@ def _check_price(v_sol: int, v_tok: int) -> None:
         raise DecodeError("price_invalid", f"price {p}")
 
 
-def decode_trade_event(data: bytes) -> TradeEvent:
-    """A `TradeEvent` from its Borsh bytes (discriminator included)."""
+_ADDRESSES: dict[bytes, str] = {}
+"""Base58 text of the mints seen lately: a busy mint trades many times a second."""
+_ADDRESSES_KEEP = 65_536
+
+
+def address_of(key: bytes) -> str:
+    """The base58 text of a 32-byte public key (cached: the feed's hot path)."""
+    text = _ADDRESSES.get(key)
+    if text is None:
+        if len(_ADDRESSES) >= _ADDRESSES_KEEP:
+            _ADDRESSES.clear()
+        text = _ADDRESSES[key] = str(Pubkey(key))
+    return text
+
+
+TradeFields = tuple[str, int, int, bool, bytes, int, int, int]
+"""mint (base58), sol_amount, token_amount, is_buy, user (raw key), timestamp,
+virtual_sol_reserves, virtual_token_reserves."""
+
+
+def decode_trade_fields(data: bytes) -> TradeFields:
+    """A `TradeEvent`'s fields from its Borsh bytes, checked as `decode_trade_event` does.
+
+    The feed's per-trade path: no event object, and the trader's key left as bytes
+    (a tick does not carry it).
+    """
     if len(data) < 8 or data[:8] != TRADE_EVENT:
         raise DecodeError("wrong_discriminator", data[:8].hex())
     if len(data) < _TRADE.size:
@@ -140,8 +164,13 @@ def decode_trade_event(data: bytes) -> TradeEvent:
     if not _TS_MIN <= ts < _TS_MAX:
         raise DecodeError("bad_timestamp", f"timestamp {ts}")
     _check_price(v_sol, v_tok)
-    return TradeEvent(str(Pubkey(mint)), sol, tok, bool(is_buy), str(Pubkey(user)), ts, v_sol,
-                      v_tok)  # fmt: skip
+    return address_of(mint), sol, tok, bool(is_buy), user, ts, v_sol, v_tok
+
+
+def decode_trade_event(data: bytes) -> TradeEvent:
+    """A `TradeEvent` from its Borsh bytes (discriminator included)."""
+    mint, sol, tok, is_buy, user, ts, v_sol, v_tok = decode_trade_fields(data)
+    return TradeEvent(mint, sol, tok, is_buy, str(Pubkey(user)), ts, v_sol, v_tok)
 
 
 def encode_trade_event(ev: TradeEvent) -> bytes:
@@ -181,7 +210,25 @@ def b64decode_strict(text: str) -> bytes:
 
 
 def trades_in_logs(logs: Sequence[object]) -> tuple[list[TradeEvent], list[DecodeError]]:
-    """The trade events pump.fun logged in one transaction, and what failed to decode.
+    """The trade events pump.fun logged in one transaction, and what failed to decode."""
+    trades: list[TradeEvent] = []
+    errors: list[DecodeError] = []
+    for entry in trade_payloads_in_logs(logs):
+        if isinstance(entry, DecodeError):
+            errors.append(entry)
+            continue
+        try:
+            trades.append(decode_trade_event(entry))
+        except DecodeError as exc:
+            errors.append(exc)
+    return trades, errors
+
+
+def trade_payloads_in_logs(logs: Sequence[object]) -> list[bytes | DecodeError]:
+    """pump.fun's `Program data:` payloads in one transaction, and failures, in log order.
+
+    Its other events are left out; a line that fails to decode gives a `DecodeError`
+    in its place.
 
     Only `Program data:` lines written while pump.fun is the executing program count
     (the invoke stack is followed through `invoke` / `success` / `failed` lines), so
@@ -191,11 +238,10 @@ def trades_in_logs(logs: Sequence[object]) -> tuple[list[TradeEvent], list[Decod
     "success" (`Program log: transfer success`) moves nothing.
     """
     stack: list[str] = []
-    trades: list[TradeEvent] = []
-    errors: list[DecodeError] = []
+    out: list[bytes | DecodeError] = []
     for line in logs:
         if not isinstance(line, str):
-            errors.append(DecodeError("bad_log_line", repr(line)[:200]))
+            out.append(DecodeError("bad_log_line", repr(line)[:200]))
             continue
         if line.startswith(DATA_PREFIX):
             if stack and stack[-1] == PROGRAM_ID:
@@ -203,9 +249,9 @@ def trades_in_logs(logs: Sequence[object]) -> tuple[list[TradeEvent], list[Decod
                     raw = b64decode_strict(line[len(DATA_PREFIX) :].strip())
                     if raw[:8] in OTHER_EVENTS:
                         continue
-                    trades.append(decode_trade_event(raw))
+                    out.append(raw)
                 except DecodeError as exc:
-                    errors.append(exc)
+                    out.append(exc)
             continue
         parts = line.split(" ")
         if len(parts) < 3 or parts[0] != "Program" or parts[1].endswith(":"):
@@ -214,4 +260,4 @@ def trades_in_logs(logs: Sequence[object]) -> tuple[list[TradeEvent], list[Decod
             stack.append(parts[1])
         elif stack and ((len(parts) == 3 and parts[2] == "success") or parts[2] == "failed:"):
             stack.pop()
-    return trades, errors
+    return out

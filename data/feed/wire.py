@@ -12,28 +12,35 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from solders.signature import Signature
 
 from data.base58 import b58encode
 from data.feed.pumpfun import (
     DATA_PREFIX,
+    LAMPORTS_PER_SOL,
     PROGRAM_ID,
     CurveState,
     DecodeError,
     TradeEvent,
     b64decode_strict,
+    curve_price,
     decode_curve,
+    decode_trade_fields,
     encode_curve,
     encode_trade_event,
-    trades_in_logs,
+    trade_payloads_in_logs,
 )
 from data.feed.rpc import RAW_KEEP, AccountNotification, LogsNotification
 
 
-@dataclass(frozen=True)
-class FeedTick:
-    """A decoded trade or pool observation: one kernel tick, with both clocks."""
+class FeedTick(NamedTuple):
+    """A decoded trade or pool observation: one kernel tick, with both clocks.
+
+    A named tuple: as immutable as a frozen dataclass, and built in a third of the time
+    (one per trade, on the frame's path to the kernel).
+    """
 
     mint: str
     price: float  # SOL per whole token
@@ -142,12 +149,20 @@ def items_from_logs(n: LogsNotification, recv_ns: int) -> list[FeedTick | FeedPr
                             shown, recv_ns)]  # fmt: skip
     if value.err is not None:  # a failed transaction traded nothing
         return []
-    trades, errors = trades_in_logs(value.logs)
     out: list[FeedTick | FeedProblem] = []
-    for k, ev in enumerate(trades):
-        out.append(FeedTick(ev.mint, ev.price, ev.token_amount, 1 if ev.is_buy else -1,
-                            ev.liquidity_sol, ev.timestamp * 1_000_000_000, recv_ns,
-                            uid_of(sig, k)))  # fmt: skip
+    errors: list[DecodeError] = []
+    for entry in trade_payloads_in_logs(value.logs):
+        if isinstance(entry, DecodeError):
+            errors.append(entry)
+            continue
+        try:
+            mint, _, tok, is_buy, _, ts, v_sol, v_tok = decode_trade_fields(entry)
+        except DecodeError as exc:
+            errors.append(exc)
+            continue
+        out.append(FeedTick(mint, curve_price(v_sol, v_tok), tok, 1 if is_buy else -1,
+                            v_sol / LAMPORTS_PER_SOL, ts * 1_000_000_000, recv_ns,
+                            uid_of(sig, len(out))))  # fmt: skip
     if errors:
         raw = f"{sig} {value.logs!r}"[:RAW_KEEP]
         out.extend(FeedProblem(err.reason, err.detail, raw, recv_ns) for err in errors)

@@ -37,10 +37,10 @@ from data.locks import RunLock, read_only_error
 from data.mints import MintSpec, mint_label
 from data.schemas import FAMILIES
 from data.store import EventStore
-from data.wal import INPUT_COLUMNS, WalBatch, WalWriter, read_log, truncate_torn
+from data.wal import INPUT_COLUMNS, ROW, WalBatch, WalWriter, input_block, read_log, truncate_torn
 from engine.controls import ADAPTATION_CONTROL_SEQ0, ControlRow
 from engine.events import InputKind, OutKind, Reason
-from engine.kernel import Kernel, as_input
+from engine.kernel import Kernel, KernelInput, as_input
 from engine.layout import (
     N_OUT_F,
     N_OUT_I,
@@ -166,6 +166,14 @@ def _control_cols(
         "sig_value": sig_value, "chain_ts": zeros, "recv_ns": np.full(n, -1, np.int64),
         "uid": zeros,
     }  # fmt: skip
+
+
+_R_PRICE, _R_LIQ = ROW["price"], ROW["liq"]
+_TICK_INT_ROWS = [ROW["recv_ns"], ROW["mint"], ROW["size"], ROW["chain_ts"], ROW["uid"]]
+"""Rows a feed tick fills from its integer fields (in this order)."""
+_TICK_FLOAT_ROWS = [_R_PRICE, _R_LIQ]
+_HB_ROWS = [ROW["kind"], ROW["ts"], ROW["mint"], ROW["recv_ns"]]
+"""Rows a heartbeat sets (the rest stay zero)."""
 
 
 def _empty_inputs() -> dict[str, np.ndarray]:
@@ -391,43 +399,78 @@ class LiveRun:
         more = [self.scales[m] for m in range(have, n_mints)]
         self.kernel.add_mints(np.array(more, dtype=np.float64))
 
-    def _apply(self, cols: dict[str, np.ndarray], n_mints: int) -> tuple[np.ndarray, np.ndarray]:
-        """One batch through the kernel (no logging): its output rows, marks included."""
+    def _apply(
+        self, cols: dict[str, np.ndarray], n_mints: int, n_ticks: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One batch through the kernel (no logging): its output rows, marks included.
+
+        `n_ticks` says the batch is that many feed ticks, then heartbeats only (from
+        `process_items`): its counts are known without scanning the columns.
+        """
         self._grow(n_mints)
-        batch = as_input(kind=cols["kind"], ts=cols["ts"], seq=cols["seq"], mint=cols["mint"],
-                         price=cols["price"], size=cols["size"], liq=cols["liq"],
-                         sig_kind=cols["sig_kind"], sig_value=cols["sig_value"])  # fmt: skip
+        if n_ticks is None:
+            batch = as_input(kind=cols["kind"], ts=cols["ts"], seq=cols["seq"], mint=cols["mint"],
+                             price=cols["price"], size=cols["size"], liq=cols["liq"],
+                             sig_kind=cols["sig_kind"], sig_value=cols["sig_value"])  # fmt: skip
+        else:  # rows of one input block: contiguous, of the kernel's dtypes but `kind`
+            batch = KernelInput(cols["kind"].astype(np.int8), cols["ts"], cols["seq"],
+                                cols["mint"], cols["price"], cols["size"], cols["liq"],
+                                cols["sig_kind"], cols["sig_value"])  # fmt: skip
         out_i, out_f = self.kernel.run_all(batch, split_marks=False)
         if self.learner is not None:
             b = batch
             self.learner.see(b.kind, b.ts, b.mint, b.price, b.liq, b.sig_kind, b.sig_value,
                              out_i, out_f)  # fmt: skip
-        # Controls: their kinds, and control signals (a signal row with a negative in_seq).
-        ctl = (cols["kind"] >= _FIRST_CONTROL_KIND) | (cols["seq"] < 0)
-        if ctl.any():
-            self.applied_controls.update((-1 - cols["seq"][ctl]).tolist())
+        n = len(cols["ts"])
+        if n_ticks is None:
+            # Controls: their kinds, and control signals (a signal row with a negative in_seq).
+            ctl = (cols["kind"] >= _FIRST_CONTROL_KIND) | (cols["seq"] < 0)
+            if ctl.any():
+                self.applied_controls.update((-1 - cols["seq"][ctl]).tolist())
         self.outs_i.append(out_i)
         self.outs_f.append(out_f)
-        n = len(cols["ts"])
         self.in_seq += n
         self.run_seq += len(out_i)
         if n:
             self.last_ts = max(self.last_ts, int(cols["ts"][-1]))
-            recv = cols["recv_ns"][cols["recv_ns"] > 0]
-            if len(recv):
-                self.last_recv_ns = int(recv[-1])
+            recv_ns = cols["recv_ns"]
+            if n_ticks and recv_ns[n_ticks - 1] > 0:  # heartbeats (-1) come after ticks
+                self.last_recv_ns = int(recv_ns[n_ticks - 1])
+            else:
+                recv = recv_ns[recv_ns > 0]
+                if len(recv):
+                    self.last_recv_ns = int(recv[-1])
         self.stats.inputs += n
-        self.stats.ticks += int(np.count_nonzero(cols["kind"] == _TICK))
-        self.stats.heartbeats += int(np.count_nonzero(cols["kind"] == _HEARTBEAT))
+        if n_ticks is None:
+            self.stats.ticks += int(np.count_nonzero(cols["kind"] == _TICK))
+            self.stats.heartbeats += int(np.count_nonzero(cols["kind"] == _HEARTBEAT))
+        else:
+            self.stats.ticks += n_ticks
+            self.stats.heartbeats += n - n_ticks
         return out_i, out_f
 
     def process_items(
         self, items: Sequence[FeedTick | FeedProblem | FeedGap], heartbeat_ts: int | None
     ) -> int:
-        """Feed items (and a heartbeat) as one batch; returns the number of outputs."""
+        """Feed items (and a heartbeat) as one batch; returns the number of outputs.
+
+        The inputs are built in one `input_block`, whose bytes the log record takes as
+        they are; this is the per-frame path of paper and live mode, so it makes as few
+        numpy calls as it can (`benchmarks/bench_paper.py`).
+        """
         self._taken_ns = self.now_ns()
-        ticks = [it for it in items if isinstance(it, FeedTick)]
-        if self.settings.clock == "chain" and not self.last_ts:
+        ticks: list[FeedTick] = []
+        problems: list[FeedProblem] = []
+        gaps: list[FeedGap] = []
+        for it in items:
+            if isinstance(it, FeedTick):
+                ticks.append(it)
+            elif isinstance(it, FeedProblem):
+                problems.append(it)
+            elif isinstance(it, FeedGap):
+                gaps.append(it)
+        chain_clock = self.settings.clock == "chain"
+        if chain_clock and not self.last_ts:
             # No chain time yet: wait for the first trade (the rows before it are stamped
             # with its time); a heartbeat has no time to carry.
             ticks = self._early + ticks
@@ -438,8 +481,6 @@ class LiveRun:
             else:
                 self._early = []
         extras: dict[str, Any] = {}
-        problems = [it for it in items if isinstance(it, FeedProblem)]
-        gaps = [it for it in items if isinstance(it, FeedGap)]
         if problems:
             extras["problems"] = [p.__dict__ for p in problems]
             self.stats.problems += len(problems)
@@ -449,39 +490,46 @@ class LiveRun:
             for g in gaps:
                 FEED_LOG.warning("feed gap: nothing received for %.1f s after %d attempt(s) (%s)",
                                  (g.end_ns - g.start_ns) / 1e9, g.attempts, g.reason)  # fmt: skip
-        n = len(ticks) + (heartbeat_ts is not None)
-        if ticks:
-            self.register([t.mint for t in ticks], ticks[0].recv_ns)
+        k = len(ticks)
+        n = k + (heartbeat_ts is not None)
+        if not n:
+            return self.process(_empty_inputs(), extras, -1)
         ids = self.addresses
-        if n:
-            # Two row-major blocks in one conversion each; the columns are views of them.
-            hb = [(heartbeat_ts, -1, 0, 0, 0)] if heartbeat_ts is not None else []
-            ints = np.array([(t.recv_ns, ids[t.mint], t.size, t.chain_ts_ns, t.uid) for t in ticks]
-                            + hb, dtype=np.int64).reshape(n, 5)  # fmt: skip
-            fl = np.array([(t.price, t.liquidity) for t in ticks]
-                          + [(0.0, np.nan)] * len(hb), dtype=np.float64).reshape(n, 2)  # fmt: skip
-            kind = np.zeros(n, np.int64)
-            recv = ints[:, 0].copy()
-            if hb:
-                kind[-1] = _HEARTBEAT
-                recv[-1] = -1
-            if self.settings.clock == "chain":
-                chain = ints[:, 3]
-                first = int(chain[chain > 0].min()) if self.last_ts == 0 else self.last_ts
-                ts = np.maximum.accumulate(np.maximum(chain, max(first, self.last_ts)))
-            else:  # the wall clock is monotone: this only guards the time order
-                ts = np.maximum.accumulate(np.maximum(ints[:, 0], self.last_ts))
-            zeros = np.zeros(n, np.int64)
-            cols = {
-                "kind": kind, "ts": ts, "seq": np.arange(self.in_seq, self.in_seq + n),
-                "mint": ints[:, 1], "price": fl[:, 0], "size": ints[:, 2], "liq": fl[:, 1],
-                "sig_kind": zeros, "sig_value": np.zeros(n), "chain_ts": ints[:, 3],
-                "recv_ns": recv, "uid": ints[:, 4],
-            }  # fmt: skip
-        else:
-            cols = _empty_inputs()
-        first_recv = min((t.recv_ns for t in ticks), default=-1)
-        return self.process(cols, extras, first_recv)
+        for t in ticks:
+            if t.mint not in ids:
+                self.register([t.mint for t in ticks], ticks[0].recv_ns)
+                break
+        block, cols = input_block(n)
+        floats = block.view(np.float64)
+        if k == 1:
+            t = ticks[0]
+            block[_TICK_INT_ROWS, 0] = (t.recv_ns, ids[t.mint], t.size, t.chain_ts_ns, t.uid)
+            floats[_R_PRICE, 0] = t.price
+            floats[_R_LIQ, 0] = t.liquidity
+        elif k:
+            block[_TICK_INT_ROWS, :k] = np.array(
+                [(t.recv_ns, ids[t.mint], t.size, t.chain_ts_ns, t.uid) for t in ticks], np.int64
+            ).T
+            floats[_TICK_FLOAT_ROWS, :k] = np.array([(t.price, t.liquidity) for t in ticks]).T
+        if heartbeat_ts is not None:
+            block[_HB_ROWS, k] = (_HEARTBEAT, heartbeat_ts, -1, -1)  # ts: its own, for now
+            floats[_R_LIQ, k] = np.nan
+        ts = cols["ts"]
+        last = self.last_ts
+        if chain_clock:
+            chain = cols["chain_ts"]
+            if not last:
+                last = int(chain[chain > 0].min())
+            np.maximum.accumulate(np.maximum(chain, last), out=ts)
+        elif n == 1:
+            ts[0] = max(int(cols["recv_ns"][0]) if k else heartbeat_ts, last)  # type: ignore[type-var]
+        else:  # the wall clock is monotone: this only guards the time order
+            if k:
+                ts[:k] = cols["recv_ns"][:k]
+            np.maximum.accumulate(np.maximum(ts, last), out=ts)
+        cols["seq"][:] = np.arange(self.in_seq, self.in_seq + n)
+        first_recv = min(t.recv_ns for t in ticks) if k else -1
+        return self.process(cols, extras, first_recv, block=block, n_ticks=k)
 
     def process_reports(self, reports: Sequence[VenueReport]) -> int:
         """The venue's fills and rejects as one batch of input events (live mode)."""
@@ -567,17 +615,22 @@ class LiveRun:
         extras: dict[str, Any],
         first_recv: int,
         n_mints: int | None = None,
+        *,
+        block: np.ndarray | None = None,
+        n_ticks: int | None = None,
     ) -> int:
         """One batch: kernel, log append, and the fsync / roll when they are due.
 
         `n_mints` (the registry size to grow the kernel to first) defaults to every mint
         known so far; a replay of recorded inputs passes the size the run had. With a
         strategist the batch is split at its due and apply times; the answer's control
-        rows become a batch of their own, logged among the run's inputs.
+        rows become a batch of their own, logged among the run's inputs. `block` and
+        `n_ticks` come from `process_items`: the `input_block` the columns view, and
+        that the batch is `n_ticks` feed ticks then heartbeats (no controls).
         """
         loop = self.loop
         if loop is None or not len(cols["ts"]):
-            return self._process_one(cols, extras, first_recv, n_mints)
+            return self._process_one(cols, extras, first_recv, n_mints, block, n_ticks)
         done = 0
 
         def part(lo: int, hi: int) -> None:
@@ -585,7 +638,8 @@ class LiveRun:
             whole = lo == 0 and hi == len(cols["ts"])
             sub = cols if whole else {k: v[lo:hi] for k, v in cols.items()}
             done += self._process_one(sub, extras if lo == 0 else {},
-                                      first_recv if lo == 0 else -1, n_mints)  # fmt: skip
+                                      first_recv if lo == 0 else -1, n_mints,
+                                      block if whole else None)  # fmt: skip
 
         def inject(ts: int, in_seq: int, rows: tuple[ControlRow, ...]) -> None:
             nonlocal done
@@ -615,11 +669,13 @@ class LiveRun:
         extras: dict[str, Any],
         first_recv: int,
         n_mints: int | None = None,
+        block: np.ndarray | None = None,
+        n_ticks: int | None = None,
     ) -> int:
         if n_mints is None:
             n_mints = max(self.n_known, self.kernel.n_mints)
         first_run_seq = self.run_seq
-        out_i, out_f = self._apply(cols, n_mints)
+        out_i, out_f = self._apply(cols, n_mints, n_ticks)
         decided = self.now_ns()
         extras = {**extras, "first_recv_ns": first_recv, "decided_ns": decided}
         learned = self._new_learning_rows()
@@ -628,7 +684,7 @@ class LiveRun:
             summaries = sum(r["kind"] == "summary" for r in learned.get("insights", []))
             self.progress.emit("learned", batch_no=self.batch_no, reflections=summaries,
                                **{f: len(r) for f, r in learned.items()})  # fmt: skip
-        rec = WalBatch(self.batch_no, first_run_seq, n_mints, cols, out_i, out_f, extras)
+        rec = WalBatch(self.batch_no, first_run_seq, n_mints, cols, out_i, out_f, extras, block)
         self.batch_no += 1
         self.stats.batches += 1
         appended: int | None = None
