@@ -42,6 +42,10 @@ ROW = {name: k for k, (name, _) in enumerate(INPUT_COLUMNS)}
 """Each input column's row in an input block (`input_block`)."""
 
 
+_NAMES = tuple(name for name, _ in INPUT_COLUMNS)
+_FLOAT_ROWS = tuple(k for k, (_, dt) in enumerate(INPUT_COLUMNS) if dt is np.float64)
+
+
 def input_block(n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """A zeroed (12, n) int64 block whose rows are the input columns, and the columns.
 
@@ -50,9 +54,11 @@ def input_block(n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     one copy instead of twelve.
     """
     block = np.zeros((len(INPUT_COLUMNS), n), np.int64)
-    rows, float_rows = list(block), list(block.view(np.float64))
-    return block, {name: (float_rows if dt is np.float64 else rows)[k]
-                   for k, (name, dt) in enumerate(INPUT_COLUMNS)}  # fmt: skip
+    rows = list(block)
+    floats = block.view(np.float64)
+    for k in _FLOAT_ROWS:
+        rows[k] = floats[k]
+    return block, dict(zip(_NAMES, rows, strict=True))
 
 
 @dataclass

@@ -168,12 +168,9 @@ def _control_cols(
     }  # fmt: skip
 
 
-_R_PRICE, _R_LIQ = ROW["price"], ROW["liq"]
 _TICK_INT_ROWS = [ROW["recv_ns"], ROW["mint"], ROW["size"], ROW["chain_ts"], ROW["uid"]]
 """Rows a feed tick fills from its integer fields (in this order)."""
-_TICK_FLOAT_ROWS = [_R_PRICE, _R_LIQ]
-_HB_ROWS = [ROW["kind"], ROW["ts"], ROW["mint"], ROW["recv_ns"]]
-"""Rows a heartbeat sets (the rest stay zero)."""
+_TICK_FLOAT_ROWS = [ROW["price"], ROW["liq"]]
 
 
 def _empty_inputs() -> dict[str, np.ndarray]:
@@ -500,21 +497,29 @@ class LiveRun:
                 self.register([t.mint for t in ticks], ticks[0].recv_ns)
                 break
         block, cols = input_block(n)
-        floats = block.view(np.float64)
-        if k == 1:
+        ts, recv_ns = cols["ts"], cols["recv_ns"]
+        if k == 1:  # the usual batch at a calm rate: element stores, no vector calls
             t = ticks[0]
-            block[_TICK_INT_ROWS, 0] = (t.recv_ns, ids[t.mint], t.size, t.chain_ts_ns, t.uid)
-            floats[_R_PRICE, 0] = t.price
-            floats[_R_LIQ, 0] = t.liquidity
+            recv_ns[0] = t.recv_ns
+            cols["mint"][0] = ids[t.mint]
+            cols["size"][0] = t.size
+            cols["chain_ts"][0] = t.chain_ts_ns
+            cols["uid"][0] = t.uid
+            cols["price"][0] = t.price
+            cols["liq"][0] = t.liquidity
         elif k:
             block[_TICK_INT_ROWS, :k] = np.array(
                 [(t.recv_ns, ids[t.mint], t.size, t.chain_ts_ns, t.uid) for t in ticks], np.int64
             ).T
-            floats[_TICK_FLOAT_ROWS, :k] = np.array([(t.price, t.liquidity) for t in ticks]).T
+            block.view(np.float64)[_TICK_FLOAT_ROWS, :k] = np.array(
+                [(t.price, t.liquidity) for t in ticks]
+            ).T
         if heartbeat_ts is not None:
-            block[_HB_ROWS, k] = (_HEARTBEAT, heartbeat_ts, -1, -1)  # ts: its own, for now
-            floats[_R_LIQ, k] = np.nan
-        ts = cols["ts"]
+            cols["kind"][k] = _HEARTBEAT
+            ts[k] = heartbeat_ts  # its own time, for now
+            cols["mint"][k] = -1
+            recv_ns[k] = -1
+            cols["liq"][k] = np.nan
         last = self.last_ts
         if chain_clock:
             chain = cols["chain_ts"]
@@ -522,12 +527,15 @@ class LiveRun:
                 last = int(chain[chain > 0].min())
             np.maximum.accumulate(np.maximum(chain, last), out=ts)
         elif n == 1:
-            ts[0] = max(int(cols["recv_ns"][0]) if k else heartbeat_ts, last)  # type: ignore[type-var]
+            ts[0] = max(t.recv_ns if k else heartbeat_ts, last)  # type: ignore[type-var]
         else:  # the wall clock is monotone: this only guards the time order
             if k:
-                ts[:k] = cols["recv_ns"][:k]
+                ts[:k] = recv_ns[:k]
             np.maximum.accumulate(np.maximum(ts, last), out=ts)
-        cols["seq"][:] = np.arange(self.in_seq, self.in_seq + n)
+        if n == 1:
+            cols["seq"][0] = self.in_seq
+        else:
+            cols["seq"][:] = np.arange(self.in_seq, self.in_seq + n)
         first_recv = min(t.recv_ns for t in ticks) if k else -1
         return self.process(cols, extras, first_recv, block=block, n_ticks=k)
 
