@@ -18,8 +18,6 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +38,6 @@ INPUT_COLUMNS = (
 """The kernel's nine input columns, then the feed's chain time, receive time and uid."""
 ROW = {name: k for k, (name, _) in enumerate(INPUT_COLUMNS)}
 """Each input column's row in an input block (`input_block`)."""
-
-
 _NAMES = tuple(name for name, _ in INPUT_COLUMNS)
 _FLOAT_ROWS = tuple(k for k, (_, dt) in enumerate(INPUT_COLUMNS) if dt is np.float64)
 
@@ -132,18 +128,8 @@ def decode(batch_no: int, payload: bytes, n_out_f: int) -> WalBatch:
     return WalBatch(batch_no, first_run_seq, n_mints, inputs, out_i, out_f, extras)
 
 
-_FSYNC = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clanka-wal-fsync")
-"""The helper thread background fsyncs run on (os.fsync releases the GIL)."""
-
-
 class WalWriter:
-    """Appends records to one log file; `sync` makes everything appended so far durable.
-
-    `sync_in_background` starts that fsync on a helper thread instead, so a live run
-    keeps taking frames during the fsync (about 0.3 ms here, every `flush_ms`): records
-    appended meanwhile wait for the next one. Its records count as durable only once
-    `background_done` (or `sync`) has seen it finish.
-    """
+    """Appends records to one log file; `sync` makes everything appended so far durable."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,9 +137,6 @@ class WalWriter:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         _fsync_dir(path.parent)
         self.unsynced = 0
-        """Records appended and not yet covered by an fsync under way or done."""
-        self._bg: Future[None] | None = None
-        self._bg_records = 0
 
     def append(self, b: WalBatch) -> None:
         """Write one record (in the OS's hands, not yet durable)."""
@@ -167,60 +150,14 @@ class WalWriter:
             raise self._failed(exc) from exc
         self.unsynced += 1
 
-    def sync(self) -> int:
-        """fsync: every record appended so far is acknowledged; how many became so.
-
-        A background fsync under way is waited for first (its records count too).
-        """
-        done = self._finish_background() if self._bg is not None else 0
+    def sync(self) -> None:
+        """fsync: every record appended so far is acknowledged."""
         if self.unsynced:
             try:
                 os.fsync(self._fd)
             except OSError as exc:
                 raise self._failed(exc) from exc
-            done += self.unsynced
             self.unsynced = 0
-        return done
-
-    @property
-    def syncing(self) -> bool:
-        """Whether a background fsync is under way (or finished and not yet seen)."""
-        return self._bg is not None
-
-    def sync_in_background(self, when_done: Callable[[], None] | None = None) -> bool:
-        """Start an fsync of every record appended so far on the helper thread.
-
-        Returns False (and starts nothing) if one is already under way or nothing is
-        unsynced. `when_done` is called on the helper thread when it finishes (to wake
-        an event loop: it must be thread-safe).
-        """
-        if self._bg is not None or not self.unsynced:
-            return False
-        self._bg_records, self.unsynced = self.unsynced, 0
-        self._bg = _FSYNC.submit(os.fsync, self._fd)
-        if when_done is not None:
-            self._bg.add_done_callback(lambda _: when_done())
-        return True
-
-    def background_done(self) -> int:
-        """Records a finished background fsync made durable (0 if none has finished).
-
-        Raises the fsync's failure (a full disk as `StoreFullError`) on the caller's
-        thread: its records are not acknowledged.
-        """
-        if self._bg is None or not self._bg.done():
-            return 0
-        return self._finish_background()
-
-    def _finish_background(self) -> int:
-        bg, n = self._bg, self._bg_records
-        assert bg is not None
-        self._bg, self._bg_records = None, 0
-        try:
-            bg.result()
-        except OSError as exc:
-            raise self._failed(exc) from exc
-        return n
 
     def _failed(self, exc: OSError) -> Exception:
         """A full disk as one clear error (a torn record is cut off at recovery)."""
@@ -232,13 +169,9 @@ class WalWriter:
         return exc
 
     def close(self) -> None:
-        """Sync and close (a background fsync under way is waited for first)."""
-        try:
-            self.sync()
-        finally:
-            if self._bg is not None:  # a failed sync: still let the helper finish with the fd
-                self._bg.exception()
-            os.close(self._fd)
+        """Sync and close."""
+        self.sync()
+        os.close(self._fd)
 
 
 def read_log(path: Path, n_out_f: int) -> tuple[list[WalBatch], int, int]:

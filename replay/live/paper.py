@@ -97,13 +97,6 @@ async def run_paper(
     """
     items: deque[FeedItem] = deque()
     wake = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def fsync_done() -> None:  # on the fsync helper thread
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to wake
-            loop.call_soon_threadsafe(wake.set)
-
-    run.fsync_done = fsync_done
 
     def sink(it: FeedItem) -> None:
         items.append(it)
@@ -214,7 +207,6 @@ async def run_paper(
             run.process_reports(list(reports))
     alert_counts = await alerter.close(alert_task) if alerter is not None else None
     report = run.close()
-    run.fsync_done = None
     if alert_counts is not None:
         report["alerts"] = alert_counts
     RUN_LOG.info("%s run %s stopped: %d ticks, %d trades closed, %d open", run.mode, run.run_id,

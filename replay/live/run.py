@@ -226,10 +226,6 @@ class LiveRun:
         self.pending: list[_Pending] = []
         self.unsynced_outputs = 0
         self.last_sync_ns = 0
-        self.fsync_done: Callable[[], None] | None = None
-        """Called from the fsync helper thread when a background fsync finishes."""
-        self._bg_covers = (-1, 0)
-        """(last batch, pending length) when the background fsync under way began."""
         self.last_roll_ns: int = int(now_ns())
         self.wal_dir = store.root / "_wal" / run_id
         self.wal: WalWriter | None = None
@@ -804,54 +800,33 @@ class LiveRun:
         return t
 
     def tick(self, now: int) -> None:
-        """Timed work: acknowledge a finished fsync, start one after `flush_ms`, roll.
-
-        The timed fsync runs on a helper thread (`WalWriter.sync_in_background`), so
-        frames keep flowing through the kernel meanwhile; its batches are acknowledged
-        here, on the run's own thread, once it has finished (`fsync_done`, if set, is
-        called from the helper thread when it does, to wake the loop).
-        """
+        """Timed work: fsync after `flush_ms`, roll after `roll_s`."""
         wal = self.wal
-        if wal is not None:
-            if wal.syncing:
-                self._acknowledge(wal.background_done(), *self._bg_covers)
-            if (
-                wal.unsynced
-                and not wal.syncing
-                and now - self.last_sync_ns >= self.settings.flush_ms * 1e6
-            ):
-                self._bg_covers = (self.batch_no - 1, len(self.pending))
-                wal.sync_in_background(self.fsync_done)
-                self.last_sync_ns = now
-                self.unsynced_outputs = 0
+        if (
+            wal is not None
+            and wal.unsynced
+            and now - self.last_sync_ns >= self.settings.flush_ms * 1e6
+        ):
+            self.sync()
         if now - self.last_roll_ns >= self.settings.roll_s * 1e9:
             self.roll()
 
     def sync(self) -> None:
-        """Fsync the log: every batch appended so far is acknowledged.
-
-        A background fsync under way is waited for first; its batches count too.
-        """
+        """Fsync the log: every batch appended so far is acknowledged."""
         if self.wal is None:
             return
-        n = self.wal.sync()
-        self.last_sync_ns = self.now_ns()
-        self.unsynced_outputs = 0
-        self._acknowledge(n, self.batch_no - 1, len(self.pending))
-
-    def _acknowledge(self, n: int, through: int, pending_end: int) -> None:
-        """The `n` batches before `pending[pending_end]` are durable; say so.
-
-        `through` is the last of them. Each one's receipt -> durable time is recorded.
-        """
-        if not n:
-            return
-        self.progress.emit("acknowledged", through=through)
+        unsynced = self.wal.unsynced
+        self.wal.sync()
+        if unsynced:
+            self.progress.emit("acknowledged", through=self.batch_no - 1)
         now = self.now_ns()
-        for p in self.pending[max(0, pending_end - n) : pending_end]:
-            first = p.rec.extras.get("first_recv_ns", -1)
-            if first > 0:
-                self.stats.durable_ns.add(now - first)
+        self.last_sync_ns = now
+        self.unsynced_outputs = 0
+        if unsynced:
+            for p in self.pending[-unsynced:]:
+                first = p.rec.extras.get("first_recv_ns", -1)
+                if first > 0:
+                    self.stats.durable_ns.add(now - first)
 
     def roll(self) -> None:
         """Move acknowledged batches into Parquet (one transaction), start a new log."""
