@@ -116,16 +116,17 @@ def decode(batch_no: int, payload: bytes, n_out_f: int) -> WalBatch:
     """A record's payload back into a batch (`n_out_f`: output float columns)."""
     first_run_seq, n_mints, n_in, n_out, n_oi, n_ex = _HEAD.unpack_from(payload)
     pos = _HEAD.size
-    inputs = {}
-    for name, dt in INPUT_COLUMNS:
-        inputs[name] = np.frombuffer(payload, dtype=dt, count=n_in, offset=pos).copy()
-        pos += 8 * n_in
+    block, inputs = input_block(n_in)
+    block[:] = np.frombuffer(payload, np.int64, len(INPUT_COLUMNS) * n_in, pos).reshape(
+        len(INPUT_COLUMNS), n_in
+    )
+    pos += 8 * len(INPUT_COLUMNS) * n_in
     out_i = np.frombuffer(payload, np.int64, n_out * n_oi, pos).reshape(n_out, n_oi).copy()
     pos += 8 * n_out * n_oi
     out_f = np.frombuffer(payload, np.float64, n_out * n_out_f, pos).reshape(n_out, n_out_f).copy()
     pos += 8 * n_out * n_out_f
     extras = json.loads(payload[pos : pos + n_ex])
-    return WalBatch(batch_no, first_run_seq, n_mints, inputs, out_i, out_f, extras)
+    return WalBatch(batch_no, first_run_seq, n_mints, inputs, out_i, out_f, extras, block)
 
 
 class WalWriter:

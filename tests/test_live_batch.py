@@ -125,3 +125,39 @@ def test_extras_are_the_general_encoders_json_byte_for_byte(extras: dict[str, ob
     assert extras_json(extras) == json.dumps(extras, separators=(",", ":")).encode()
     timings = {"first_recv_ns": 17, "decided_ns": -1}
     assert extras_json(timings) == b'{"first_recv_ns":17,"decided_ns":-1}'
+
+
+def test_a_roll_joins_block_and_column_records_into_the_column_by_column_rows() -> None:
+    from replay.live.run import _inputs_table
+
+    a, _ = _batch(3, 1, {})
+    b_with, _ = _batch(0, 2, {})  # an empty batch
+    c, _ = _batch(2, 3, {})
+    _, d = _batch(4, 4, {})  # no block: a control batch, say
+    recs = [a, b_with, c, d]
+    for no, r in enumerate(recs):
+        r.batch_no = 10 + no
+    got = _inputs_table(recs)
+    names = {"ts": "ts_ns", "seq": "in_seq", "kind": "kind", "mint": "mint_id",
+             "price": "price", "size": "size", "liq": "liquidity", "sig_kind": "sig_kind",
+             "sig_value": "sig_value", "chain_ts": "chain_ts_ns", "recv_ns": "recv_ts_ns",
+             "uid": "uid"}  # fmt: skip
+    for name, _dt in INPUT_COLUMNS:
+        want = np.concatenate([r.inputs[name] for r in recs])
+        col = got[names[name]]
+        assert np.array_equal(col, want.astype(col.dtype), equal_nan=True), name
+    assert got["batch_no"].tolist() == [10] * 3 + [12] * 2 + [13] * 4
+    assert got["price"].dtype == np.float64 and got["kind"].dtype == np.int8
+
+
+def test_a_decoded_record_carries_its_block(tmp_path: Path) -> None:
+    from data.wal import WalWriter
+
+    _, plain = _batch(5, 7, {"first_recv_ns": 1, "decided_ns": 2})
+    w = WalWriter(tmp_path / "w.log")
+    w.append(plain)
+    w.close()
+    (rec,), _, _ = read_log(tmp_path / "w.log", N_OUT_F)
+    assert rec.block is not None and encode(rec) == encode(plain)
+    for name, _dt in INPUT_COLUMNS:
+        assert np.array_equal(rec.inputs[name], plain.inputs[name], equal_nan=True)

@@ -993,18 +993,38 @@ def _no_injection(ts: int, in_seq: int, rows: tuple[ControlRow, ...]) -> None:
     raise AssertionError("a replay of recorded inputs injects nothing: they hold every control")
 
 
+def _block_of(r: WalBatch) -> np.ndarray:
+    """A record's inputs as an input block (its own, or its columns stacked into one)."""
+    if r.block is not None and r.block.shape == (len(INPUT_COLUMNS), r.n_in):
+        return r.block
+    cols = [np.ascontiguousarray(r.inputs[name], dtype=dt).view(np.int64)
+            for name, dt in INPUT_COLUMNS]  # fmt: skip
+    return np.stack(cols).reshape(len(INPUT_COLUMNS), r.n_in)
+
+
 def _inputs_table(recs: list[WalBatch]) -> dict[str, Any]:
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([r.inputs[name] for r in recs])
+    """The `feed_inputs` rows of a roll: every record's inputs in one concatenation.
+
+    A roll takes a couple of thousand one-frame records; joining their input blocks once
+    instead of each column apart is a third of the roll's time.
+    """
+    whole = np.concatenate([_block_of(r) for r in recs], axis=1)
+    floats = whole.view(np.float64)
+
+    def col(name: str) -> np.ndarray:
+        k = ROW[name]
+        row: np.ndarray = floats[k] if INPUT_COLUMNS[k][1] is np.float64 else whole[k]
+        return row
 
     return {
-        "ts_ns": cat("ts"),
-        "batch_no": np.concatenate([np.full(r.n_in, r.batch_no, np.int64) for r in recs]),
-        "in_seq": cat("seq"), "kind": cat("kind").astype(np.int8),
-        "mint_id": cat("mint").astype(np.int32), "price": cat("price"), "size": cat("size"),
-        "liquidity": cat("liq"), "sig_kind": cat("sig_kind").astype(np.int16),
-        "sig_value": cat("sig_value"), "chain_ts_ns": cat("chain_ts"),
-        "recv_ts_ns": cat("recv_ns"), "uid": cat("uid"),
+        "ts_ns": col("ts"),
+        "batch_no": np.repeat(np.array([r.batch_no for r in recs], np.int64),
+                              [r.n_in for r in recs]),
+        "in_seq": col("seq"), "kind": col("kind").astype(np.int8),
+        "mint_id": col("mint").astype(np.int32), "price": col("price"), "size": col("size"),
+        "liquidity": col("liq"), "sig_kind": col("sig_kind").astype(np.int16),
+        "sig_value": col("sig_value"), "chain_ts_ns": col("chain_ts"),
+        "recv_ts_ns": col("recv_ns"), "uid": col("uid"),
     }  # fmt: skip
 
 
