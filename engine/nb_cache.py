@@ -1,7 +1,7 @@
 """numba's on-disk cache, keyed on every source file a kernel is compiled from.
 
-numba decides whether a cached kernel is fresh from its own source file alone (its
-mtime and size) and the function's own bytecode. Two things escape that check here:
+numba decides whether a cached kernel is fresh from its own source file alone (a hash
+of that file, in the stamp its cache index keeps) and the function's own bytecode. Two things escape that check here:
 a kernel that inlines functions from another module (`replay.sweep.sweep_nb` inlines
 `step_nb`'s parts from `engine.kernel_nb`), and module constants frozen into the
 machine code (`engine.layout`'s column numbers, `engine.params`' indices). After an
