@@ -1,12 +1,12 @@
 """numba's on-disk cache, keyed on every source file a kernel is compiled from.
 
 numba decides whether a cached kernel is fresh from its own source file alone (a hash
-of that file, in the stamp its cache index keeps) and the function's own bytecode. Two things escape that check here:
-a kernel that inlines functions from another module (`replay.sweep.sweep_nb` inlines
-`step_nb`'s parts from `engine.kernel_nb`), and module constants frozen into the
-machine code (`engine.layout`'s column numbers, `engine.params`' indices). After an
-upgrade that changed only those files, a sweep would run the old kernel code from the
-cache, and disagree with replay without a word.
+of that file, in the stamp its cache index keeps) and the function's own bytecode. Two
+things escape that check here: a kernel that inlines functions from another module
+(`replay.sweep.sweep_nb` inlines `step_nb`'s parts from `engine.kernel_nb`), and module
+constants frozen into the machine code (`engine.layout`'s column numbers,
+`engine.params`' indices). After an upgrade that changed only those files, a sweep
+would run the old kernel code from the cache, and disagree with replay without a word.
 
 `key_on_sources(globals())`, called at the end of such a module, adds the digest of
 every project file the module imports (followed transitively) to the stamp numba keeps
