@@ -77,6 +77,19 @@ class WalBatch:
         """Input events in the batch."""
         return len(self.inputs["ts"])
 
+    def input_rows(self) -> np.ndarray:
+        """The inputs as an input block: its own, or its columns stacked into one.
+
+        Float columns are kept as their bits (int64 view): the block's bytes are the
+        record's input section, and its rows the columns.
+        """
+        n = self.n_in
+        if self.block is not None and self.block.shape == (len(INPUT_COLUMNS), n):
+            return self.block
+        cols = [np.ascontiguousarray(self.inputs[name], dtype=dt).view(np.int64)
+                for name, dt in INPUT_COLUMNS]  # fmt: skip
+        return np.stack(cols).reshape(len(INPUT_COLUMNS), n)
+
 
 _TIMINGS = ("first_recv_ns", "decided_ns")
 
@@ -100,11 +113,7 @@ def encode(b: WalBatch) -> bytes:
     extras = extras_json(b.extras)
     n_in, n_out = b.n_in, len(b.out_i)
     parts = [_HEAD.pack(b.first_run_seq, b.n_mints, n_in, n_out, b.out_i.shape[1], len(extras))]
-    if b.block is not None and b.block.shape == (len(INPUT_COLUMNS), n_in):
-        parts.append(b.block.tobytes())
-    else:
-        for name, dt in INPUT_COLUMNS:
-            parts.append(np.ascontiguousarray(b.inputs[name], dtype=dt).tobytes())
+    parts.append(b.input_rows().tobytes())
     parts.append(np.ascontiguousarray(b.out_i, dtype=np.int64).tobytes())
     parts.append(np.ascontiguousarray(b.out_f, dtype=np.float64).tobytes())
     parts.append(extras)

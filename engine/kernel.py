@@ -140,27 +140,34 @@ class Kernel:
     def run(
         self, batch: KernelInput, *, split_marks: bool = True
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Process a whole batch; yield (out_i, out_f) copies each time the buffer fills.
+        """Process a whole batch; the (out_i, out_f) copies of each buffer's worth of rows.
 
         With `split_marks` (the default) equity marks go to `equity_points` and only
-        log events are yielded; without, mark rows stay in place among the events.
+        log events are returned; without, mark rows stay in place among the events.
+        """
+        return iter(self._parts(batch, split_marks))
+
+    def _parts(self, batch: KernelInput, split_marks: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`run`'s loop, as a plain list rather than a generator.
+
+        A live batch is a frame or a few, so what each call costs is most of its cost.
         """
         self._check_mints(batch)
         i = 0
         st = self.state
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
         while True:
             i, n, status = STEP(*batch, i, self.params, *st, self.out_i, self.out_f, 0)
             if n:
-                rows_i = self.out_i[:n]
-                mark = rows_i[:, O_KIND] == OutKind.EQUITY_MARKED
-                if split_marks and mark.any():
-                    self._keep_marks(rows_i[mark], self.out_f[:n][mark])
-                    keep = ~mark
-                    yield rows_i[keep], self.out_f[:n][keep]
+                rows_i, rows_f = self.out_i[:n], self.out_f[:n]
+                mark = rows_i[:, O_KIND] == OutKind.EQUITY_MARKED if split_marks else None
+                if mark is not None and mark.any():
+                    self._keep_marks(rows_i[mark], rows_f[mark])
+                    parts.append((rows_i[~mark], rows_f[~mark]))
                 else:
-                    yield rows_i.copy(), self.out_f[:n].copy()
+                    parts.append((rows_i.copy(), rows_f.copy()))
             if status == STATUS_DONE:
-                return
+                return parts
 
     def _keep_marks(self, rows_i: np.ndarray, rows_f: np.ndarray) -> None:
         for ts, cash, held in zip(
@@ -188,29 +195,6 @@ class Kernel:
         self.state = grow_state(self.state, scales)
         self.n_mints = int(self.state.mint_f.shape[0])
 
-    def _run_whole(self, batch: KernelInput) -> tuple[np.ndarray, np.ndarray]:
-        """`run_all` with marks in place, without a generator: the live path's call.
-
-        A live batch is a frame or a few, so the per-call cost is most of the cost.
-        """
-        self._check_mints(batch)
-        i = 0
-        st = self.state
-        parts_i: list[np.ndarray] = []
-        parts_f: list[np.ndarray] = []
-        while True:
-            i, n, status = STEP(*batch, i, self.params, *st, self.out_i, self.out_f, 0)
-            if n:
-                parts_i.append(self.out_i[:n].copy())
-                parts_f.append(self.out_f[:n].copy())
-            if status == STATUS_DONE:
-                break
-        if len(parts_i) == 1:
-            return parts_i[0], parts_f[0]
-        if not parts_i:
-            return np.zeros((0, N_OUT_I), np.int64), np.zeros((0, N_OUT_F))
-        return np.concatenate(parts_i), np.concatenate(parts_f)
-
     def _check_mints(self, batch: KernelInput) -> None:
         """Ticks need a known mint; signals may carry -1 (controls, for no mint)."""
         if not mints_in_range_nb(batch.kind, batch.mint, self.n_mints):
@@ -220,9 +204,9 @@ class Kernel:
         self, batch: KernelInput, *, split_marks: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Process a batch and return every output row (concatenated)."""
-        if not split_marks:
-            return self._run_whole(batch)
-        parts = list(self.run(batch, split_marks=split_marks))
+        parts = self._parts(batch, split_marks)
+        if len(parts) == 1:
+            return parts[0]
         if not parts:
             return np.zeros((0, N_OUT_I), np.int64), np.zeros((0, N_OUT_F))
         return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts])

@@ -209,26 +209,11 @@ def b64decode_strict(text: str) -> bytes:
         raise DecodeError("bad_base64", str(exc)) from exc
 
 
-def trades_in_logs(logs: Sequence[object]) -> tuple[list[TradeEvent], list[DecodeError]]:
-    """The trade events pump.fun logged in one transaction, and what failed to decode."""
-    trades: list[TradeEvent] = []
-    errors: list[DecodeError] = []
-    for entry in trade_payloads_in_logs(logs):
-        if isinstance(entry, DecodeError):
-            errors.append(entry)
-            continue
-        try:
-            trades.append(decode_trade_event(entry))
-        except DecodeError as exc:
-            errors.append(exc)
-    return trades, errors
+def trades_in_logs(logs: Sequence[object]) -> tuple[list[TradeFields], list[DecodeError]]:
+    """The trades pump.fun logged in one transaction, and what failed to decode.
 
-
-def trade_payloads_in_logs(logs: Sequence[object]) -> list[bytes | DecodeError]:
-    """pump.fun's `Program data:` payloads in one transaction, and failures, in log order.
-
-    Its other events are left out; a line that fails to decode gives a `DecodeError`
-    in its place.
+    Each trade as `decode_trade_fields` gives it (the feed's per-trade path builds no
+    event object); the failures in log order.
 
     Only `Program data:` lines written while pump.fun is the executing program count
     (the invoke stack is followed through `invoke` / `success` / `failed` lines), so
@@ -238,10 +223,11 @@ def trade_payloads_in_logs(logs: Sequence[object]) -> list[bytes | DecodeError]:
     "success" (`Program log: transfer success`) moves nothing.
     """
     stack: list[str] = []
-    out: list[bytes | DecodeError] = []
+    trades: list[TradeFields] = []
+    errors: list[DecodeError] = []
     for line in logs:
         if not isinstance(line, str):
-            out.append(DecodeError("bad_log_line", repr(line)[:200]))
+            errors.append(DecodeError("bad_log_line", repr(line)[:200]))
             continue
         if line.startswith(DATA_PREFIX):
             if stack and stack[-1] == PROGRAM_ID:
@@ -249,9 +235,9 @@ def trade_payloads_in_logs(logs: Sequence[object]) -> list[bytes | DecodeError]:
                     raw = b64decode_strict(line[len(DATA_PREFIX) :].strip())
                     if raw[:8] in OTHER_EVENTS:
                         continue
-                    out.append(raw)
+                    trades.append(decode_trade_fields(raw))
                 except DecodeError as exc:
-                    out.append(exc)
+                    errors.append(exc)
             continue
         parts = line.split(" ")
         if len(parts) < 3 or parts[0] != "Program" or parts[1].endswith(":"):
@@ -260,4 +246,4 @@ def trade_payloads_in_logs(logs: Sequence[object]) -> list[bytes | DecodeError]:
             stack.append(parts[1])
         elif stack and ((len(parts) == 3 and parts[2] == "success") or parts[2] == "failed:"):
             stack.pop()
-    return out
+    return trades, errors

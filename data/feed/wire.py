@@ -27,10 +27,9 @@ from data.feed.pumpfun import (
     b64decode_strict,
     curve_price,
     decode_curve,
-    decode_trade_fields,
     encode_curve,
     encode_trade_event,
-    trade_payloads_in_logs,
+    trades_in_logs,
 )
 from data.feed.rpc import RAW_KEEP, AccountNotification, LogsNotification
 
@@ -149,20 +148,12 @@ def items_from_logs(n: LogsNotification, recv_ns: int) -> list[FeedTick | FeedPr
                             shown, recv_ns)]  # fmt: skip
     if value.err is not None:  # a failed transaction traded nothing
         return []
+    trades, errors = trades_in_logs(value.logs)
     out: list[FeedTick | FeedProblem] = []
-    errors: list[DecodeError] = []
-    for entry in trade_payloads_in_logs(value.logs):
-        if isinstance(entry, DecodeError):
-            errors.append(entry)
-            continue
-        try:
-            mint, _, tok, is_buy, _, ts, v_sol, v_tok = decode_trade_fields(entry)
-        except DecodeError as exc:
-            errors.append(exc)
-            continue
+    for k, (mint, _, tok, is_buy, _, ts, v_sol, v_tok) in enumerate(trades):
         out.append(FeedTick(mint, curve_price(v_sol, v_tok), tok, 1 if is_buy else -1,
                             v_sol / LAMPORTS_PER_SOL, ts * 1_000_000_000, recv_ns,
-                            uid_of(sig, len(out))))  # fmt: skip
+                            uid_of(sig, k)))  # fmt: skip
     if errors:
         raw = f"{sig} {value.logs!r}"[:RAW_KEEP]
         out.extend(FeedProblem(err.reason, err.detail, raw, recv_ns) for err in errors)

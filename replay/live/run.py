@@ -993,22 +993,13 @@ def _no_injection(ts: int, in_seq: int, rows: tuple[ControlRow, ...]) -> None:
     raise AssertionError("a replay of recorded inputs injects nothing: they hold every control")
 
 
-def _block_of(r: WalBatch) -> np.ndarray:
-    """A record's inputs as an input block (its own, or its columns stacked into one)."""
-    if r.block is not None and r.block.shape == (len(INPUT_COLUMNS), r.n_in):
-        return r.block
-    cols = [np.ascontiguousarray(r.inputs[name], dtype=dt).view(np.int64)
-            for name, dt in INPUT_COLUMNS]  # fmt: skip
-    return np.stack(cols).reshape(len(INPUT_COLUMNS), r.n_in)
-
-
 def _inputs_table(recs: list[WalBatch]) -> dict[str, Any]:
     """The `feed_inputs` rows of a roll: every record's inputs in one concatenation.
 
     A roll takes a couple of thousand one-frame records; joining their input blocks once
     instead of each column apart is a third of the roll's time.
     """
-    whole = np.concatenate([_block_of(r) for r in recs], axis=1)
+    whole = np.concatenate([r.input_rows() for r in recs], axis=1)
     floats = whole.view(np.float64)
 
     def col(name: str) -> np.ndarray:
