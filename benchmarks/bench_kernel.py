@@ -55,7 +55,7 @@ def phase_kernel(store_dir: Path, breakers: bool = True) -> dict[str, float | st
         price=arr["price"], size=arr["size"], liq=arr["liquidity"],
         sig_kind=np.full(n, 0, np.int64), sig_value=np.full(n, 0.0),
     )  # fmt: skip
-    scales = np.array([10.0**r.decimals for r in store.mints().records()])
+    scales = store.mints().scales()
     strat = load_strategy("momentum_breakout")
     params = strat.vector(None if breakers else BREAKERS_OFF)
     Kernel(params, strat.conditions, scales).run_all(inp.slice(0, 1000))  # compile

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class MintSpec:
@@ -51,7 +53,9 @@ class MintRegistry:
     """In-memory view of the committed `mints` family."""
 
     def __init__(self, records: list[MintRecord]) -> None:
-        self._by_mint = {r.mint: r for r in records}
+        self._by_mint: dict[str, MintRecord] = {}
+        for r in records:  # an alias (two ids, one address) answers with the first
+            self._by_mint.setdefault(r.mint, r)
         self._by_id = {r.mint_id: r for r in records}
 
     def __len__(self) -> int:
@@ -61,14 +65,33 @@ class MintRegistry:
         """Look up a mint by its address or symbol."""
         return self._by_mint.get(mint)
 
+    def find_id(self, mint_id: int) -> MintRecord | None:
+        """Look up a mint by id; None if it was never registered."""
+        return self._by_id.get(mint_id)
+
     def by_id(self, mint_id: int) -> MintRecord:
         """Look up a mint by id; KeyError if it was never registered."""
         return self._by_id[mint_id]
 
     @property
     def next_id(self) -> int:
-        """The id the next new mint will receive."""
-        return len(self._by_id)
+        """One past the highest registered id: the least id a new mint can receive.
+
+        Not the count of mints: ids reserved and never registered leave holes
+        (`data.mint_ids`).
+        """
+        return max(self._by_id) + 1 if self._by_id else 0
+
+    def scales(self, n: int | None = None) -> np.ndarray:
+        """10**decimals of every id below `n` (default `next_id`), indexed by id.
+
+        A hole (an id never registered) gets 1.0: no event refers to it.
+        """
+        out = np.ones(self.next_id if n is None else n, dtype=np.float64)
+        for i, r in self._by_id.items():
+            if i < len(out):
+                out[i] = 10.0**r.decimals
+        return out
 
     def records(self) -> list[MintRecord]:
         """All records in id order."""

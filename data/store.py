@@ -39,6 +39,7 @@ from data.fsio import is_disk_full, is_temp_name
 from data.integrity import DAMAGED_DIR, CheckReport, Problem, check_store, still_damaged
 from data.locks import LOCK_NAME, WriterLock, is_writable, read_only_error
 from data.manifest import MANIFEST_NAME, Manifest, SegmentInfo, load_manifest, save_manifest
+from data.mint_ids import MintIdJournal
 from data.mints import MintRecord, MintRegistry, MintSpec
 from data.readers import reader_pin, try_exclusive
 from data.scan import Chunk, ScanFilter, ScanStats, scan_segments
@@ -193,30 +194,68 @@ class Transaction:
         A mint that already exists keeps its original id and decimals.
         """
         out: dict[str, MintRecord] = {}
-        fresh: list[MintRecord] = []
-        next_id = self._registry.next_id + len(self._new_mints)
+        new: dict[str, MintSpec] = {}
         for sp in specs:
             rec = self._registry.get(sp.mint) or self._new_mints.get(sp.mint)
-            if rec is None:
-                rec = MintRecord(next_id, sp.mint, sp.symbol, sp.decimals, sp.quote, source)
-                next_id += 1
-                self._new_mints[sp.mint] = rec
-                fresh.append(rec)
-            out[sp.mint] = rec
-        if fresh:
-            self.append(
-                "mints",
-                {
-                    "ts_ns": np.full(len(fresh), ts_ns, dtype=np.int64),
-                    "mint_id": [r.mint_id for r in fresh],
-                    "mint": [r.mint for r in fresh],
-                    "symbol": [r.symbol for r in fresh],
-                    "decimals": [r.decimals for r in fresh],
-                    "quote": [r.quote for r in fresh],
-                    "source": [r.source for r in fresh],
-                },
+            if rec is not None:
+                out[sp.mint] = rec
+            else:
+                new.setdefault(sp.mint, sp)
+        if not new:
+            return out
+        # Ids (and decimals) from the store's journal, which every registrar asks first:
+        # an address another process holds an id for, committed or not, keeps it.
+        floor = max([self._registry.next_id] + [r.mint_id + 1 for r in self._new_mints.values()])
+        ids = self._store.mint_ids.assign(((a, sp.decimals) for a, sp in new.items()), floor)
+        fresh = [MintRecord(ids[a][0], a, sp.symbol, ids[a][1], sp.quote, source)
+                 for a, sp in new.items()]  # fmt: skip
+        self._append_mints(fresh, np.full(len(fresh), ts_ns, dtype=np.int64))
+        return out | {r.mint: r for r in fresh}
+
+    def register_reserved(self, recs: Sequence[MintRecord], ts_ns: Sequence[int]) -> int:
+        """Register mints at ids their source reserved (`MintIdCounter.take`) and used.
+
+        A live run's new tokens, at its roll: the log that first used each id is the
+        authority. An id already registered to the same address is skipped (a roll
+        re-run at recovery); one registered to another address means the id was handed
+        out twice, which is refused. An address another process registered meanwhile
+        under its own id is registered again: an alias, both ids naming the same mint
+        (the registry answers an address with the first). Returns how many were new.
+        """
+        fresh: list[MintRecord] = []
+        times: list[int] = []
+        for rec, ts in zip(recs, ts_ns, strict=True):
+            have = self._registry.find_id(rec.mint_id) or next(
+                (r for r in self._new_mints.values() if r.mint_id == rec.mint_id), None
             )
-        return out
+            if have is None:
+                fresh.append(rec)
+                times.append(ts)
+            elif have.mint != rec.mint:
+                raise StoreError(
+                    f"mint id {rec.mint_id} is registered to {have.mint}, but {rec.source} "
+                    f"used it for {rec.mint}: the id was handed out twice"
+                )
+        self._append_mints(fresh, np.array(times, dtype=np.int64))
+        return len(fresh)
+
+    def _append_mints(self, fresh: list[MintRecord], ts_ns: np.ndarray) -> None:
+        if not fresh:
+            return
+        for r in fresh:
+            self._new_mints.setdefault(r.mint, r)
+        self.append(
+            "mints",
+            {
+                "ts_ns": ts_ns,
+                "mint_id": [r.mint_id for r in fresh],
+                "mint": [r.mint for r in fresh],
+                "symbol": [r.symbol for r in fresh],
+                "decimals": [r.decimals for r in fresh],
+                "quote": [r.quote for r in fresh],
+                "source": [r.source for r in fresh],
+            },
+        )
 
     @property
     def mints_added(self) -> int:
@@ -288,8 +327,16 @@ class EventStore:
         self._registry: tuple[tuple[str, ...], MintRegistry] | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._views_generation = -1
+        self._mint_ids: MintIdJournal | None = None
 
     # ----------------------------------------------------------------- state
+    @property
+    def mint_ids(self) -> MintIdJournal:
+        """The store's mint id journal (`data.mint_ids`), opened on first use."""
+        if self._mint_ids is None:
+            self._mint_ids = MintIdJournal(self.root)
+        return self._mint_ids
+
     @property
     def manifest(self) -> Manifest:
         """The committed state this handle reads (see `refresh`)."""
@@ -576,7 +623,10 @@ class EventStore:
         return self._con
 
     def close(self) -> None:
-        """Close the DuckDB connection, if one was opened."""
+        """Close the DuckDB connection and the mint id journal, if they were opened."""
+        if self._mint_ids is not None:
+            self._mint_ids.close()
+            self._mint_ids = None
         if self._con is not None:
             self._con.close()
             self._con = None

@@ -91,11 +91,11 @@ def load_tape(
         for k in parts:
             parts[k].append(np.asarray(chunk[k]))
     cols = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in parts.items()}
-    recs = store.mints().records()
-    scale = np.array([10.0 ** (TOKEN_DECIMALS - r.decimals) for r in recs] or [1.0])
+    reg = store.mints()
+    scale = 10.0**TOKEN_DECIMALS / reg.scales(max(reg.next_id, 1))  # by id: ids can have holes
     mid = cols["mint_id"].astype(np.int64)
     size6 = np.rint(cols["size"] * scale[mid] if len(mid) else np.zeros(0)).astype(np.int64)
-    address = [address_for(r.mint) for r in recs]
+    address = [address_for(r.mint) if (r := reg.find_id(m)) else "" for m in range(reg.next_id)]
     used = sorted(set(mid.tolist()))
     return Tape(cols["ts_ns"].astype(np.int64), mid, cols["price"].astype(np.float64), size6,
                 cols["side"].astype(np.int64), cols["liquidity"].astype(np.float64),

@@ -275,7 +275,7 @@ def run_replay(
     `freeze_learning_at` makes the learning loop only observe from that time on.
     """
     registry = store.mints()
-    scales = np.array([10.0**r.decimals for r in registry.records()], dtype=np.float64)
+    scales = registry.scales()
     kernel = Kernel(params, strategy.conditions, scales)
     cash0 = int(kernel.state.glob[G_CASH])
     outs_i: list[np.ndarray] = [np.zeros((0, N_OUT_I), np.int64)]

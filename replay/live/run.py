@@ -34,7 +34,7 @@ from data.errors import StoreError
 from data.feed.pumpfun import TOKEN_DECIMALS
 from data.feed.wire import FeedGap, FeedProblem, FeedTick
 from data.locks import RunLock, read_only_error
-from data.mints import MintSpec, mint_label
+from data.mints import MintRecord, mint_label
 from data.schemas import FAMILIES
 from data.store import EventStore
 from data.wal import INPUT_COLUMNS, ROW, WalBatch, WalWriter, input_block, read_log, truncate_torn
@@ -42,6 +42,7 @@ from engine.controls import ADAPTATION_CONTROL_SEQ0, ControlRow
 from engine.events import InputKind, OutKind, Reason
 from engine.kernel import Kernel, KernelInput, as_input
 from engine.layout import (
+    MF_SCALE,
     N_OUT_F,
     N_OUT_I,
     O_ACTION,
@@ -205,16 +206,17 @@ class LiveRun:
         self.now_ns = now_ns
         self.write = write
         self.stats = LiveStats()
-        reg = store.mints()
-        self.addresses = {r.mint: r.mint_id for r in reg.records()}
-        self.by_id = {r.mint_id: r.mint for r in reg.records()}
-        self.symbols = {r.mint_id: r.symbol for r in reg.records()}
+        self.addresses: dict[str, int] = {}
+        self.by_id: dict[int, str] = {}
+        self.symbols: dict[int, str | None] = {}
+        self.scales: dict[int, float] = {}
+        self.n_known = 0
+        self._load_registry()
+        self._fresh: list[list[Any]] = []
+        """[id, address, decimals, ts] of mints given ids since the last batch was logged."""
         self.watchers: list[Callable[[np.ndarray, np.ndarray, dict[str, Any]], None]] = []
         """Called with each new batch's outputs and extras (alerts); never on recovery."""
-        self.scales = {r.mint_id: 10.0**r.decimals for r in reg.records()}
-        self.n_known = len(reg)
-        scales = np.array([10.0**r.decimals for r in reg.records()], dtype=np.float64)
-        self.kernel = Kernel(self.params, strategy.conditions, scales,
+        self.kernel = Kernel(self.params, strategy.conditions, store.mints().scales(),
                              external_venue=external_venue)  # fmt: skip
         self.cash0 = round(self.params[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL)
         self.batch_no = 0
@@ -307,9 +309,20 @@ class LiveRun:
             )
         if unrolled:
             self._roll([_Pending(r, -1, None) for r in unrolled])
+            self._load_registry()  # with the mints the log held and this roll registered
         for path in logs:
             path.unlink()
         self._rebuild()
+
+    def _load_registry(self) -> None:
+        """Know every mint the store has registered (at start, and after recovery)."""
+        reg = self.store.mints()
+        for r in reg.records():
+            self.addresses.setdefault(r.mint, r.mint_id)
+            self.by_id[r.mint_id] = r.mint
+            self.symbols[r.mint_id] = r.symbol
+            self.scales[r.mint_id] = 10.0**r.decimals
+        self.n_known = max(self.n_known, reg.next_id)
 
     def _rolled_through(self) -> int:
         self.store.refresh()
@@ -365,31 +378,42 @@ class LiveRun:
 
     # ------------------------------------------------------------- processing
     def register(self, addresses: Sequence[str], ts_ns: int) -> None:
-        """Register the feed mints not known yet (6 decimals, SOL quote), in one commit."""
+        """Give the feed mints not known yet their ids at once (6 decimals, SOL quote).
+
+        No store commit on the event loop: the id comes from the store's mint id journal
+        (`data.mint_ids`, microseconds; another process that met the mint first keeps
+        its id), the batch's log record carries it, `sync` makes the journal durable
+        before the record, and the next roll registers the mint in `mints`.
+        """
         new = sorted({a for a in addresses if a not in self.addresses})
         if not new:
             return
         if not self.write:
             raise KeyError(new[0])
-        with self.store.transaction() as tx:
-            recs = tx.register_mints([MintSpec(a, None, TOKEN_DECIMALS, "SOL") for a in new],
-                                     source=self.run_id, ts_ns=ts_ns)  # fmt: skip
-        for a, rec in recs.items():
-            self.addresses[a] = rec.mint_id
-            self.by_id[rec.mint_id] = a
-            self.scales[rec.mint_id] = 10.0**rec.decimals
-            self.n_known = max(self.n_known, rec.mint_id + 1)
+        ids = self.store.mint_ids.assign(((a, TOKEN_DECIMALS) for a in new), self.n_known)
+        for a in new:
+            mint_id, decimals = ids[a]
+            scale = 10.0**decimals
+            self.addresses[a] = mint_id
+            self.by_id[mint_id] = a
+            self.scales[mint_id] = scale
+            self.n_known = max(self.n_known, mint_id + 1)
+            if mint_id < self.kernel.n_mints:  # room made before this run knew the id
+                self.kernel.state.mint_f[mint_id, MF_SCALE] = scale
+            self._fresh.append([mint_id, a, decimals, ts_ns])
 
     def _grow(self, n_mints: int) -> None:
         have = self.kernel.n_mints
         if n_mints <= have:
             return
-        if any(m not in self.scales for m in range(have, n_mints)):
+        if any(m not in self.scales for m in range(have, n_mints)) and not self.write:
             # Mints another process registered meanwhile: read the registry once.
             self.store.refresh()
             for r in self.store.mints().records():
                 self.scales.setdefault(r.mint_id, 10.0**r.decimals)
-        more = [self.scales[m] for m in range(have, n_mints)]
+        # An id this run has not met (another process's) gets a placeholder scale until
+        # `register` meets it: no input refers to it before then.
+        more = [self.scales.get(m, 1.0) for m in range(have, n_mints)]
         self.kernel.add_mints(np.array(more, dtype=np.float64))
 
     def _apply(
@@ -682,6 +706,8 @@ class LiveRun:
         out_i, out_f = self._apply(cols, n_mints, n_ticks)
         decided = self.now_ns()
         extras = {**extras, "first_recv_ns": first_recv, "decided_ns": decided}
+        if self._fresh:  # the new mints' ids, registered when this record rolls
+            extras["mints"], self._fresh = self._fresh, []
         learned = self._new_learning_rows()
         if learned:  # logged with this batch: in the store with it, or lost with it
             extras["learning"] = learned
@@ -816,6 +842,7 @@ class LiveRun:
         if self.wal is None:
             return
         unsynced = self.wal.unsynced
+        self.store.mint_ids.sync()  # ids the records use, durable before them
         self.wal.sync()
         if unsynced:
             self.progress.emit("acknowledged", through=self.batch_no - 1)
@@ -849,6 +876,12 @@ class LiveRun:
         out_f = np.concatenate([r.out_f for r in recs]) if recs else np.zeros((0, N_OUT_F))
         out_i = out_i.astype(np.int64)
         with self.store.transaction() as tx:
+            fresh = [m for r in recs for m in r.extras.get("mints", [])]
+            if fresh:
+                tx.register_reserved(
+                    [MintRecord(i, a, None, d, "SOL", self.run_id) for i, a, d, _ in fresh],
+                    [ts for *_, ts in fresh],
+                )
             tx.append("feed_inputs", _inputs_table(recs), source=self.run_id)
             for fam, table in split_families(out_i, out_f, recs[0].first_run_seq).items():
                 if table.num_rows:

@@ -121,7 +121,7 @@ def sweep_local(
     # Each set's row is its own: the store's parameter changes write into it.
     params = np.stack([strategy.vector(s) for s in param_sets])
     n = len(params)
-    scales = np.array([10.0**r.decimals for r in store.mints().records()], dtype=np.float64)
+    scales = store.mints().scales()
     st = _stack(params, scales, strategy)
     met = np.zeros((n, N_METRICS))
     cash0 = np.array([round(p[P.INITIAL_CASH_SOL] * LAMPORTS_PER_SOL) for p in params]) / 1e9
