@@ -60,8 +60,11 @@ def synthetic_tape(n: int, rate: float, seed: int = 1) -> Any:
     return Tape(ts, mint, walk, size, side, liq, np.arange(n, dtype=np.int64), addresses)
 
 
-def phase_serve(rate: float, n: int, port_file: Path) -> None:
-    """Serve the tape at `rate` messages/s to the first subscriber, then exit."""
+def phase_serve(rate: float, n: int, port_file: Path, send_times: Path | None = None) -> None:
+    """Serve the tape at `rate` messages/s to the first subscriber, then exit.
+
+    `send_times`: where to save each frame's send wall time (ns, by uid) at the end.
+    """
     from data.feed.server import RecordedFeedServer
 
     async def main() -> None:
@@ -70,6 +73,8 @@ def phase_serve(rate: float, n: int, port_file: Path) -> None:
         port_file.write_text(str(port))
         await srv.finished.wait()
         await asyncio.sleep(1.0)
+        if send_times is not None and srv.send_ns is not None:
+            np.save(send_times, srv.send_ns)
         print(json.dumps({"sent": srv.sent}), flush=True)
         await srv.close()
 
@@ -116,8 +121,10 @@ def one(rate: int, seconds: float, tree: Path | None = None, warm: bool = False)
     try:
         port_file = work / "port"
         n = int(rate * seconds)
+        sent_at = work / "send_ns.npy"
         srv = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_paper", "--phase", "serve",
-                                "--rate", str(rate), "--n", str(n), "--port-file", str(port_file)],
+                                "--rate", str(rate), "--n", str(n), "--port-file", str(port_file),
+                                "--send-times", str(sent_at)],
                                stdout=subprocess.PIPE, text=True)  # fmt: skip
         while not port_file.exists() or not port_file.read_text():
             time.sleep(0.05)
@@ -143,11 +150,45 @@ def one(rate: int, seconds: float, tree: Path | None = None, warm: bool = False)
             "receipt_to_taken_us": rep["latency_parts_us"]["receipt_to_taken"],
             "taken_to_appended_us": rep["latency_parts_us"]["taken_to_appended"],
             "receipt_to_fsynced_us": rep["durable_latency_us"],
+            "sent_to_appended_us": sent_to_appended(work / "store", np.load(sent_at)),
             "batches": rep["batches"], "decisions": rep["decisions"],
             "peak_rss_mb": round(doc["peak_rss_mb"], 1),
         }  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def sent_to_appended(store_dir: Path, send_ns: np.ndarray) -> dict[str, Any]:
+    """Each message's server send -> its batch appended to the log (us), from the store.
+
+    Receipt is stamped when the loop reads a frame: a frame that waited in the socket
+    while the loop was busy (a roll, an fsync) waits before its receipt, unseen by the
+    receipt figures. Both processes stamp the same wall clock. One connection delivers
+    the frames in order, one trade each, so the run's k-th tick (rolled `feed_inputs`
+    in input order) is the k-th frame sent; `live_batches` gives its batch's append time.
+    """
+    from data.store import open_store
+
+    st = open_store(store_dir, reader=True)
+    try:
+        rows = st.con.execute(
+            "SELECT b.appended_ns FROM feed_inputs f JOIN live_batches b "
+            "ON f.batch_no = b.batch_no AND f.source = b.source WHERE f.kind = 0 "
+            "ORDER BY f.in_seq"
+        ).fetchnumpy()
+    finally:
+        st.close()
+    appended = rows["appended_ns"].astype(np.int64)
+    sent = send_ns[send_ns > 0]
+    if len(appended) != len(sent) or not len(sent):
+        why = f"{len(appended)} ticks logged, {len(sent)} frames sent"
+        return {"messages": 0, "p50": None, "p99": None, "max": None, "why_none": why}
+    lat = (appended - sent) / 1e3
+    if os.environ.get("CLANKA_BENCH_DUMP"):
+        np.save(os.environ["CLANKA_BENCH_DUMP"] + f"-{len(lat)}.npy", lat)
+    p50, p99 = np.percentile(lat, [50, 99])
+    return {"messages": len(lat), "p50": round(float(p50), 1), "p99": round(float(p99), 1),
+            "max": round(float(lat.max()), 1)}  # fmt: skip
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -158,7 +199,7 @@ def _summary(rate: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One offered rate's runs: medians of each latency percentile, and whether it kept up."""
     row: dict[str, Any] = {"offered_per_s": rate, "runs": runs}
     keys = ("receipt_to_appended_us", "message_receipt_to_appended_us", "receipt_to_taken_us",
-            "taken_to_appended_us", "receipt_to_fsynced_us")  # fmt: skip
+            "taken_to_appended_us", "receipt_to_fsynced_us", "sent_to_appended_us")  # fmt: skip
     for key in keys:
         row[key] = {p: _median([r[key][p] for r in runs]) for p in ("p50", "p99")}
         got = [r[key]["p50"] for r in runs if r[key]["p50"] is not None]
@@ -182,6 +223,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1000)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--port-file", type=Path)
+    ap.add_argument("--send-times", type=Path, default=None)
     ap.add_argument("--port", type=int)
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--store", type=Path)
@@ -201,7 +243,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.phase == "serve":
-        phase_serve(args.rate, args.n, args.port_file)
+        phase_serve(args.rate, args.n, args.port_file, args.send_times)
         return
     if args.phase == "paper":
         print(json.dumps(phase_paper(args.port, args.seconds, args.store, args.warm), default=str))
@@ -215,13 +257,17 @@ def main() -> None:
             print(f"{rate:>6}/s run {i + 1}: processed {r['processed_per_s']:,.0f}/s, "
                   f"receipt->appended p50 {r['receipt_to_appended_us']['p50']} us "
                   f"p99 {r['receipt_to_appended_us']['p99']} us; per message p99 "
-                  f"{r['message_receipt_to_appended_us']['p99']} us", file=sys.stderr)  # fmt: skip
+                  f"{r['message_receipt_to_appended_us']['p99']} us; sent->appended p50 "
+                  f"{r['sent_to_appended_us']['p50']} p99 {r['sent_to_appended_us']['p99']} us",
+                  file=sys.stderr)  # fmt: skip
             if args.baseline_tree is not None:
                 b = one(rate, args.seconds, args.baseline_tree, warm=args.warm)
                 base.append(b)
                 print(f"{rate:>6}/s baseline {i + 1}: processed {b['processed_per_s']:,.0f}/s, "
                       f"receipt->appended p50 {b['receipt_to_appended_us']['p50']} us "
-                      f"p99 {b['receipt_to_appended_us']['p99']} us", file=sys.stderr)  # fmt: skip
+                      f"p99 {b['receipt_to_appended_us']['p99']} us; sent->appended p50 "
+                      f"{b['sent_to_appended_us']['p50']} p99 {b['sent_to_appended_us']['p99']} us",
+                      file=sys.stderr)  # fmt: skip
         rows.append(_summary(rate, runs))
         if base:
             base_rows.append(_summary(rate, base))

@@ -156,6 +156,9 @@ class RecordedFeedServer:
         self._server: Server | None = None
         self.port = 0
         self._logs_text: list[str | None] | None = None
+        self.send_ns = np.full(len(tape), -1, np.int64) if prerender else None
+        """Prerendered: each trade frame's wall time (ns) when it was handed to the socket
+        (the last subscriber's), so a benchmark can time sent -> decided end to end."""
         if prerender:  # render every trade's frame now, so playing is only sending
             self._logs_text = []
             for i in range(len(tape)):
@@ -249,6 +252,8 @@ class RecordedFeedServer:
                         await ws.send(text.replace(f'"subscription": {_SUB_MARK}}}',
                                                    f'"subscription": {sub}}}'))  # fmt: skip
                         self.sent += 1
+                if self.send_ns is not None:
+                    self.send_ns[i] = time.time_ns()
             return
         made = trade_for(self.tape, i)
         if made is None:

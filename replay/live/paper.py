@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -140,6 +141,11 @@ async def run_paper(
                         (start - run.last_recv_ns) / 1e9)  # fmt: skip
     deadline = start + int(duration_s * 1e9) if duration_s is not None else None
     next_hb = start + hb_ns
+    # What start-up built (modules, compiled kernels, the registry) lives as long as the
+    # run: frozen, the collector's full passes stop walking it. Those passes stalled the
+    # loop for up to 97 ms, a few times a minute (benchmarks/bench_paper.py).
+    gc.collect()
+    gc.freeze()
     poll_ns = run.settings.control_poll_ms * 1_000_000
     next_poll = start
     max_batch = run.settings.max_batch
@@ -198,6 +204,7 @@ async def run_paper(
             await asyncio.wait_for(feed_task, 10)
         # What arrived but was not processed is not acknowledged: it is dropped, and a
         # restart records the outage from the last processed input as a feed gap.
+        gc.unfreeze()
     outage = feed.open_outage(clock.now_ns())
     if outage is not None:  # stopped while the feed was down: the log says so
         run.process_items([outage], None)
