@@ -10,7 +10,11 @@ receipt, parsed by msgspec), the TradeEvent decoder, the micro-batch loop, the k
 the write-ahead log (append; fsync every 5 ms), with `momentum_breakout`. Per batch it
 records receipt -> appended to the log (the decision event acknowledged in the OS), its
 two parts
-(receipt -> the loop takes the batch; taken -> appended) and receipt -> fsynced.
+(receipt -> the loop takes the batch; taken -> appended) and receipt -> fsynced. Per
+message it also records server send -> appended (`sent_to_appended`): the receipt stamp
+is taken when the loop reads a frame, so a frame that waited in the socket while the
+loop was busy (a roll, a collector pass) waits before its receipt, unseen by the receipt
+figures; the server stamps each frame's send on the same wall clock.
 
 For each offered rate the paper process reports messages processed, their rate and the
 latency percentiles; "sustained" is the highest offered rate the paper process kept up
@@ -85,7 +89,7 @@ def phase_paper(port: int, seconds: float, store_dir: Path, warm: bool = False) 
     """The paper loop against the server for `seconds`; its report.
 
     `warm`: the tape's mints are registered before the clock starts, as in a run that
-    has seen them before (each first sight is a store commit on the loop, about 5 ms).
+    has seen them before (a first sight takes an id from the store's mint id journal).
     """
     from data.feed.client import FeedConfig, WallClock
     from data.store import open_store

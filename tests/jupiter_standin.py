@@ -26,6 +26,7 @@ trade moved the price by pct % first).
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import struct
 import threading
@@ -91,7 +92,14 @@ class Pool:
         return y * net // (x + net), fee
 
 
+_UNIQUE = itertools.count(1)
+"""Makes each of the stand-in's own transactions unique: two equal pool approvals within
+one blockhash would otherwise have one signature, and the second fail as already
+processed (a failing swap leaves the reserves as they were, so the next asks the same)."""
+
+
 def _send_as(chain: Chain, payer: Keypair, ixs: list[Any], *signers: Keypair) -> None:
+    ixs = [set_compute_unit_limit(200_000 + next(_UNIQUE) % 100_000), *ixs]  # no fee change
     with chain.lock:
         msg = MessageV0.try_compile(payer.pubkey(), ixs, [], chain.svm.latest_blockhash())
         res = chain.svm.send_transaction(VersionedTransaction(msg, [payer, *signers]))

@@ -67,6 +67,7 @@ from replay.core.runner import (
 )
 from replay.core.scheduler import Scheduler
 from replay.live.latency import Latencies
+from replay.live.roll_inputs import RollInputs
 from replay.report.controls import applied_controls
 from replay.report.event_log import log_events
 from replay.report.metrics import build_report
@@ -227,6 +228,8 @@ class LiveRun:
         self.outs_i: list[np.ndarray] = []
         self.outs_f: list[np.ndarray] = []
         self.pending: list[_Pending] = []
+        self._roll_inputs = RollInputs()
+        """The pending batches' inputs and `live_batches` rows, gathered as they are logged."""
         self.unsynced_outputs = 0
         self.last_sync_ns = 0
         self.last_roll_ns: int = int(now_ns())
@@ -742,6 +745,13 @@ class LiveRun:
                     recv = cols["recv_ns"]
                     self.stats.message_ns.add_many(appended - recv[recv > 0])
         self.pending.append(_Pending(rec, decided, appended))
+        if appended is not None:
+            ts0 = int(cols["ts"][0]) if rec.n_in else decided
+            self._roll_inputs.add(rec.input_rows(), (ts0, rec.batch_no, rec.n_in, len(out_i),
+                                                     first_run_seq, n_mints, first_recv, decided,
+                                                     appended))  # fmt: skip
+            if len(extras) > 2:  # more than its two timings
+                self._roll_inputs.noted.append(rec)
         self.unsynced_outputs += len(out_i)
         self._note(out_i, out_f)
         log_events(out_i, out_f, lambda m: self.by_id.get(m, f"mint {m}"))
@@ -881,24 +891,26 @@ class LiveRun:
         self._check_rolls()
         self.sync()
         pend, self.pending = self.pending, []
+        acc = self._roll_inputs
+        self._roll_inputs = RollInputs(max(4096, acc.n + acc.n // 4))
         assert self.wal is not None
         old = self.wal.path
         self.wal.close()
         self.wal = WalWriter(self.wal_dir / f"wal-{self.batch_no:012d}.log")
         if not background:
             self._wait_rolls()
-            self._roll_log(pend, old)
+            self._roll_log(pend, acc, old)
             return
         if self._roller is None:
             self._roller = ThreadPoolExecutor(1, thread_name_prefix=f"roll-{self.run_id}")
-        self._rolls.append(self._roller.submit(self._roll_log, pend, old))
+        self._rolls.append(self._roller.submit(self._roll_log, pend, acc, old))
 
-    def _roll_log(self, pend: list[_Pending], old: Path) -> None:
+    def _roll_log(self, pend: list[_Pending], acc: RollInputs, old: Path) -> None:
         """Commit one closed log's batches, then remove the log (the roll thread's job)."""
         if self._roll_failed is not None:
             raise self._roll_failed  # a gap in what Parquet holds would lose batches
         try:
-            self._roll(pend)
+            self._roll(pend, acc)
         except BaseException as exc:
             self._roll_failed = exc
             raise
@@ -915,19 +927,26 @@ class LiveRun:
         while self._rolls:
             self._rolls.pop(0).result()
 
-    def _roll(self, pend: list[_Pending]) -> None:
+    def _roll(self, pend: list[_Pending], acc: RollInputs | None = None) -> None:
+        """Commit batches to Parquet in one transaction.
+
+        `acc` holds their inputs and `live_batches` rows as the loop logged them; without
+        it (recovery) both are built from the records read back from the log.
+        """
         recs = [p.rec for p in pend]
         out_i = np.concatenate([r.out_i for r in recs]) if recs else np.zeros((0, N_OUT_I))
         out_f = np.concatenate([r.out_f for r in recs]) if recs else np.zeros((0, N_OUT_F))
         out_i = out_i.astype(np.int64)
+        noted = recs if acc is None else acc.noted  # the records with side events
         with self.store.transaction() as tx:
-            fresh = [m for r in recs for m in r.extras.get("mints", [])]
+            fresh = [m for r in noted for m in r.extras.get("mints", [])]
             if fresh:
                 tx.register_reserved(
                     [MintRecord(i, a, None, d, "SOL", self.run_id) for i, a, d, _ in fresh],
                     [ts for *_, ts in fresh],
                 )
-            tx.append("feed_inputs", _inputs_table(recs), source=self.run_id)
+            inputs = _inputs_table(recs) if acc is None else _inputs_columns(*acc.inputs())
+            tx.append("feed_inputs", inputs, source=self.run_id)
             for fam, table in split_families(out_i, out_f, recs[0].first_run_seq).items():
                 if table.num_rows:
                     tx.append(fam, table, source=self.run_id)
@@ -940,7 +959,7 @@ class LiveRun:
                     "mint_id": np.full(len(marks), -1, np.int32), "cash_sol": cash,
                     "positions_sol": held, "equity_sol": cash + held,
                 }, source=self.run_id)  # fmt: skip
-            problems = [p for r in recs for p in r.extras.get("problems", [])]
+            problems = [p for r in noted for p in r.extras.get("problems", [])]
             if problems:
                 tx.append("quarantine", {
                     "ts_ns": [p["recv_ns"] for p in problems],
@@ -953,16 +972,19 @@ class LiveRun:
                     "raw": [p["raw"] for p in problems],
                 }, source=self.run_id)  # fmt: skip
             for fam in LEARNING_FAMILIES:
-                learned = [x for r in recs for x in r.extras.get("learning", {}).get(fam, [])]
+                learned = [x for r in noted for x in r.extras.get("learning", {}).get(fam, [])]
                 if learned:
                     tx.append(fam, learning_table(fam, learned), source=self.run_id)
-            gaps = [g for r in recs for g in r.extras.get("gaps", [])]
+            gaps = [g for r in noted for g in r.extras.get("gaps", [])]
             if gaps:
                 tx.append("feed_gaps", {
                     "ts_ns": [g["start_ns"] for g in gaps], "end_ns": [g["end_ns"] for g in gaps],
                     "attempts": [g["attempts"] for g in gaps],
                     "reason": [g["reason"] for g in gaps],
                 }, source=self.run_id)  # fmt: skip
+            if acc is not None:
+                tx.append("live_batches", acc.batch_columns(), source=self.run_id)
+                return
             tx.append("live_batches", {
                 "ts_ns": [int(r.inputs["ts"][0]) if r.n_in else r.extras.get("decided_ns", 0)
                           for r in recs],
@@ -1084,6 +1106,12 @@ def _inputs_table(recs: list[WalBatch]) -> dict[str, Any]:
     instead of each column apart is a third of the roll's time.
     """
     whole = np.concatenate([r.input_rows() for r in recs], axis=1)
+    batch_no = np.repeat(np.array([r.batch_no for r in recs], np.int64), [r.n_in for r in recs])
+    return _inputs_columns(whole, batch_no)
+
+
+def _inputs_columns(whole: np.ndarray, batch_no: np.ndarray) -> dict[str, Any]:
+    """`feed_inputs` columns from an input block and each input's batch number."""
     floats = whole.view(np.float64)
 
     def col(name: str) -> np.ndarray:
@@ -1092,9 +1120,7 @@ def _inputs_table(recs: list[WalBatch]) -> dict[str, Any]:
         return row
 
     return {
-        "ts_ns": col("ts"),
-        "batch_no": np.repeat(np.array([r.batch_no for r in recs], np.int64),
-                              [r.n_in for r in recs]),
+        "ts_ns": col("ts"), "batch_no": batch_no,
         "in_seq": col("seq"), "kind": col("kind").astype(np.int8),
         "mint_id": col("mint").astype(np.int32), "price": col("price"), "size": col("size"),
         "liquidity": col("liq"), "sig_kind": col("sig_kind").astype(np.int16),

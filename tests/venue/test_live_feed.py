@@ -231,6 +231,10 @@ def test_live_buys_takes_partial_profits_and_stops_out_and_parts_from_paper_only
     port, n_ticks = trades_feed
     strategy = EAGER.replace("time_stop_s = 1\n", "time_stop_s = 14400\n") + (
         "max_slippage_pct = 1.0\n"  # the breaker measures live fills from the decision
+        # The 2,000x replay moves the price seconds of market time between an order and
+        # its fill, so which early trades lose depends on how fast the loop is: the
+        # losing-streak breaker (3 by default) is not what this test is about.
+        "max_consecutive_losses = 1000\n"
     )
     limits = ExecutorSettings(max_drift_pct=50, max_impact_pct=50)
     rep, held, sol, st, _, _ = _run_live(port, tmp_path, limits, strategy=strategy,
