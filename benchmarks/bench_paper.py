@@ -18,8 +18,9 @@ figures; the server stamps each frame's send on the same wall clock.
 
 For each offered rate the paper process reports messages processed, their rate and the
 latency percentiles; "sustained" is the highest offered rate the paper process kept up
-with (processed >= 99% of what was sent and p99 receipt -> appended under 50 ms, i.e.
-no queue building up). Each rate runs `--runs` times (fresh processes); medians quoted.
+with (processed >= 99% of what was sent and p99 under 50 ms, i.e. no queue building
+up; p99 end to end, sent -> appended, where the store gives it, else from receipt).
+Each rate runs `--runs` times (fresh processes); medians quoted.
 Writes benchmarks/results/paper.json. `--baseline-tree DIR` (another checkout, e.g. a
 `git worktree` of an older commit) alternates that checkout's paper path with this
 one's, run for run against the same server, and reports both and their p50 ratio.
@@ -209,11 +210,16 @@ def _summary(rate: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
         got = [r[key]["p50"] for r in runs if r[key]["p50"] is not None]
         row[key]["p50_spread"] = [min(got), max(got)] if got else None
     row["processed_per_s"] = _median([r["processed_per_s"] for r in runs])
-    row["kept_up"] = all(
-        r["processed"] >= 0.99 * r["sent"] and (r["receipt_to_appended_us"]["p99"] or 0) < 50_000
-        for r in runs
-    )
+    row["kept_up"] = all(kept_up(r) for r in runs)
     return row
+
+
+def kept_up(run: dict[str, Any]) -> bool:
+    """Took 99% of what was sent with p99 under 50 ms (end to end where measured)."""
+    p99 = (run.get("sent_to_appended_us") or {}).get("p99")
+    if p99 is None:
+        p99 = run["receipt_to_appended_us"]["p99"]
+    return bool(run["processed"] >= 0.99 * run["sent"] and (p99 or 0) < 50_000)
 
 
 def _median(xs: list[float | None]) -> float | None:
@@ -284,6 +290,8 @@ def main() -> None:
                    f"{args.seconds:g} s per rate, server and paper in separate processes",
         "rates": [{k: v for k, v in r.items() if k != "runs"} for r in rows],
         "sustained_messages_per_s": max(kept) if kept else None,
+        "kept_up_rule": "processed >= 99% of sent and p99 < 50 ms, end to end "
+                        "(sent -> appended) where measured",
         "goal": "p99 <= 50 us receipt -> decision appended; >= 50,000 messages/s sustained",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -213,14 +213,16 @@ class Transaction:
         return out | {r.mint: r for r in fresh}
 
     def register_reserved(self, recs: Sequence[MintRecord], ts_ns: Sequence[int]) -> int:
-        """Register mints at ids their source reserved (`MintIdCounter.take`) and used.
+        """Register mints at the ids their source took from the journal and used.
 
-        A live run's new tokens, at its roll: the log that first used each id is the
-        authority. An id already registered to the same address is skipped (a roll
-        re-run at recovery); one registered to another address means the id was handed
-        out twice, which is refused. An address another process registered meanwhile
-        under its own id is registered again: an alias, both ids naming the same mint
-        (the registry answers an address with the first). Returns how many were new.
+        A live run's new tokens, at its roll (`MintIdJournal.assign` gave the ids): the
+        log that first used each id is the authority. An id already registered to the
+        same address is skipped (another registrar that met the mint, or a roll re-run
+        at recovery); one registered to another address means the id was handed out
+        twice, which is refused. An address registered under another id (possible only
+        past the journal: an older Clanka, or a journal removed by hand) is registered
+        again, an alias; the registry answers that address with the first. Returns how
+        many were new.
         """
         fresh: list[MintRecord] = []
         times: list[int] = []

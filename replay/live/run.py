@@ -287,8 +287,8 @@ class LiveRun:
                 step = strategist.settings.interval_ns
                 self.loop.next_due = (self.last_ts // step + 1) * step
         self._requests_from = self.last_ts + 1 if self.last_ts else self.started_ns
-        self.kernel.warm()  # not on the first trade
         """On-demand strategist requests before this were served before a restart."""
+        self.kernel.warm()  # the compiled kernel loaded now, not on the first trade
 
     # ---------------------------------------------------------------- recovery
     def _recover(self) -> None:
@@ -906,7 +906,13 @@ class LiveRun:
         self._rolls.append(self._roller.submit(self._roll_log, pend, acc, old))
 
     def _roll_log(self, pend: list[_Pending], acc: RollInputs, old: Path) -> None:
-        """Commit one closed log's batches, then remove the log (the roll thread's job)."""
+        """Commit one closed log's batches, then remove the log (the roll thread's job).
+
+        What it touches is its own: the closed log's records and gathered tables, and a
+        store transaction (which reads the manifest from disk). The loop meanwhile reads
+        the store handle (`poll_controls`), which may see the manifest one roll behind
+        until its next refresh.
+        """
         if self._roll_failed is not None:
             raise self._roll_failed  # a gap in what Parquet holds would lose batches
         try:
