@@ -15,6 +15,8 @@ message it also records server send -> appended (`sent_to_appended`): the receip
 is taken when the loop reads a frame, so a frame that waited in the socket while the
 loop was busy (a roll, a collector pass) waits before its receipt, unseen by the receipt
 figures; the server stamps each frame's send on the same wall clock.
+`CLANKA_BENCH_DUMP=PREFIX` also saves each run's end-to-end latencies, in send order, as
+`PREFIX-<messages>.npy`: where in the run the tail happens.
 
 For each offered rate the paper process reports messages processed, their rate and the
 latency percentiles; "sustained" is the highest offered rate the paper process kept up
@@ -68,7 +70,8 @@ def synthetic_tape(n: int, rate: float, seed: int = 1) -> Any:
 def phase_serve(rate: float, n: int, port_file: Path, send_times: Path | None = None) -> None:
     """Serve the tape at `rate` messages/s to the first subscriber, then exit.
 
-    `send_times`: where to save each frame's send wall time (ns, by uid) at the end.
+    `send_times`: where to save each trade frame's send wall time at the end (ns, by
+    tape index; -1 for a trade that was not sent).
     """
     from data.feed.server import RecordedFeedServer
 

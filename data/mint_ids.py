@@ -44,8 +44,6 @@ class MintIdJournal:
         self._pos = 0
         """Bytes of the journal read so far (whole lines)."""
         self._by_mint: dict[str, tuple[int, int]] = {}
-        self._by_id: dict[int, int] = {}
-        """Decimals of every assigned id."""
         self._next = 0
         self._unsynced = False
 
@@ -80,7 +78,9 @@ class MintIdJournal:
                 out[address] = have
             if new:
                 data = b"".join(json.dumps([i, d, a]).encode() + b"\n" for a, (i, d) in new.items())
-                self._write(fd, data)  # a failure here assigns nothing: the tail is cut later
+                # On a failure nothing is learned here; whole lines that reached the file
+                # count from the next read, and a torn one is cut then.
+                self._write(fd, data)
                 self._pos += len(data)
                 self._unsynced = True
                 for address, (i, d) in new.items():
@@ -89,12 +89,8 @@ class MintIdJournal:
             fcntl.flock(fd, fcntl.LOCK_UN)
         return out
 
-    def decimals_of(self, mint_id: int) -> int | None:
-        """The decimals assigned with an id this journal has read (None: not yet)."""
-        return self._by_id.get(mint_id)
-
     def sync(self) -> None:
-        """Make the lines this process appended durable: their ids may now be used durably."""
+        """Make the lines this process appended durable, before a log record uses their ids."""
         if self._unsynced and self._fd is not None:
             try:
                 os.fsync(self._fd)
@@ -150,7 +146,6 @@ class MintIdJournal:
 
     def _learn(self, address: str, mint_id: int, decimals: int) -> None:
         self._by_mint.setdefault(address, (mint_id, decimals))
-        self._by_id.setdefault(mint_id, decimals)
         self._next = max(self._next, mint_id + 1)
 
     def _write(self, fd: int, data: bytes) -> None:
