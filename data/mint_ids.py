@@ -65,7 +65,7 @@ class MintIdJournal:
         if not want:
             return out
         fd = self._open()
-        self._lock(fd)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             self._catch_up(fd, cut_torn=True)
             new: dict[str, tuple[int, int]] = {}
@@ -115,9 +115,6 @@ class MintIdJournal:
             except OSError as exc:
                 raise self._error(exc) from None
         return self._fd
-
-    def _lock(self, fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
 
     def _catch_up(self, fd: int, *, cut_torn: bool) -> None:
         """Read the lines other processes appended since this one last looked."""

@@ -23,6 +23,7 @@ from engine.layout import (
     G_SLOTS_USED,
     G_VENUE,
     MAX_OUT_PER_EVENT,
+    MF_SCALE,
     N_OUT_F,
     N_OUT_I,
     NO_DAY_YET,
@@ -178,10 +179,7 @@ class Kernel:
         the same (every call re-derives its values from the same parameters).
         """
         empty = np.zeros(0, np.int64)
-        batch = KernelInput(empty.astype(np.int8), empty, empty, empty, empty.view(np.float64),
-                            empty, empty.view(np.float64), empty,
-                            empty.view(np.float64))  # fmt: skip
-        self._parts(batch, split_marks=False)
+        self._parts(as_input(np.zeros(0, np.int8), empty, empty, empty), split_marks=False)
 
     def _keep_marks(self, rows_i: np.ndarray, rows_f: np.ndarray) -> None:
         for ts, cash, held in zip(
@@ -208,6 +206,10 @@ class Kernel:
         """Make room for mints registered after the kernel was built (the next ids)."""
         self.state = grow_state(self.state, scales)
         self.n_mints = int(self.state.mint_f.shape[0])
+
+    def set_scale(self, mint_id: int, scale: float) -> None:
+        """Give a mint that has a row but no events yet its scale (10**decimals)."""
+        self.state.mint_f[mint_id, MF_SCALE] = scale
 
     def _check_mints(self, batch: KernelInput) -> None:
         """Ticks need a known mint; signals may carry -1 (controls, for no mint)."""

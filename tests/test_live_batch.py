@@ -128,7 +128,7 @@ def test_extras_are_the_general_encoders_json_byte_for_byte(extras: dict[str, ob
 
 
 def test_a_roll_joins_block_and_column_records_into_the_column_by_column_rows() -> None:
-    from replay.live.run import _inputs_table
+    from replay.live.roll_inputs import RollInputs
 
     a, _ = _batch(3, 1, {})
     b_with, _ = _batch(0, 2, {})  # an empty batch
@@ -137,7 +137,7 @@ def test_a_roll_joins_block_and_column_records_into_the_column_by_column_rows() 
     recs = [a, b_with, c, d]
     for no, r in enumerate(recs):
         r.batch_no = 10 + no
-    got = _inputs_table(recs)
+    got = RollInputs.of(recs).feed_inputs()
     names = {"ts": "ts_ns", "seq": "in_seq", "kind": "kind", "mint": "mint_id",
              "price": "price", "size": "size", "liq": "liquidity", "sig_kind": "sig_kind",
              "sig_value": "sig_value", "chain_ts": "chain_ts_ns", "recv_ns": "recv_ts_ns",

@@ -24,7 +24,7 @@ from data.mint_ids import JOURNAL_NAME, MintIdJournal
 from data.mints import MintSpec
 from data.store import open_store
 from data.wal import read_log
-from engine.layout import N_OUT_F
+from engine.layout import MF_SCALE, N_OUT_F
 from replay.live.run import LiveRun, LiveSettings, wal_files
 from strategies.config import load_strategy
 
@@ -187,4 +187,19 @@ def test_the_journal_is_durable_before_the_record_that_uses_its_id(
     run.sync()
     assert [n for n in order if n == JOURNAL_NAME] == []
     monkeypatch.undo()
+    run.close()
+
+
+def test_a_mint_another_process_met_first_gets_its_decimals_in_the_row_made_for_it(
+    tmp_path: Path,
+) -> None:
+    run = _run(tmp_path / "s")
+    run.process_items([_tick(A, 1)], None)  # A: id 0
+    with run.store.transaction() as tx:  # an importer meets C, with 9 decimals: id 1
+        tx.register_mints([MintSpec(C, None, 9, "SOL")], source="imp", ts_ns=T0)
+    run.process_items([_tick(B, 2)], None)  # B: id 2; the kernel makes room for 0..2
+    assert run.kernel.n_mints == 3 and run.kernel.state.mint_f[1, MF_SCALE] == 1.0
+    run.process_items([_tick(C, 3)], None)  # met now: the importer's id and decimals
+    assert run.addresses == {A: 0, C: 1, B: 2}
+    assert run.kernel.state.mint_f[1, MF_SCALE] == 10.0**9
     run.close()

@@ -43,7 +43,6 @@ from engine.controls import ADAPTATION_CONTROL_SEQ0, ControlRow
 from engine.events import InputKind, OutKind, Reason
 from engine.kernel import Kernel, KernelInput, as_input
 from engine.layout import (
-    MF_SCALE,
     N_OUT_F,
     N_OUT_I,
     O_ACTION,
@@ -118,13 +117,6 @@ class LiveSettings(BaseModel):
 
 class ParityError(RuntimeError):
     """A run's log and a re-run of its inputs disagree (see `first_difference`)."""
-
-
-@dataclass
-class _Pending:
-    rec: WalBatch
-    decided_ns: int
-    appended_ns: int | None
 
 
 @dataclass
@@ -227,7 +219,8 @@ class LiveRun:
         self.last_ts = 0
         self.outs_i: list[np.ndarray] = []
         self.outs_f: list[np.ndarray] = []
-        self.pending: list[_Pending] = []
+        self.pending: list[WalBatch] = []
+        """Batches logged since the last roll."""
         self._roll_inputs = RollInputs()
         """The pending batches' inputs and `live_batches` rows, gathered as they are logged."""
         self.unsynced_outputs = 0
@@ -317,7 +310,7 @@ class LiveRun:
                 "same strategy and --set values, or start a new run id"
             )
         if unrolled:
-            self._roll([_Pending(r, -1, None) for r in unrolled])
+            self._roll(unrolled, RollInputs.of(unrolled))
             self._load_registry()  # with the mints the log held and this roll registered
         for path in logs:
             path.unlink()
@@ -408,7 +401,7 @@ class LiveRun:
             self.scales[mint_id] = scale
             self.n_known = max(self.n_known, mint_id + 1)
             if mint_id < self.kernel.n_mints:  # room made before this run knew the id
-                self.kernel.state.mint_f[mint_id, MF_SCALE] = scale
+                self.kernel.set_scale(mint_id, scale)
             self._fresh.append([mint_id, a, decimals, ts_ns])
 
     def _grow(self, n_mints: int) -> None:
@@ -744,14 +737,9 @@ class LiveRun:
                 else:
                     recv = cols["recv_ns"]
                     self.stats.message_ns.add_many(appended - recv[recv > 0])
-        self.pending.append(_Pending(rec, decided, appended))
+        self.pending.append(rec)
         if appended is not None:
-            ts0 = int(cols["ts"][0]) if rec.n_in else decided
-            self._roll_inputs.add(rec.input_rows(), (ts0, rec.batch_no, rec.n_in, len(out_i),
-                                                     first_run_seq, n_mints, first_recv, decided,
-                                                     appended))  # fmt: skip
-            if len(extras) > 2:  # more than its two timings
-                self._roll_inputs.noted.append(rec)
+            self._roll_inputs.add(rec, appended)
         self.unsynced_outputs += len(out_i)
         self._note(out_i, out_f)
         log_events(out_i, out_f, lambda m: self.by_id.get(m, f"mint {m}"))
@@ -867,8 +855,8 @@ class LiveRun:
         self.last_sync_ns = now
         self.unsynced_outputs = 0
         if unsynced:
-            for p in self.pending[-unsynced:]:
-                first = p.rec.extras.get("first_recv_ns", -1)
+            for r in self.pending[-unsynced:]:
+                first = r.extras.get("first_recv_ns", -1)
                 if first > 0:
                     self.stats.durable_ns.add(now - first)
 
@@ -905,7 +893,7 @@ class LiveRun:
             self._roller = ThreadPoolExecutor(1, thread_name_prefix=f"roll-{self.run_id}")
         self._rolls.append(self._roller.submit(self._roll_log, pend, acc, old))
 
-    def _roll_log(self, pend: list[_Pending], acc: RollInputs, old: Path) -> None:
+    def _roll_log(self, recs: list[WalBatch], acc: RollInputs, old: Path) -> None:
         """Commit one closed log's batches, then remove the log (the roll thread's job).
 
         What it touches is its own: the closed log's records and gathered tables, and a
@@ -916,11 +904,11 @@ class LiveRun:
         if self._roll_failed is not None:
             raise self._roll_failed  # a gap in what Parquet holds would lose batches
         try:
-            self._roll(pend, acc)
+            self._roll(recs, acc)
         except BaseException as exc:
             self._roll_failed = exc
             raise
-        self.progress.emit("rolled", through=pend[-1].rec.batch_no)
+        self.progress.emit("rolled", through=recs[-1].batch_no)
         old.unlink()
 
     def _check_rolls(self) -> None:
@@ -933,17 +921,12 @@ class LiveRun:
         while self._rolls:
             self._rolls.pop(0).result()
 
-    def _roll(self, pend: list[_Pending], acc: RollInputs | None = None) -> None:
-        """Commit batches to Parquet in one transaction.
-
-        `acc` holds their inputs and `live_batches` rows as the loop logged them; without
-        it (recovery) both are built from the records read back from the log.
-        """
-        recs = [p.rec for p in pend]
+    def _roll(self, recs: list[WalBatch], acc: RollInputs) -> None:
+        """Commit batches to Parquet in one transaction (`acc`: their gathered tables)."""
         out_i = np.concatenate([r.out_i for r in recs]) if recs else np.zeros((0, N_OUT_I))
         out_f = np.concatenate([r.out_f for r in recs]) if recs else np.zeros((0, N_OUT_F))
         out_i = out_i.astype(np.int64)
-        noted = recs if acc is None else acc.noted  # the records with side events
+        noted = acc.noted  # the only records with side events
         with self.store.transaction() as tx:
             fresh = [m for r in noted for m in r.extras.get("mints", [])]
             if fresh:
@@ -951,8 +934,7 @@ class LiveRun:
                     [MintRecord(i, a, None, d, "SOL", self.run_id) for i, a, d, _ in fresh],
                     [ts for *_, ts in fresh],
                 )
-            inputs = _inputs_table(recs) if acc is None else _inputs_columns(*acc.inputs())
-            tx.append("feed_inputs", inputs, source=self.run_id)
+            tx.append("feed_inputs", acc.feed_inputs(), source=self.run_id)
             for fam, table in split_families(out_i, out_f, recs[0].first_run_seq).items():
                 if table.num_rows:
                     tx.append(fam, table, source=self.run_id)
@@ -988,21 +970,7 @@ class LiveRun:
                     "attempts": [g["attempts"] for g in gaps],
                     "reason": [g["reason"] for g in gaps],
                 }, source=self.run_id)  # fmt: skip
-            if acc is not None:
-                tx.append("live_batches", acc.batch_columns(), source=self.run_id)
-                return
-            tx.append("live_batches", {
-                "ts_ns": [int(r.inputs["ts"][0]) if r.n_in else r.extras.get("decided_ns", 0)
-                          for r in recs],
-                "batch_no": [r.batch_no for r in recs],
-                "inputs": [r.n_in for r in recs],
-                "outputs": [len(r.out_i) for r in recs],
-                "first_run_seq": [r.first_run_seq for r in recs],
-                "n_mints": [r.n_mints for r in recs],
-                "first_recv_ns": [int(r.extras.get("first_recv_ns", -1)) for r in recs],
-                "decided_ns": [int(r.extras.get("decided_ns", -1)) for r in recs],
-                "appended_ns": pa.array([p.appended_ns for p in pend], pa.int64()),
-            }, source=self.run_id)  # fmt: skip
+            tx.append("live_batches", acc.batch_columns(), source=self.run_id)
 
     def record_gap(self, start_ns: int, end_ns: int, reason: str) -> None:
         """A feed gap with no other input (the engine was down), logged as its own batch."""
@@ -1103,36 +1071,6 @@ class LiveRun:
 
 def _no_injection(ts: int, in_seq: int, rows: tuple[ControlRow, ...]) -> None:
     raise AssertionError("a replay of recorded inputs injects nothing: they hold every control")
-
-
-def _inputs_table(recs: list[WalBatch]) -> dict[str, Any]:
-    """The `feed_inputs` rows of a roll: every record's inputs in one concatenation.
-
-    A roll takes a couple of thousand one-frame records; joining their input blocks once
-    instead of each column apart is a third of the roll's time.
-    """
-    whole = np.concatenate([r.input_rows() for r in recs], axis=1)
-    batch_no = np.repeat(np.array([r.batch_no for r in recs], np.int64), [r.n_in for r in recs])
-    return _inputs_columns(whole, batch_no)
-
-
-def _inputs_columns(whole: np.ndarray, batch_no: np.ndarray) -> dict[str, Any]:
-    """`feed_inputs` columns from an input block and each input's batch number."""
-    floats = whole.view(np.float64)
-
-    def col(name: str) -> np.ndarray:
-        k = ROW[name]
-        row: np.ndarray = floats[k] if INPUT_COLUMNS[k][1] is np.float64 else whole[k]
-        return row
-
-    return {
-        "ts_ns": col("ts"), "batch_no": batch_no,
-        "in_seq": col("seq"), "kind": col("kind").astype(np.int8),
-        "mint_id": col("mint").astype(np.int32), "price": col("price"), "size": col("size"),
-        "liquidity": col("liq"), "sig_kind": col("sig_kind").astype(np.int16),
-        "sig_value": col("sig_value"), "chain_ts_ns": col("chain_ts"),
-        "recv_ts_ns": col("recv_ns"), "uid": col("uid"),
-    }  # fmt: skip
 
 
 def recorded_batches(store: EventStore, run_id: str) -> Iterator[WalBatch]:
