@@ -14,7 +14,7 @@ stops the one read that needs it, with a message that says what to do.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import pyarrow as pa
 
@@ -77,20 +77,25 @@ def footer_sha256(path: Path) -> str:
     "" when the file does not end like a Parquet file. The footer is a few KB at the
     end of the file (in the page cache right after a write), so this costs microseconds.
     """
+    with open(path, "rb") as f:
+        return _footer_digest(f)
+
+
+def _footer_digest(f: BinaryIO | pa.NativeFile) -> str:
+    """`footer_sha256` of an open file (Python's or pyarrow's); moves its position."""
     import hashlib
 
-    with open(path, "rb") as f:
-        f.seek(0, 2)
-        size = f.tell()
-        if size < 12:
-            return ""
-        f.seek(size - 8)
-        tail = f.read(8)
-        meta_len = int.from_bytes(tail[:4], "little")
-        if tail[4:] != b"PAR1" or meta_len + 12 > size:
-            return ""
-        f.seek(size - 8 - meta_len)
-        return hashlib.sha256(f.read(meta_len + 8)).hexdigest()
+    f.seek(0, 2)
+    size = f.tell()
+    if size < 12:
+        return ""
+    f.seek(size - 8)
+    tail = f.read(8)
+    meta_len = int.from_bytes(tail[:4], "little")
+    if tail[4:] != b"PAR1" or meta_len + 12 > size:
+        return ""
+    f.seek(size - 8 - meta_len)
+    return hashlib.sha256(f.read(meta_len + 8)).hexdigest()
 
 
 def open_segment(root: Path, seg: SegmentInfo) -> pq.ParquetFile:
@@ -98,26 +103,29 @@ def open_segment(root: Path, seg: SegmentInfo) -> pq.ParquetFile:
 
     The footer is checked against its hash first (when the manifest has one): page
     checksums cover data pages only, and some damaged footers make pyarrow abort the
-    process instead of raising.
+    process instead of raising. The file is opened once, natively, for both (a day of
+    1-minute bars is a few KB: opening by path resolved a filesystem and opened the
+    file a second time, a third of a read).
     """
     import pyarrow.parquet as pq  # loaded on first read: views alone never need it
 
     path = locate(root, seg)
     if path is None:
         raise missing_error(seg)
-    if seg.footer_sha256:
-        try:
-            footer = footer_sha256(path)
-        except FileNotFoundError:
-            raise missing_error(seg) from None
-        except OSError as exc:
-            raise corrupt_error(seg, str(exc)) from exc
-        if footer != seg.footer_sha256:
-            raise corrupt_error(seg, "its footer does not match the hash recorded when written")
     try:
+        f = pa.OSFile(str(path))
+        if seg.footer_sha256 and _footer_digest(f) != seg.footer_sha256:
+            raise corrupt_error(seg, "its footer does not match the hash recorded when written")
+    except FileNotFoundError:
+        raise missing_error(seg) from None
+    except (OSError, pa.ArrowException) as exc:
+        raise corrupt_error(seg, str(exc)) from exc
+    try:
+        # No pre-buffering: it coalesces reads for remote stores; on a local file it
+        # only adds work (a day of 1-minute bars read 0.66 -> 0.38 s with the next).
         # Buffered reads, not mmap: mapped pages count as resident and would grow with
         # the file (538 MB peak vs 120 MB on 11.7 M ticks), for ~25% more scan speed.
-        pf = pq.ParquetFile(path, memory_map=False, page_checksum_verification=True)
+        pf = pq.ParquetFile(f, page_checksum_verification=True, pre_buffer=False)
         schema = pf.schema_arrow
     except FileNotFoundError:
         raise missing_error(seg) from None
@@ -170,12 +178,21 @@ def _check_schema(seg: SegmentInfo, schema: pa.Schema) -> None:
             )
 
 
+THREADED_ROWS = 65_536
+"""Row groups at least this long are decoded on pyarrow's thread pool. Smaller ones on
+the calling thread: handing a few thousand rows to the pool costs more than decoding
+them (chained 1-minute bars, 2,880 rows a day: 0.58 against 0.38 s for 420 days; the
+synthetic market's million-row groups: 0.76 against 0.60 s on one thread)."""
+
+
 def read_row_groups(
     pf: pq.ParquetFile, seg: SegmentInfo, groups: list[int], columns: list[str] | None
 ) -> pa.Table:
     """Decode row groups of an open segment; checksum or decode failures name it."""
     try:
-        return pf.read_row_groups(groups, columns=columns)
+        md = pf.metadata
+        rows = sum(md.row_group(g).num_rows for g in groups)
+        return pf.read_row_groups(groups, columns=columns, use_threads=rows >= THREADED_ROWS)
     except (OSError, pa.ArrowException) as exc:
         raise corrupt_error(seg, str(exc)) from exc
 

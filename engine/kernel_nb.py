@@ -242,6 +242,7 @@ TREND_EPS = 1e-9
 """The trend is up when the fast EMA leads the slow one by more than this (relative):
 below it the gap is float rounding of a flat market, not a trend."""
 MAX_RAW = 9.0e18
+I64_MAX = np.iinfo(np.int64).max
 """Largest raw token amount an order may produce (int64 holds up to ~9.22e18)."""
 
 # Parameter indices (engine.params.P).
@@ -980,6 +981,42 @@ def feature_value(
     return v
 
 
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def conditions_pass_nb(
+    m: int,
+    t: int,
+    params: np.ndarray,
+    mint_f: np.ndarray,
+    mint_i: np.ndarray,
+    bars: np.ndarray,
+    sig: np.ndarray,
+    cond: np.ndarray,
+    n_cond: int,
+) -> bool:
+    """Whether mint m meets every one of the sniper's first n_cond entry conditions.
+
+    Reads only the features, the signals and `CONDITION_PARAMS`: sets that agree on
+    those and on their conditions get the same answer (a sweep asks once per tick).
+    """
+    for c in range(n_cond):
+        v = feature_value(np.int64(cond[CS_ACTIVE, c, C_FEATURE]), m, t, params, mint_f,
+                          mint_i, bars, sig)  # fmt: skip
+        thr = cond[CS_ACTIVE, c, C_THRESHOLD]
+        op = np.int64(cond[CS_ACTIVE, c, C_OP])
+        if not (
+            (op == 0 and v > thr)
+            or (op == 1 and v >= thr)
+            or (op == 2 and v < thr)
+            or (op == 3 and v <= thr)
+        ):
+            return False
+    return True
+
+
+CONDITION_PARAMS = (_EMA_FAST, _EMA_SLOW, _SUPPLY)
+"""The parameters `feature_value` (so `conditions_pass_nb`) reads."""
+
+
 @njit(cache=True, error_model="numpy", _nrt=False)
 def _scores(
     m: int,
@@ -1625,6 +1662,32 @@ def tick_before_due_nb(t: int, glob: np.ndarray, n_cand: int) -> bool:
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def take_mark_nb(t: int, glob: np.ndarray) -> int:
+    """Close the equity mark a tick at t (>= G_MARK_END) is due; return its time.
+
+    NO_DAY_YET before the first tick: no mark then. The mark values the state as it
+    stands before the tick (cash plus `held_sol_nb`); the next falls due at the end of
+    t's minute.
+    """
+    end = glob[G_MARK_END]
+    glob[G_MARK_END] = (t // NS_PER_MIN + 1) * NS_PER_MIN
+    return end
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def next_due_nb(glob: np.ndarray, n_cand: int) -> int:
+    """The earliest tick time at which `tick_before_due_nb` turns true.
+
+    A caller with many states (a sweep's sets) keeps the least of theirs and skips every
+    one of them for a tick before it.
+    """
+    due = min(glob[G_MARK_END], glob[G_DAY_END])
+    if n_cand > 0:
+        due = min(due, glob[G_NEXT_SCAN_TS])
+    return due
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def event_before_nb(
     i: int,
     in_kind: np.ndarray,
@@ -1675,11 +1738,11 @@ def event_before_nb(
     if kind == TICK and t >= glob[G_MARK_END]:
         # The equity curve: a mark per minute that had a tick, taken before the first
         # tick of a later minute changes anything (replay's report and sweeps fold it).
-        if glob[G_MARK_END] != NO_DAY_YET:
+        end = take_mark_nb(t, glob)
+        if end != NO_DAY_YET:
             held = held_sol_nb(pos_i, mint_f, glob[G_SLOTS_USED])
-            n_out = _emit(out_i, out_f, n_out, EQUITY_MARKED, glob[G_MARK_END], -1, 0, 0, 0,
-                          0, 0, glob[G_CASH], 0, 0, 0, seq, held, NAN, NAN, 0)  # fmt: skip
-        glob[G_MARK_END] = (t // NS_PER_MIN + 1) * NS_PER_MIN
+            n_out = _emit(out_i, out_f, n_out, EQUITY_MARKED, end, -1, 0, 0, 0, 0, 0,
+                          glob[G_CASH], 0, 0, 0, seq, held, NAN, NAN, 0)  # fmt: skip
     if t >= glob[G_DAY_END]:
         if glob[G_DAY_END] != NO_DAY_YET:
             n_out = _reset_breakers(out_i, out_f, n_out, glob, t, seq, CAUSE_NEW_DAY, True)
@@ -2130,25 +2193,97 @@ def tick_after_nb(
             ema_f / ema_s - 1.0 > TREND_EPS or not need_trend
         ):
             return n_out
-    ok = True
-    for c in range(n_cond):
-        v = feature_value(np.int64(cond[CS_ACTIVE, c, C_FEATURE]), m, t, params, mint_f,
-                          mint_i, bars, sig)  # fmt: skip
-        thr = cond[CS_ACTIVE, c, C_THRESHOLD]
-        op = np.int64(cond[CS_ACTIVE, c, C_OP])
-        if not (
-            (op == 0 and v > thr)
-            or (op == 1 and v >= thr)
-            or (op == 2 and v < thr)
-            or (op == 3 and v <= thr)
-        ):
-            ok = False
-            break
-    if ok:
+    if conditions_pass_nb(m, t, params, mint_f, mint_i, bars, sig, cond, n_cond):
         n_out = _decide(m, t, seq, TRIG_SNIPER, 0, NAN, params, mint_f, mint_i, bars, sig,
                         pos_f, pos_i, ord_f, ord_i, glob, out_i, out_f, n_out,
                         dec, globf)  # fmt: skip
     return n_out
+
+
+QB_UNTIL, QB_EPOCH = 0, 1
+"""A quiet band's int64 columns (`quiet_band_nb`): the time it ends, and a caller's tag."""
+QB_LO, QB_HI, QB_VOL_FLOOR = 2, 3, 4
+"""A quiet band's float64 columns (the same row seen as float64)."""
+N_QB = 8
+"""Columns of a quiet band row: 64 bytes, one cache line."""
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def quiet_band_nb(
+    m: int,
+    params: np.ndarray,
+    mint_i: np.ndarray,
+    pos_i: np.ndarray,
+    pos_f: np.ndarray,
+    glob: np.ndarray,
+    sig: np.ndarray,
+    score_exits: bool,
+    band_i: np.ndarray,
+    band_f: np.ndarray,
+) -> bool:
+    """Where a tick of mint m leaves the state untouched; False when there is no such band.
+
+    For a mint the state holds with no order pending, `tick_after_nb` does nothing but its
+    exit checks, and each is a comparison of the tick's price, time or 60 s volume with
+    values only a change to this position (or a non-tick event) moves. This writes
+    them into one row, the same 64 bytes seen as int64 (`band_i`) and as float64
+    (`band_f`): a tick with `in_quiet_band_nb` true would raise no exit and move no
+    trailing high. Each bound is the very expression `tick_after_nb` compares with, so
+    the test is the exits' own, negated (a tick outside takes the full path, which may
+    still do nothing: a price equal to the trailing high). No band with an emergency
+    exit on, with
+    score exits (they read scores every tick), or with the external risk rating already
+    past its threshold. Valid until the position, the order book, the parameters or
+    the signals change: the caller drops it then (a sweep tags it with an epoch).
+    """
+    slot = mint_i[m, MI_POS_SLOT]
+    if slot < 0 or mint_i[m, MI_PENDING_ORDER] >= 0 or glob[G_EXIT_ALL] == 1:
+        return False
+    if score_exits or sig[m, S_RISK] >= params[_SS_RISK]:
+        return False
+    entry = pos_f[slot, PF_ENTRY_PRICE]
+    lo = pos_f[slot, PF_STOP_PRICE]
+    hi = np.inf
+    if pos_i[slot, PI_TRAILING] == 1:
+        high = pos_f[slot, PF_TRAIL_HIGH]
+        hi = high  # above it the trailing high moves
+        lo = max(lo, high * (1.0 - params[_TRAIL_PCT]))
+    hit = pos_i[slot, PI_TARGETS_HIT]
+    if hit == 0:
+        hi = min(hi, entry * (1.0 + params[_TP1]))
+    elif hit == 1:
+        hi = min(hi, entry * (1.0 + params[_TP2]))
+    elif hit == 2:
+        hi = min(hi, entry * (1.0 + params[_TP3]))
+    opened = pos_i[slot, PI_OPENED_TS]
+    hold = pos_i[slot, PI_MAX_HOLD]
+    # t - opened >= hold, as t >= until (no band when the sum would overflow).
+    if hold > 0 and opened > 0 and hold > I64_MAX - opened:
+        return False
+    until = opened + hold
+    vol0 = pos_f[slot, PF_ENTRY_VOL60]
+    band_i[QB_UNTIL] = until
+    band_f[QB_LO] = lo
+    band_f[QB_HI] = hi
+    band_f[QB_VOL_FLOOR] = params[_VOLDEATH] * vol0 if vol0 > 0.0 else -np.inf
+    return True
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def in_quiet_band_nb(
+    t: int, p: float, vol60: float, band_i: np.ndarray, band_f: np.ndarray
+) -> bool:
+    """Whether a tick at time t, price p and 60 s volume vol60 falls in a quiet band.
+
+    Each test is the negation of one of `tick_after_nb`'s exit checks (a NaN price
+    falls outside: it takes the full path).
+    """
+    return (
+        p > band_f[QB_LO]
+        and p < band_f[QB_HI]
+        and t < band_i[QB_UNTIL]
+        and not (vol60 < band_f[QB_VOL_FLOOR])
+    )
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)

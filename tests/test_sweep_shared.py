@@ -1,10 +1,12 @@
 """Shared features in sweeps: sets that share them make exactly the events they make alone.
 
 `replay.sweep.shared` computes each tick's features once for every set that agrees on
-the four parameters features read. These tests hold that to the per-set kernel and to
-plain replays: every metric of every set is equal (exactly, against the per-set sweep,
-which folds the same events in the same order), with one thread or two, when sharing
-ends part-way through the input, and when the sets cannot share at all.
+the four parameters features read, asks the entry conditions once per tick for sets
+that read them alike, and skips a set's tick inside its position's quiet band. These
+tests hold that to the per-set kernel and to plain replays: every metric of every set
+is equal (exactly, against the per-set sweep, which folds the same events in the same
+order), with one thread or two, when sharing ends part-way through the input, when the
+sets read their conditions differently, and when the sets cannot share at all.
 """
 
 from __future__ import annotations
@@ -19,16 +21,24 @@ from typing import Any
 import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import replay.sweep.chunk as chunk
 from data.controls import append_param
 from data.store import EventStore, open_store
 from engine.kernel import KernelInput
 from engine.params import P
-from replay.core.runner import input_batches, run_replay
+from replay.core.runner import coalesce, input_batches, run_replay
 from replay.sweep.grid import grid_sets, parse_grid
 from replay.sweep.results import METRIC_KEYS
-from replay.sweep.shared import SharedFeatures, changes_features, shares_features, worth_sharing
+from replay.sweep.shared import (
+    SharedFeatures,
+    changes_features,
+    shares_conditions,
+    shares_features,
+    worth_sharing,
+)
 from strategies.config import StrategyConfig, load_strategy
 from tests.test_replay import pump_store, synth_store  # noqa: F401  (fixtures)
 
@@ -52,6 +62,7 @@ def _split_batches(monkeypatch: pytest.MonkeyPatch, pieces: int) -> list[int]:
                     yield batch.slice(int(lo), int(hi))
 
     monkeypatch.setattr(chunk, "input_batches", split)
+    monkeypatch.setattr(chunk, "BATCH_EVENTS", 1)  # no joining them back (`coalesce`)
     return sizes
 
 
@@ -186,3 +197,43 @@ def test_the_sweep_shares_when_ticks_open_bars_often_enough(
     strat = load_strategy("momentum_breakout")
     sets = grid_sets(strat, parse_grid(GRID[:2]))
     assert _sweep(synth_store, strat, sets, share=None) == _sweep(synth_store, strat, sets)
+
+
+def test_sets_that_read_conditions_differently_ask_them_each(
+    synth_store: EventStore,  # noqa: F811
+) -> None:
+    """Market cap is price x the assumed supply: sets apart in it answer apart.
+
+    They still share their features; each asks its own conditions, with the results
+    the per-set kernel gives.
+    """
+    strat = load_strategy("momentum_breakout").model_copy(
+        update={"entry": "mcap >= 40000000 AND ret_5m >= 0.03"}
+    )
+    sets = [{"assumed_supply_tokens": 1e9}, {"assumed_supply_tokens": 4e9},
+            {"assumed_supply_tokens": 1e9, "stop_loss": 0.05}]  # fmt: skip
+    params = np.stack([strat.vector(s) for s in sets])
+    assert shares_features(params)
+    assert not shares_conditions(params, np.zeros((3, 2, 4, 3)))
+    assert shares_conditions(params[[0, 2]], np.zeros((2, 2, 4, 3)))
+    rows = _sweep(synth_store, strat, sets)
+    assert rows == _sweep(synth_store, strat, sets, share=False)
+    assert rows[0]["decisions"] != rows[1]["decisions"]  # the supply changes entries
+    _equal_to_replays(synth_store, strat, sets[:2], rows[:2])
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 40), max_size=12), least=st.integers(1, 60))
+def test_coalesced_batches_hold_the_same_events(sizes: list[int], least: int) -> None:
+    rows = _ticks(list(range(sum(sizes))), [1] * sum(sizes))
+    cuts = np.cumsum([0, *sizes])
+    parts = [rows.slice(int(a), int(b)) for a, b in itertools.pairwise(cuts)]
+    out = list(coalesce(iter(parts), least))
+    assert all(len(b) >= least for b in out[:-1])
+    assert sum(len(b) for b in out) == sum(sizes)
+    if not out:
+        assert sizes == []
+        return
+    joined = KernelInput(*(np.concatenate(col) for col in zip(*out, strict=True)))
+    for got, want in zip(joined, rows, strict=True):
+        assert np.array_equal(got, want, equal_nan=got.dtype.kind == "f")

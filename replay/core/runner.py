@@ -183,6 +183,32 @@ def _signal_side(chunk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }  # fmt: skip
 
 
+def coalesce(batches: Iterator[KernelInput], min_events: int) -> Iterator[KernelInput]:
+    """The same events in batches of at least `min_events` (the last may be shorter).
+
+    A store of small segments (a day of 1-minute bars is 2,880 ticks) yields small
+    batches, and every batch costs a fixed toll downstream: a sweep hands each to its
+    threads and waits for all of them. The kernels give the same events however the
+    input is cut, so joining batches changes only that toll.
+    """
+
+    def joined(held: list[KernelInput]) -> KernelInput:
+        if len(held) == 1:
+            return held[0]
+        return KernelInput(*(np.concatenate(cols) for cols in zip(*held, strict=True)))
+
+    held: list[KernelInput] = []
+    n = 0
+    for b in batches:
+        held.append(b)
+        n += len(b)
+        if n >= min_events:
+            yield joined(held)
+            held, n = [], 0
+    if held:
+        yield joined(held)
+
+
 def prefetch(batches: Iterator[KernelInput], depth: int = 2) -> Generator[KernelInput, None, None]:
     """Produce batches on a background thread, `depth` ahead of the consumer.
 

@@ -37,7 +37,7 @@ from engine.layout import (
     new_state,
 )
 from engine.params import LAMPORTS_PER_SOL, P
-from replay.core.runner import input_batches, prefetch
+from replay.core.runner import coalesce, input_batches, prefetch
 from replay.sweep.shared import SharedFeatures, changes_features, worth_sharing
 from replay.sweep.sweep_nb import (
     M_DECISIONS,
@@ -66,6 +66,10 @@ from replay.sweep.sweep_nb import (
     sweep_finish_nb,
 )
 from strategies.config import StrategyConfig
+
+BATCH_EVENTS = 1 << 16
+"""Input events per batch at least (`coalesce`): each batch is one hand-over to the sweep's
+threads, and a wait for the slowest of them."""
 
 OUT_CAPACITY = 4096
 """Output rows per set between folds (the kernel stops and resumes when they fill)."""
@@ -134,7 +138,9 @@ def sweep_local(
     shared: SharedFeatures | None = None
     pool = ThreadPoolExecutor(threads, "clanka-sweep") if threads > 1 else None  # lazy threads
     with (
-        closing(prefetch(input_batches(store, start_ts, end_ts, mint_ids))) as batches,
+        closing(
+            prefetch(coalesce(input_batches(store, start_ts, end_ts, mint_ids), BATCH_EVENTS))
+        ) as batches,
         pool if pool is not None else nullcontext(),
     ):
         for k, batch in enumerate(batches):

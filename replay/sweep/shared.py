@@ -22,12 +22,13 @@ import numpy as np
 
 from engine.events import InputKind
 from engine.kernel import KernelInput
-from engine.kernel_nb import FEATURE_PARAMS
-from engine.layout import MAX_OUT_PER_EVENT, N_OUT_F, N_OUT_I
+from engine.kernel_nb import CONDITION_PARAMS, FEATURE_PARAMS, N_QB
+from engine.layout import MAX_OUT_PER_EVENT, N_OUT_F, N_OUT_I, KernelState
 from replay.sweep.sweep_nb import sweep_shared_nb
 
 N_KI, N_KF = 10, 8
 """Derived values kept per set (kernel_nb.derived_ints_nb, derived_floats_nb)."""
+_COND = KernelState._fields.index("cond")
 
 
 def shares_features(params: np.ndarray) -> bool:
@@ -36,10 +37,23 @@ def shares_features(params: np.ndarray) -> bool:
     return bool(np.all(cols == cols[0]))
 
 
+def shares_conditions(params: np.ndarray, cond: np.ndarray) -> bool:
+    """True when every set agrees on its entry conditions and on the parameters they read.
+
+    Such sets get one answer from `kernel_nb.conditions_pass_nb` on every tick, so the
+    sweep asks once per tick. Conditions change only by control events, which every
+    set receives alike (`changes_features` ends sharing before a change to one of
+    CONDITION_PARAMS).
+    """
+    cols = params[:, list(CONDITION_PARAMS)]
+    return bool(np.all(cols == cols[0]) and np.all(cond == cond[0]))
+
+
 def changes_features(batch: KernelInput) -> bool:
-    """True when the batch holds a parameter change to one the features read."""
+    """True when the batch holds a parameter change to one the features or conditions read."""
     is_param = batch.kind == InputKind.PARAM
-    return bool(np.any(is_param & np.isin(batch.sig_kind, FEATURE_PARAMS)))
+    read = (*FEATURE_PARAMS, *CONDITION_PARAMS)
+    return bool(np.any(is_param & np.isin(batch.sig_kind, read)))
 
 
 def own_lines(a: np.ndarray) -> np.ndarray:
@@ -96,11 +110,20 @@ class _Group:
     feat_bars: np.ndarray
     ki: np.ndarray
     kf: np.ndarray
+    band_i: np.ndarray
+    """Each set's quiet band per mint (`kernel_nb.quiet_band_nb`), int64 columns..."""
+    band_f: np.ndarray
+    """... and the same memory as float64 columns."""
+    epoch: np.ndarray
+    """Each set's band tag: a band is trusted only while its tag is the set's."""
+    share_cond: bool
+    """The sets agree on their entry conditions and CONDITION_PARAMS: ask once a tick."""
 
     def run(self, batch: KernelInput) -> None:
         sweep_shared_nb(*batch, self.params, *self.arrays, self.out_i, self.out_f, self.met,
                         self.ring, self.feat_f, self.feat_i, self.feat_bars, 0,
-                        self.hi - self.lo, self.ki, self.kf)  # fmt: skip
+                        self.hi - self.lo, self.ki, self.kf, self.share_cond, self.band_i,
+                        self.band_f, self.epoch)  # fmt: skip
 
 
 class SharedFeatures:
@@ -125,9 +148,11 @@ class SharedFeatures:
         n = len(params)
         groups = max(1, min(groups, n))
         mint_f, mint_i, bars = arrays[:3]  # KernelState's first three fields
+        cond = arrays[_COND]
         parts = []
         for g in range(groups):
             lo, hi = n * g // groups, n * (g + 1) // groups
+            band_i = own_lines(np.full((hi - lo, mint_i.shape[1], N_QB), -1, np.int64))
             parts.append(_Group(
                 lo=lo, hi=hi, params=own_lines(params[lo:hi]),
                 # The kernel reads features from feat_*, never the sets' own mint_f and
@@ -139,7 +164,9 @@ class SharedFeatures:
                 met=own_lines(met[lo:hi]), ring=own_lines(ring[lo:hi]),
                 feat_f=own_lines(mint_f[0]), feat_i=own_lines(mint_i[0]),
                 feat_bars=own_lines(bars[0]), ki=np.zeros((hi - lo, N_KI), np.int64),
-                kf=np.zeros((hi - lo, N_KF)),
+                kf=np.zeros((hi - lo, N_KF)), band_i=band_i, band_f=band_i.view(np.float64),
+                epoch=own_lines(np.zeros(hi - lo, np.int64)),
+                share_cond=shares_conditions(params[lo:hi], cond[lo:hi]),
             ))  # fmt: skip
         return cls(parts)
 

@@ -22,26 +22,36 @@ from numba import njit
 from engine.kernel_nb import (
     GO_RESUME,
     GO_TICK,
+    QB_EPOCH,
+    conditions_pass_nb,
     derived_floats_nb,
     derived_ints_nb,
     event_before_nb,
     features_nb,
     held_sol_nb,
+    in_quiet_band_nb,
+    next_due_nb,
+    quiet_band_nb,
+    take_mark_nb,
     tick_after_nb,
     tick_before_due_nb,
     usd_thresholds_nb,
 )
 from engine.layout import (
     G_CASH,
+    G_COND_N,
     G_MARK_END,
     G_SLOTS_USED,
     MF_LAST_PRICE,
     MF_SCALE,
+    MF_VOL60,
     MI_CUR_MIN,
     MI_DAY,
     MI_FIRST_MIN,
     MI_FIRST_TS,
     MI_LAST_TS,
+    MI_PENDING_ORDER,
+    MI_POS_SLOT,
     MI_TICKS,
     NO_DAY_YET,
     O_FEE,
@@ -61,6 +71,8 @@ from engine.layout import (
 from engine.nb_cache import key_on_sources
 
 NS_PER_DAY = 86_400_000_000_000
+I64_MIN = np.iinfo(np.int64).min
+I64_MAX = np.iinfo(np.int64).max
 DECIDED, ORDER_PLACED, ORDER_FILLED, ORDER_REJECTED, POS_OPENED, POS_CLOSED = 1, 2, 3, 4, 5, 6
 EQUITY_MARKED = 9
 TICK = 0
@@ -224,6 +236,10 @@ def sweep_shared_nb(
     hi: int,
     ki: np.ndarray,
     kf: np.ndarray,
+    share_cond: bool,
+    band_i: np.ndarray,
+    band_f: np.ndarray,
+    epoch: np.ndarray,
 ) -> None:
     """Sets that share their features over a batch: each tick's features once.
 
@@ -242,31 +258,54 @@ def sweep_shared_nb(
     n_in = in_ts.shape[0]
     for s in range(lo, hi):
         _derive(params[s], globf[s], ki[s], kf[s])
+        epoch[s] += 1  # bands from an earlier call are not trusted
     decay, alpha, a_fast, a_slow, keep_f, keep_s, _, _ = _floats(kf[lo])  # as just derived
     n_bars = ki[lo, 7]
+    due = I64_MIN  # the least of the sets' next_due_nb: before it, no set has a tick's part 1
     for i in range(n_in):
         t = in_ts[i]
         tick = in_kind[i] == TICK
-        for s in range(lo, hi):
-            if tick and not tick_before_due_nb(t, glob[s], ki[s, 6]):
-                continue
-            n, go = event_before_nb(
-                i, in_kind, in_ts, in_seq, in_mint, in_price, in_size, in_liq, in_sig_kind,
-                in_sig_value, params[s], feat_f, mint_i[s], feat_bars, sig[s], pos_f[s],
-                pos_i[s], ord_f[s], ord_i[s], glob[s], dec[s], top[s], cond[s], globf[s],
-                out_i[s], out_f[s], 0, _ints(ki[s]), _floats(kf[s]),
-            )  # fmt: skip
-            if n > 0:
-                _fold(out_i[s], out_f[s], n, met[s], ring[s])
-            if go == GO_RESUME:
-                _derive(params[s], globf[s], ki[s], kf[s])
-            tick = go == GO_TICK
+        if not tick or t >= due:
+            due = I64_MAX
+            for s in range(lo, hi):
+                g = glob[s]
+                if tick:
+                    if t >= g[G_MARK_END]:
+                        # The mark event_before_nb would emit, folded without the row.
+                        end = take_mark_nb(t, g)
+                        if end != NO_DAY_YET:
+                            held = held_sol_nb(pos_i[s], feat_f, g[G_SLOTS_USED])
+                            _mark(end, g[G_CASH] / 1e9 + held, met[s])
+                    if not tick_before_due_nb(t, g, ki[s, 6]):
+                        due = min(due, next_due_nb(g, ki[s, 6]))
+                        continue
+                n, go = event_before_nb(
+                    i, in_kind, in_ts, in_seq, in_mint, in_price, in_size, in_liq,
+                    in_sig_kind, in_sig_value, params[s], feat_f, mint_i[s], feat_bars, sig[s],
+                    pos_f[s], pos_i[s], ord_f[s], ord_i[s], g, dec[s], top[s], cond[s],
+                    globf[s], out_i[s], out_f[s], 0, _ints(ki[s]), _floats(kf[s]),
+                )  # fmt: skip
+                if n > 0:
+                    _fold(out_i[s], out_f[s], n, met[s], ring[s])
+                if go == GO_RESUME:
+                    _derive(params[s], globf[s], ki[s], kf[s])
+                if n > 0 or go != GO_TICK:
+                    epoch[s] += 1  # anything but a quiet tick may move what bands read
+                due = min(due, next_due_nb(g, ki[s, 6]))
+                tick = go == GO_TICK
         if not tick:
             continue
         features_nb(i, in_ts, in_mint, in_price, in_size, in_liq, feat_f, feat_i, feat_bars,
                     decay, alpha, a_fast, a_slow, keep_f, keep_s, n_bars)  # fmt: skip
         m = in_mint[i]
         p = in_price[i]
+        vol60 = feat_f[m, MF_VOL60]
+        enter = True
+        if share_cond:
+            n_cond = glob[lo, G_COND_N]
+            enter = n_cond > 0 and conditions_pass_nb(
+                m, t, params[lo], feat_f, feat_i, feat_bars, sig[lo], cond[lo], n_cond
+            )
         for s in range(lo, hi):
             mi = mint_i[s]
             mi[m, MI_TICKS] = feat_i[m, MI_TICKS]
@@ -275,13 +314,24 @@ def sweep_shared_nb(
             mi[m, MI_FIRST_MIN] = feat_i[m, MI_FIRST_MIN]
             mi[m, MI_FIRST_TS] = feat_i[m, MI_FIRST_TS]
             mi[m, MI_DAY] = feat_i[m, MI_DAY]
+            bi = band_i[s, m]
+            if bi[QB_EPOCH] == epoch[s] and in_quiet_band_nb(t, p, vol60, bi, band_f[s, m]):
+                continue  # a held position this tick cannot exit, nor move a trailing high
+            if not enter and mi[m, MI_POS_SLOT] < 0 and mi[m, MI_PENDING_ORDER] < 0:
+                # No order to fill, no position to exit, no entry: tick_after_nb would
+                # change nothing (its entry path has no effect before its conditions).
+                continue
+            k_i = _ints(ki[s])
             n = tick_after_nb(
                 m, t, in_seq[i], p, params[s], feat_f, mi, feat_bars, sig[s], pos_f[s],
                 pos_i[s], ord_f[s], ord_i[s], glob[s], dec[s], cond[s], globf[s], out_i[s],
-                out_f[s], 0, _ints(ki[s]), _floats(kf[s]),
+                out_f[s], 0, k_i, _floats(kf[s]),
             )  # fmt: skip
             if n > 0:
                 _fold(out_i[s], out_f[s], n, met[s], ring[s])
+            ok = quiet_band_nb(m, params[s], mi, pos_i[s], pos_f[s], glob[s], sig[s], k_i[8],
+                               bi, band_f[s, m])  # fmt: skip
+            bi[QB_EPOCH] = epoch[s] if ok else -1
 
 
 @njit(cache=True)
