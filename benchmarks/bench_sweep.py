@@ -81,13 +81,13 @@ def _setting(synthetic: bool) -> tuple[StrategyConfig, list[dict[str, float]]]:
 
 
 def phase_clanka(
-    store_dir: Path, threads: int, synthetic: bool, share: bool | None = None
+    store_dir: Path, threads: int, synthetic: bool, share: bool = True
 ) -> dict[str, object]:
     """One sweep of every set over the store, on `threads` numba threads.
 
-    `share` as `sweep_local(share_features=...)`: None lets the sweep choose, False runs
-    every set on its own features (the per-set kernel, as before shared features), True
-    shares them whatever the data: the A/B in the same sitting.
+    `share` as `sweep_local(share_features=...)`: False runs every set on its own
+    features (the per-set kernel, as before shared features): the A/B in the same
+    sitting.
     """
     import numba
 
@@ -194,12 +194,11 @@ def _median(runs: list[dict[str, Any]], evals: int, unit: str) -> dict[str, Any]
 
 MODES = {"1_thread": ("--threads", "1"), "2_threads": ("--threads", "2"),
          "2_processes": ("--processes", "2"),
-         "1_thread_apart": ("--threads", "1", "--apart"),
-         "1_thread_shared": ("--threads", "1", "--shared")}  # fmt: skip
+         "1_thread_apart": ("--threads", "1", "--apart")}  # fmt: skip
 """Clanka's ways to use the cores: numba threads in one process, or processes (one
-thread each) taking a chunk of the sets each; and one thread with every set computing its
-own features (`share_features=False`) or sharing them whatever the data (`True`): the
-A/B for shared features (the other modes let the sweep choose)."""
+thread each) taking a chunk of the sets each, every set sharing each tick's features;
+and one thread with every set computing its own (`share_features=False`): the A/B for
+shared features."""
 
 
 def _clanka_runs(store_dir: Path, runs: int, synthetic: bool) -> dict[str, list[dict[str, Any]]]:
@@ -248,7 +247,6 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--processes", type=int, default=0, help="clanka phase: a process pool")
     ap.add_argument("--apart", action="store_true", help="clanka phase: no shared features")
-    ap.add_argument("--shared", action="store_true", help="clanka phase: always share them")
     ap.add_argument("--store", type=Path)
     ap.add_argument("--out", type=Path, default=RESULTS / "sweep.json")
     args = ap.parse_args()
@@ -262,7 +260,7 @@ def main() -> None:
                         args.store,
                         args.threads,
                         args.synthetic,
-                        False if args.apart else True if args.shared else None,
+                        not args.apart,
                     )
                 )
             )
@@ -308,7 +306,7 @@ def main() -> None:
                                       for m in ("2_threads", "2_processes")}  # fmt: skip
         doc["shared_features_speedup_1_thread"] = round(
             doc["clanka_1_thread_apart"]["median_seconds"]
-            / doc["clanka_1_thread_shared"]["median_seconds"], 2
+            / doc["clanka_1_thread"]["median_seconds"], 2
         )  # fmt: skip
         ceiling = _concurrent_ceiling(store_dir, args.runs)
         ceiling["ceiling"] = round(2 * one / ceiling["median_seconds_two_at_once"], 2)
@@ -341,8 +339,7 @@ def main() -> None:
         }  # fmt: skip
         st = doc["synthetic_ticks"]
         st["shared_features_speedup_1_thread"] = round(
-            st["clanka_1_thread_apart"]["median_seconds"]
-            / st["clanka_1_thread_shared"]["median_seconds"],
+            st["clanka_1_thread_apart"]["median_seconds"] / st["clanka_1_thread"]["median_seconds"],
             2,
         )
         doc["goal"] = ">= 20x vectorbt's evaluations per second, near-linear in cores"

@@ -37,7 +37,6 @@ from replay.sweep.shared import (
     changes_features,
     shares_conditions,
     shares_features,
-    worth_sharing,
 )
 from strategies.config import StrategyConfig, load_strategy
 from tests.test_replay import pump_store, synth_store  # noqa: F401  (fixtures)
@@ -67,7 +66,7 @@ def _split_batches(monkeypatch: pytest.MonkeyPatch, pieces: int) -> list[int]:
 
 
 def _sweep(store: EventStore, strat: StrategyConfig, sets: list[dict[str, float]],
-           threads: int = 1, share: bool | None = True) -> list[dict[str, Any]]:  # fmt: skip
+           threads: int = 1, share: bool = True) -> list[dict[str, Any]]:  # fmt: skip
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
@@ -183,20 +182,24 @@ def _ticks(ts_s: list[int], mints: list[int]) -> KernelInput:
     )  # fmt: skip
 
 
-def test_the_sweep_shares_when_ticks_open_bars_often_enough(
+def test_the_sweep_shares_by_default_on_tick_data_too(
     synth_store: EventStore,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # 8 ticks: 1 bar (1/8 of ticks open one), 2 bars (1/4: the threshold), 8 bars.
-    assert not worth_sharing(_ticks([0, 5, 10, 15, 20, 25, 30, 35], [3] * 8))
-    assert worth_sharing(_ticks([0, 5, 10, 15, 20, 25, 30, 35], [3, 3, 3, 3, 4, 4, 4, 4]))
-    assert worth_sharing(_ticks([60 * k for k in range(8)], [3] * 8))
-    # Tick data (many ticks per mint and minute): the sweep chooses to run sets apart,
-    # with the same results.
-    first = next(iter(input_batches(synth_store, None, None, None)))
-    assert not worth_sharing(first)
+    """Tick data (few ticks open a bar) shares as bars do, with the per-set results."""
+    ran: list[int] = []
+    real_run = SharedFeatures.run
+
+    def run(self: SharedFeatures, batch: KernelInput, *a: Any) -> None:
+        ran.append(len(batch))
+        real_run(self, batch, *a)
+
+    monkeypatch.setattr(SharedFeatures, "run", run)
     strat = load_strategy("momentum_breakout")
     sets = grid_sets(strat, parse_grid(GRID[:2]))
-    assert _sweep(synth_store, strat, sets, share=None) == _sweep(synth_store, strat, sets)
+    rows = chunk.sweep_local(synth_store, strat, sets)
+    assert sum(ran) == sum(len(b) for b in input_batches(synth_store, None, None, None))
+    assert rows == _sweep(synth_store, strat, sets, share=False)
 
 
 def test_sets_that_read_conditions_differently_ask_them_each(

@@ -38,7 +38,7 @@ from engine.layout import (
 )
 from engine.params import LAMPORTS_PER_SOL, P
 from replay.core.runner import coalesce, input_batches, prefetch
-from replay.sweep.shared import SharedFeatures, changes_features, worth_sharing
+from replay.sweep.shared import SharedFeatures, changes_features
 from replay.sweep.sweep_nb import (
     M_DECISIONS,
     M_FEES,
@@ -108,14 +108,14 @@ def sweep_local(
     end_ts: int | None = None,
     mint_ids: Sequence[int] | None = None,
     progress: Callable[[int], None] | None = None,
-    share_features: bool | None = None,
+    share_features: bool = True,
 ) -> list[dict[str, Any]]:
     """Metrics of each parameter set over the store (or a range / some mints).
 
-    Sets that agree on the parameters features read can share them (replay.sweep.shared):
-    `share_features` None shares when the data makes it pay (`worth_sharing` on the
-    first batch), True whenever the sets allow, False never (every set computes its
-    own, as a replay does). Results are the same every way; only the time differs.
+    Sets that agree on the parameters features read share them (replay.sweep.shared)
+    unless `share_features` is False (every set then computes its own, as a replay
+    does: the A/B in benchmarks/bench_sweep.py). Results are the same either way; only
+    the time differs.
     """
     if not param_sets:
         return []
@@ -145,7 +145,7 @@ def sweep_local(
     ):
         for k, batch in enumerate(batches):
             interrupts.check("the chunk under way was not committed")
-            if k == 0 and share_features is not False and (share_features or worth_sharing(batch)):
+            if k == 0 and share_features:
                 shared = SharedFeatures.start(params, st.arrays, met, ring, threads)
             if shared is not None and changes_features(batch):
                 shared.end(params, st.arrays, met, ring)

@@ -70,28 +70,6 @@ def own_lines(a: np.ndarray) -> np.ndarray:
     return out
 
 
-NEW_BAR_SHARE_MIN = 0.25
-"""Sharing is chosen when at least this share of a sweep's first ticks open a minute bar
-for their mint. Features cost most on the tick that opens a bar (a log return, two EMAs
-and an N-bar high and low), and sharing adds per-set work on every tick (each set's
-state is visited tick by tick instead of batch by batch). Measured with
-benchmarks/bench_sweep.py, one thread, sharing against sets apart: on 1-minute bars as
-two ticks (half of all ticks open a bar) 1.18x-1.51x over four sittings; on the
-synthetic tick market (3% of ticks open a bar) 0.93x-1.14x. The threshold sits between
-the two."""
-
-
-def worth_sharing(batch: KernelInput) -> bool:
-    """Whether this (first) batch's ticks open bars often enough for sharing to pay."""
-    ticks = batch.kind == InputKind.TICK
-    n = int(np.count_nonzero(ticks))
-    if n == 0:
-        return True
-    minute = batch.ts[ticks] // 60_000_000_000
-    key = batch.mint[ticks].astype(np.int64) * (1 << 40) + (minute - minute.min())
-    return len(np.unique(key)) >= NEW_BAR_SHARE_MIN * n
-
-
 @dataclass
 class _Group:
     """One thread's sets: their state, metrics and parameters, and one copy of features."""
