@@ -242,8 +242,8 @@ TREND_EPS = 1e-9
 """The trend is up when the fast EMA leads the slow one by more than this (relative):
 below it the gap is float rounding of a flat market, not a trend."""
 MAX_RAW = 9.0e18
-I64_MAX = np.iinfo(np.int64).max
 """Largest raw token amount an order may produce (int64 holds up to ~9.22e18)."""
+I64_MAX = np.iinfo(np.int64).max
 
 # Parameter indices (engine.params.P).
 _CASH0 = int(P.INITIAL_CASH_SOL)
