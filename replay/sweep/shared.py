@@ -6,11 +6,14 @@ of `FEATURE_PARAMS` only. Sets that agree on those compute the same features on 
 tick, so a sweep over stops, targets, sizes or thresholds can compute them once per
 tick and let every set read them (`replay.sweep.sweep_nb.sweep_shared_nb`); only
 decisions, exits, orders, fills and the portfolio stay per set. Each thread keeps its
-own copy for its group of sets, so threads never share a write.
+own copy for its group of sets, so threads never share a write. A group whose sets
+also agree on their entry conditions and on `CONDITION_PARAMS` asks the conditions once
+per tick (`shares_conditions`), and each group keeps its sets' quiet bands (one 64-byte
+row per set and mint) and their epochs.
 
 Sharing ends (each set gets its own copy of the features and the per-set kernel takes
-over) before a batch holding a parameter change to one of those four, which could make
-the sets' features part.
+over) before a batch holding a parameter change to one of those four or to
+`CONDITION_PARAMS`, which could make the sets' features or answers part.
 """
 
 from __future__ import annotations

@@ -252,6 +252,14 @@ def sweep_shared_nb(
     alone. The caller guarantees the sets agree on `kernel_nb.FEATURE_PARAMS` and that
     none of those changes in the input; the sets' own mint_f and bars are not touched.
 
+    A set skips a part only where the part provably does nothing for it: a tick before
+    every set's `next_due_nb` skips `event_before_nb` (whose equity marks are folded
+    here, without their rows); a tick inside the set's quiet band for its mint
+    (`kernel_nb.quiet_band_nb`, `band_i` / `band_f`, trusted while tagged with the set's
+    `epoch`) skips `tick_after_nb`, and so does a flat mint with no order pending when
+    the entry conditions, asked once for all sets (`share_cond`: the caller found them
+    read alike), say no.
+
     No NRT and no GIL: the per-set views taken on every event cost no reference counts,
     and each of the caller's threads runs its own group of sets with its own features.
     """
