@@ -333,3 +333,25 @@ def test_every_footer_byte_flipped_is_refused_by_name(small_segment: Path) -> No
                 list(open_store(root).scan("ticks"))
         seg.write_bytes(orig)
         assert len(list(open_store(root).scan("ticks"))) > 0
+
+
+def test_a_refused_segment_leaves_no_file_open(small_segment: Path, tmp_path: Path) -> None:
+    """A segment refused at open (here: its footer) closes what it opened, at once.
+
+    Even while the errors are kept (a caller that logs them holds their tracebacks, and
+    with them the frames that opened the file).
+    """
+    root = tmp_path / "s"
+    shutil.copytree(small_segment, root)
+    seg = _ticks_segment(root)
+    data = bytearray(seg.read_bytes())
+    data[-20] ^= 0x10  # inside the footer's metadata
+    seg.write_bytes(bytes(data))
+    store = open_store(root)
+    fds = len(os.listdir("/proc/self/fd"))
+    kept = []
+    for _ in range(50):
+        with pytest.raises(SegmentError, match="footer does not match") as refused:
+            list(store.scan("ticks"))
+        kept.append(refused)
+    assert len(os.listdir("/proc/self/fd")) <= fds
