@@ -149,6 +149,18 @@ def _mark(ts_mark: int, eq: float, met: np.ndarray) -> None:
 
 
 @njit(cache=True, inline="always")
+def _mark_state(
+    ts_mark: int, glob: np.ndarray, pos_i: np.ndarray, mint_f: np.ndarray, met: np.ndarray
+) -> None:
+    """A mark of the state as it stands: cash plus open positions at their last prices.
+
+    The value `event_before_nb` writes on its EQUITY_MARKED row (cash and `held_sol_nb`),
+    folded without the row.
+    """
+    _mark(ts_mark, glob[G_CASH] / 1e9 + held_sol_nb(pos_i, mint_f, glob[G_SLOTS_USED]), met)
+
+
+@njit(cache=True, inline="always")
 def _daily_return(met: np.ndarray) -> None:
     """Close the day of the latest mark: its return over the previous day's last mark."""
     prev = met[M_PREV_DAY_EQ]
@@ -282,8 +294,7 @@ def sweep_shared_nb(
                         # The mark event_before_nb would emit, folded without the row.
                         end = take_mark_nb(t, g)
                         if end != NO_DAY_YET:
-                            held = held_sol_nb(pos_i[s], feat_f, g[G_SLOTS_USED])
-                            _mark(end, g[G_CASH] / 1e9 + held, met[s])
+                            _mark_state(end, g, pos_i[s], feat_f, met[s])
                     if not tick_before_due_nb(t, g, ki[s, 6]):
                         due = min(due, next_due_nb(g, ki[s, 6]))
                         continue
@@ -358,8 +369,7 @@ def sweep_finish_nb(
     """
     for s in range(met.shape[0]):
         if glob[s, G_MARK_END] != NO_DAY_YET:
-            eq = glob[s, G_CASH] / 1e9 + held_sol_nb(pos_i[s], mint_f[s], glob[s, G_SLOTS_USED])
-            _mark(glob[s, G_MARK_END], eq, met[s])
+            _mark_state(glob[s, G_MARK_END], glob[s], pos_i[s], mint_f[s], met[s])
         if met[s, M_POINTS] > 0.0:
             _daily_return(met[s])
         u = 0.0
