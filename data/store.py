@@ -329,6 +329,9 @@ class EventStore:
         self._registry: tuple[tuple[str, ...], MintRegistry] | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._views_generation = -1
+        self._view_sql: dict[str, str] = {}
+        """Each view's SQL as last created on `_con`: a new generation recreates only
+        the views whose SQL changed (`build_views`)."""
         self._mint_ids: MintIdJournal | None = None
 
     # ----------------------------------------------------------------- state
@@ -620,7 +623,7 @@ class EventStore:
         if self._con is None:
             self._con = connect()
         if self._views_generation != self._manifest.generation:
-            build_views(self._con, self.root, self._manifest)
+            build_views(self._con, self.root, self._manifest, self._view_sql)
             self._views_generation = self._manifest.generation
         return self._con
 
@@ -633,6 +636,7 @@ class EventStore:
             self._con.close()
             self._con = None
             self._views_generation = -1
+            self._view_sql = {}
 
     def __enter__(self) -> EventStore:
         return self

@@ -65,6 +65,26 @@ class KernelInput(NamedTuple):
         """Rows lo..hi-1 (views, no copy)."""
         return KernelInput(*(a[lo:hi] for a in self))
 
+    def read_only(self) -> KernelInput:
+        """The same columns, every one read-only (`frozen`): what each kernel is handed."""
+        return KernelInput(*(frozen(a) for a in self))
+
+
+def frozen(a: np.ndarray) -> np.ndarray:
+    """`a` if it is read-only, else a read-only view of it (no copy).
+
+    numba compiles a kernel once for each pattern of read-only and writable array
+    arguments. A replay's columns are partly Arrow's read-only memory, a live batch's
+    are fresh arrays, a sweep's batch is either, and a Dask worker's arrive unpickled:
+    each pattern was a compile of the whole kernel (one to two minutes). The kernels
+    never write their inputs, so every entry hands them read-only: one compile each,
+    which `clanka warmup` pays once for every mode.
+    """
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
+
 
 _DTYPES = (np.int8, np.int64, np.int64, np.int64, np.float64, np.int64, np.float64, np.int64,
            np.float64)  # fmt: skip
@@ -153,6 +173,7 @@ class Kernel:
 
         A live batch is a frame or a few, so what each call costs is most of its cost.
         """
+        batch = batch.read_only()
         self._check_mints(batch)
         i = 0
         st = self.state

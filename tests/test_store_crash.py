@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
-import signal
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,21 +13,52 @@ import pyarrow.parquet as pq
 import pytest
 
 from data.store import open_store
-from tests.conftest import REPO
+from tests import crash_writer
 
 TRIALS = int(os.environ.get("CLANKA_CRASH_TRIALS", "24"))
+SILENCE_S = 60.0
+"""A child that says nothing for this long has hung: the test fails, naming it."""
+
+_FORKS = multiprocessing.get_context("forkserver")
+_PRELOAD = ["tests.crash_writer", "pandas", "pyarrow.compute", "pyarrow.fs",
+            "pyarrow.pandas_compat", "pyarrow.parquet"]  # fmt: skip
+"""The writer, and what its first append and compaction import lazily (pyarrow's
+conversions import pandas): 0.9 s a child, paid once by the server instead."""
+_FORKS.set_forkserver_preload(_PRELOAD)
 
 
-def _spawn(store: Path, *extra: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.crash_writer", str(store), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        env=env,
-    )
+class Writer:
+    """A `tests.crash_writer` child forked from a server that imported it once.
+
+    Its protocol lines come over a pipe; SIGKILL and the exit code are a real process's.
+    """
+
+    def __init__(self, store: Path, *extra: str) -> None:
+        recv, send = _FORKS.Pipe(duplex=False)
+        self.proc = _FORKS.Process(target=crash_writer.child, args=([str(store), *extra], send),
+                                   name="crash-writer")  # fmt: skip
+        self.proc.start()
+        send.close()  # the child holds the only sending end: its death is our EOF
+        self._recv = recv
+
+    def lines(self) -> Iterator[str]:
+        """Every line the child sends, until it exits (and its last lines are read)."""
+        while True:
+            if not self._recv.poll(SILENCE_S):
+                self.proc.kill()
+                raise AssertionError(f"the writer said nothing for {SILENCE_S:.0f} s")
+            try:
+                yield self._recv.recv_bytes().decode()
+            except EOFError:
+                return
+
+    def finish(self) -> tuple[list[str], int]:
+        """The lines not read yet, and the exit code (-9 for SIGKILL, 137 for a die-at)."""
+        rest = list(self.lines())
+        self.proc.join()
+        self._recv.close()
+        assert self.proc.exitcode is not None
+        return rest, self.proc.exitcode
 
 
 def _check_store(root: Path, acked: set[int], maybe: int | None) -> set[int]:
@@ -64,28 +94,27 @@ def _run_trial(root: Path, committed: set[int], rng: random.Random, *args: str) 
     """Kill the child at a point of its own progress: after its k-th commit (k >= 1) and
     then after j more of its lines (0: right after that ACK; 1: inside the next
     transaction, which has begun; 2+: later still), whatever the machine's speed."""
-    proc = _spawn(root, "--seed", str(rng.randrange(10**6)), *args)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("READY"), (
-        f"child failed to start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
-    )
+    child = Writer(root, "--seed", str(rng.randrange(10**6)), *args)
+    lines = child.lines()
+    line = next(lines, "")
+    assert line.startswith("READY"), f"child failed to start: {line!r}"
     acks_wanted, then = rng.randint(1, 3), rng.randint(0, 3)
     seen: list[str] = []
     acks = 0
-    for ln in proc.stdout:
+    for ln in lines:
         seen.append(ln)
+        assert not ln.startswith("ERROR"), ln
         if ln.startswith("ACK"):
             acks += 1
         if acks >= acks_wanted:
             if then == 0:
                 break
             then -= 1
-    proc.send_signal(signal.SIGKILL)
-    rest, _ = proc.communicate(timeout=60)
+    child.proc.kill()  # SIGKILL
+    rest, _ = child.finish()
     acked = set(committed)
     inflight: int | None = None
-    for ln in [*seen, *rest.splitlines()]:
+    for ln in [*seen, *rest]:
         parts = ln.split()
         if parts and parts[0] == "BEGIN":
             inflight = int(parts[1])
@@ -122,12 +151,11 @@ def test_crash_at_every_durable_step(tmp_path: Path, compact: bool) -> None:
     while not saw_clean_exit:
         step += 1
         root = tmp_path / f"s{step}"
-        proc = _spawn(root, "--die-at-step", str(step), *extra)
-        out, err = proc.communicate(timeout=60)
-        saw_clean_exit = proc.returncode == 0
-        assert proc.returncode in (0, 137), err
-        acked = {int(ln.split()[1]) for ln in out.splitlines() if ln.startswith("ACK")}
-        begun = [int(ln.split()[1]) for ln in out.splitlines() if ln.startswith("BEGIN")]
+        out, code = Writer(root, "--die-at-step", str(step), *extra).finish()
+        saw_clean_exit = code == 0
+        assert code in (0, 137), out[-1:]
+        acked = {int(ln.split()[1]) for ln in out if ln.startswith("ACK")}
+        begun = [int(ln.split()[1]) for ln in out if ln.startswith("BEGIN")]
         maybe = begun[-1] if begun and begun[-1] not in acked else None
         if (root / "_manifest.json").exists():
             _check_store(root, acked, maybe)

@@ -34,7 +34,7 @@ from data.controls import (
 from data.store import EventStore
 from engine.controls import ADAPTATION_CONTROL_SEQ0, strategist_in_seq
 from engine.events import InputKind, OutKind
-from engine.kernel import Kernel, KernelInput, as_input
+from engine.kernel import Kernel, KernelInput, as_input, frozen
 from engine.layout import (
     G_CASH,
     MF_LAST_PRICE,
@@ -269,10 +269,11 @@ def _merge(ticks: dict[str, np.ndarray] | None, sig: dict[str, np.ndarray]) -> K
         mint=np.empty(n, np.int64), price=np.empty(n), size=np.empty(n, np.int64),
         liq=np.empty(n), sig_kind=np.empty(n, np.int64), sig_value=np.empty(n),
     )  # fmt: skip
+    f = frozen  # one compiled merge, whatever memory the columns are in
     merge_streams_nb(
-        t["ts_ns"], t["seq"], t["mint_id"].astype(np.int64), t["price"], t["size"],
-        t["liquidity"], sig["ts_ns"], sig["seq"], sig["mint_id"], sig["kind"], sig["value"],
-        sig["in_kind"], sig["size"], *out,
+        f(t["ts_ns"]), f(t["seq"]), f(t["mint_id"].astype(np.int64)), f(t["price"]),
+        f(t["size"]), f(t["liquidity"]), f(sig["ts_ns"]), f(sig["seq"]), f(sig["mint_id"]),
+        f(sig["kind"]), f(sig["value"]), f(sig["in_kind"]), f(sig["size"]), *out,
     )  # fmt: skip
     return out
 

@@ -143,8 +143,9 @@ def sweep_local(
         ) as batches,
         pool if pool is not None else nullcontext(),
     ):
-        for k, batch in enumerate(batches):
+        for k, read in enumerate(batches):
             interrupts.check("the chunk under way was not committed")
+            batch = read.read_only()  # one compiled kernel whatever the batch's memory
             if k == 0 and share_features:
                 shared = SharedFeatures.start(params, st.arrays, met, ring, threads)
             if shared is not None and changes_features(batch):

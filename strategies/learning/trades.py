@@ -9,6 +9,7 @@ follows buy decisions to their positions and exits and hands back each position 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ from engine.layout import (
 from engine.params import NS_PER_S
 from strategies.learning.review import Trade
 
+_NO_TICK = np.iinfo(np.int64).min
 _KEPT_SIGNALS = (int(SignalKind.TOP3_PCT), int(SignalKind.TOKEN_TYPE))
 
 
@@ -51,36 +53,53 @@ def _reason_label(code: int) -> str:
 class EntryMemory:
     """Per mint: the first tick's time and the history of the signals a bucket needs."""
 
-    first_tick: dict[int, int] = field(default_factory=dict)
-    signals: dict[tuple[int, int], list[tuple[int, float]]] = field(default_factory=dict)
+    first_tick: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Each mint id's first tick time (`_NO_TICK` while it has none)."""
+    signals: dict[tuple[int, int], tuple[list[int], list[float]]] = field(default_factory=dict)
+    """(mint, signal kind) -> the times and values of its kept signals, in time order."""
 
     def see(self, kind: np.ndarray, ts: np.ndarray, mint: np.ndarray, sig_kind: np.ndarray,
             sig_value: np.ndarray) -> None:  # fmt: skip
-        """Remember the first tick of new mints and every kept signal, from one slice."""
+        """Remember the first tick of new mints and every kept signal, from one slice.
+
+        The signals are grouped by (mint, kind) with numpy and each group extends its
+        lists at once, and first ticks live in an array by mint id: a dict call per row
+        and per ticking mint took 13 of the 68 s of a nine-day `clanka validate
+        learning` run.
+        """
         ticks = np.flatnonzero(kind == InputKind.TICK)
         if len(ticks):
             ms, first = np.unique(mint[ticks], return_index=True)
-            for m, i in zip(ms.tolist(), first.tolist(), strict=True):
-                self.first_tick.setdefault(m, int(ts[ticks[i]]))
+            if ms[-1] >= len(self.first_tick):
+                grown = np.full(max(int(ms[-1]) + 1, 2 * len(self.first_tick)), _NO_TICK)
+                grown[: len(self.first_tick)] = self.first_tick
+                self.first_tick = grown
+            fresh = self.first_tick[ms] == _NO_TICK
+            self.first_tick[ms[fresh]] = ts[ticks[first[fresh]]]
         sig = np.flatnonzero((kind == InputKind.SIGNAL) & np.isin(sig_kind, _KEPT_SIGNALS))
-        for i in sig.tolist():
-            key = (int(mint[i]), int(sig_kind[i]))
-            self.signals.setdefault(key, []).append((int(ts[i]), float(sig_value[i])))
+        if not len(sig):
+            return
+        sig = sig[np.lexsort((sig_kind[sig], mint[sig]))]  # stable: time order kept per key
+        m, k = mint[sig].astype(np.int64), sig_kind[sig].astype(np.int64)
+        starts = np.flatnonzero(np.r_[True, (m[1:] != m[:-1]) | (k[1:] != k[:-1])])
+        ends = np.r_[starts[1:], len(sig)].tolist()
+        times, values = ts[sig].tolist(), sig_value[sig].astype(np.float64).tolist()
+        for lo, hi, mm, kk in zip(starts.tolist(), ends, m[starts].tolist(), k[starts].tolist(),
+                                  strict=True):  # fmt: skip
+            t, v = self.signals.setdefault((mm, kk), ([], []))
+            t.extend(times[lo:hi])
+            v.extend(values[lo:hi])
 
     def signal_at(self, mint: int, kind: SignalKind, ts: int) -> float:
         """The mint's last `kind` signal with time <= ts (NaN if none)."""
-        hist = self.signals.get((mint, int(kind)), [])
-        value = float("nan")
-        for t, v in hist:
-            if t > ts:
-                break
-            value = v
-        return value
+        hist = self.signals.get((mint, int(kind)))
+        i = bisect_right(hist[0], ts) if hist is not None else 0
+        return hist[1][i - 1] if hist is not None and i else float("nan")
 
     def age_min(self, mint: int, ts: int) -> float:
         """Minutes from the mint's first tick to ts (NaN if never seen)."""
-        first = self.first_tick.get(mint)
-        return float("nan") if first is None else (ts - first) / (60 * NS_PER_S)
+        first = int(self.first_tick[mint]) if 0 <= mint < len(self.first_tick) else _NO_TICK
+        return float("nan") if first == _NO_TICK else (ts - first) / (60 * NS_PER_S)
 
 
 @dataclass
