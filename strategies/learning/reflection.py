@@ -71,6 +71,14 @@ class Reflection:
     names: Callable[[int], str] = str
     told: dict[str, str] = field(default_factory=dict)
     """subject -> the verdict of its last lesson."""
+    _groups: dict[str, list[Row]] = field(default_factory=dict, repr=False)
+    """subject -> its reviews, in order, over the reviews grouped so far (`_lessons`)."""
+    _wins: dict[str, int] = field(default_factory=dict, repr=False)
+    """subject -> how many of those made money."""
+    _grouped_of: Sequence[Row] | None = field(default=None, repr=False)
+    """The review list grouped (the learner's, which only grows)..."""
+    _grouped_n: int = field(default=0, repr=False)
+    """... and how many of its reviews were."""
 
     def reflect(self, t: int, reviews: Sequence[Row], patterns: dict[int, list[str]],
                 brain: Brain) -> list[Row]:  # fmt: skip
@@ -138,20 +146,13 @@ class Reflection:
     def _lessons(self, t: int, reviews: Sequence[Row], patterns: dict[int, list[str]],
                  brain: Brain) -> list[Row]:  # fmt: skip
         s = self.settings
-        groups: dict[str, list[Row]] = {}
-        for r in reviews:
-            keys = [f"pattern:{p}" for p in patterns.get(r["review_no"], [])]
-            keys += [f"{d}:{r[f'{d}_bucket']}" for d in DIMENSIONS if r[f"{d}_bucket"] != "unknown"]
-            keys += [f"exit_reason:{r['exit_reason']}", f"mint:{r['mint_id']}"]
-            keys += [f"source:{n}" for n in source_names(int(r["sources"]))]
-            for k in keys:
-                groups.setdefault(k, []).append(r)
+        groups, wins = self._group(reviews, patterns)
         out = []
         for subject in sorted(groups):
             rows = groups[subject]
             if len(rows) < s.lesson_min_trades:
                 continue
-            rate = sum(r["actual_return"] > 0 for r in rows) / len(rows)
+            rate = wins[subject] / len(rows)
             verdict = ("worked" if rate >= s.lesson_worked else
                        "failed" if rate <= s.lesson_failed else "")  # fmt: skip
             if not verdict or self.told.get(subject) == verdict:
@@ -179,3 +180,29 @@ class Reflection:
                                 float("nan"), min(r["ts_ns"] for r in rows), text, detail,
                                 mint))  # fmt: skip
         return out
+
+    def _group(
+        self, reviews: Sequence[Row], patterns: dict[int, list[str]]
+    ) -> tuple[dict[str, list[Row]], dict[str, int]]:
+        """Each lesson subject's reviews in order, and how many won, over all `reviews`.
+
+        A review's subjects never change (its patterns are matched when it is made), and
+        the learner's review list only grows, so only the reviews new since the last
+        call are grouped: regrouping all of them every hour made the reflections of a
+        nine-day run quadratic. A list that is not the one grouped before is grouped
+        from scratch.
+        """
+        done = self._grouped_n
+        if reviews is not self._grouped_of or done > len(reviews):
+            self._groups, self._wins, done = {}, {}, 0
+        for r in reviews[done:]:
+            keys = [f"pattern:{p}" for p in patterns.get(r["review_no"], [])]
+            keys += [f"{d}:{r[f'{d}_bucket']}" for d in DIMENSIONS if r[f"{d}_bucket"] != "unknown"]
+            keys += [f"exit_reason:{r['exit_reason']}", f"mint:{r['mint_id']}"]
+            keys += [f"source:{n}" for n in source_names(int(r["sources"]))]
+            won = int(r["actual_return"] > 0)
+            for k in keys:
+                self._groups.setdefault(k, []).append(r)
+                self._wins[k] = self._wins.get(k, 0) + won
+        self._grouped_of, self._grouped_n = reviews, len(reviews)
+        return self._groups, self._wins
