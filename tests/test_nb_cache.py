@@ -81,3 +81,44 @@ def test_the_engine_kernels_are_keyed_on_the_files_they_are_compiled_from() -> N
     for disp in (kernel_nb.step_nb, sweep_nb.sweep_shared_nb, sweep_nb.fold_nb):
         stamp = cast(Any, disp)._cache._cache_file._source_stamp
         assert isinstance(stamp, tuple) and len(stamp[1]) == 64
+
+
+def test_every_mode_hands_the_kernels_read_only_columns(tmp_path: Path) -> None:
+    """One compiled kernel per function, whatever memory a mode's columns are in.
+
+    numba compiles a kernel once per pattern of read-only and writable arguments (a
+    minute or two each): a replay's columns are partly Arrow's read-only memory, a
+    live batch's fresh arrays. `frozen` makes every entry read-only, so after a replay,
+    a sweep with and without shared features and a batch of fresh arrays, each kernel
+    holds one signature, with every input column read-only.
+    """
+    import numpy as np
+
+    from data.generator.market import MarketParams, generate_into
+    from data.store import open_store
+    from engine.kernel import Kernel, as_input, frozen
+    from engine.kernel_nb import step_nb
+    from replay.core.runner import run_replay
+    from replay.sweep.chunk import sweep_local
+    from replay.sweep.sweep_nb import sweep_shared_nb
+    from strategies.config import load_strategy
+
+    a = np.arange(3)
+    view = frozen(a)
+    assert not view.flags.writeable and np.shares_memory(view, a) and a.flags.writeable
+    assert frozen(view) is view
+    store = open_store(tmp_path / "s", create=True)
+    generate_into(store, MarketParams(mints=3, hours=0.2, seed=5))
+    strat = load_strategy("momentum_breakout")
+    run_replay(store, strat, strat.vector(), write=False)
+    for share in (True, False):
+        sweep_local(store, strat, [{}, {"stop_loss": 0.05}], share_features=share)
+    kernel = Kernel(strat.vector(), None, np.ones(2))
+    fresh = as_input(np.zeros(2, np.int8), np.array([1, 2]), np.array([0, 1]), np.array([0, 1]),
+                     np.array([1.0, 1.1]), np.array([5, 5]), np.array([9.0, 9.0]))  # fmt: skip
+    assert all(c.flags.writeable for c in fresh)
+    kernel.run_all(fresh)
+    for disp in (step_nb, sweep_shared_nb):
+        sigs = cast(Any, disp).signatures
+        assert len(sigs) == 1, (disp, sigs)
+        assert not any(arg.mutable for arg in sigs[0][:9]), sigs[0][:9]  # the input columns
