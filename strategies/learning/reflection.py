@@ -71,13 +71,13 @@ class Reflection:
     names: Callable[[int], str] = str
     told: dict[str, str] = field(default_factory=dict)
     """subject -> the verdict of its last lesson."""
-    _groups: dict[str, list[Row]] = field(default_factory=dict, repr=False)
+    _groups: dict[str, list[Row]] = field(default_factory=dict, repr=False, compare=False)
     """subject -> its reviews, in order, over the reviews grouped so far (`_lessons`)."""
-    _wins: dict[str, int] = field(default_factory=dict, repr=False)
+    _wins: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     """subject -> how many of those made money."""
-    _grouped_of: Sequence[Row] | None = field(default=None, repr=False)
+    _grouped_of: Sequence[Row] | None = field(default=None, repr=False, compare=False)
     """The review list grouped (the learner's, which only grows)..."""
-    _grouped_n: int = field(default=0, repr=False)
+    _grouped_n: int = field(default=0, repr=False, compare=False)
     """... and how many of its reviews were."""
 
     def reflect(self, t: int, reviews: Sequence[Row], patterns: dict[int, list[str]],

@@ -64,7 +64,7 @@ class EntryMemory:
 
         The signals are grouped by (mint, kind) with numpy and each group extends its
         lists at once, and first ticks live in an array by mint id: a dict call per row
-        and per ticking mint took 13 of the 68 s of a nine-day `clanka validate
+        and per ticking mint was 13 of 68 s in a profile of a nine-day `clanka validate
         learning` run.
         """
         ticks = np.flatnonzero(kind == InputKind.TICK)
