@@ -115,8 +115,8 @@ def test_lessons_group_new_reviews_only_and_match_grouping_all_of_them(
         assert wins == want_wins
     # Another list (a replay from the log, say) is grouped from scratch, not appended to,
     # even when it is as long: here every trade lost, plus one more.
-    other = [{**r, "actual_return": -1.0} for r in [*rows, _row(len(rows), reviews[0])]] \
-        if reviews else []  # fmt: skip
+    extra = [_row(len(rows), reviews[0])] if reviews else []
+    other = [{**r, "actual_return": -1.0} for r in [*rows, *extra]]
     groups, wins = refl._group(other, patterns)
     want_groups, want_wins = _plain_groups(other, patterns)
     assert {k: [r["review_no"] for r in v] for k, v in groups.items()} == want_groups
