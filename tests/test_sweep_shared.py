@@ -6,7 +6,8 @@ that read them alike, and skips a set's tick inside its position's quiet band. T
 tests hold that to the per-set kernel and to plain replays: every metric of every set
 is equal (exactly, against the per-set sweep, which folds the same events in the same
 order), with one thread or two, when sharing ends part-way through the input, when the
-sets read their conditions differently, and when the sets cannot share at all.
+sets read their conditions differently, when a risk rating reaches positions inside
+their quiet bands, and when the sets cannot share at all.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 import replay.sweep.chunk as chunk
 from data.controls import append_param
 from data.store import EventStore, open_store
+from engine.codes import SignalKind
 from engine.kernel import KernelInput
 from engine.params import P
 from replay.core.runner import coalesce, input_batches, run_replay
@@ -38,6 +40,8 @@ from replay.sweep.shared import (
     shares_conditions,
     shares_features,
 )
+from replay.sweep.vbt_compare import BAR, T0, build_store, entry_bars
+from replay.sweep.vbt_compare import strategy as vbt_strategy
 from strategies.config import StrategyConfig, load_strategy
 from tests.test_replay import pump_store, synth_store  # noqa: F401  (fixtures)
 
@@ -101,6 +105,34 @@ def test_shared_features_give_every_set_exactly_its_own_results(
     assert shared_2 == alone
     assert len({r["realized_pnl_sol"] for r in alone}) > 4  # the sets really differ
     assert sum(r["trades"] for r in alone) > 100
+
+
+def test_a_risk_rating_reaches_positions_inside_their_quiet_bands(tmp_path: Path) -> None:
+    """Signals of other kinds leave the sets' quiet bands standing
+    (`sweep_nb._band_blind`); a risk rating past the strong-sell threshold must still
+    exit a held position on the next tick, though its price sits inside the band. The
+    sets' results are exactly the per-set kernel's, and the ratings took positions out
+    (the results differ from the same market without them)."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    px = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.002, n)))
+    calm = build_store(tmp_path / "calm", px, entry_bars(n))
+    rated = build_store(tmp_path / "rated", px, entry_bars(n))
+    bars = np.arange(20, n - 2, 111)  # the entries come every 37th bar from bar 5
+    ts = np.stack([T0 + bars * BAR + 500, T0 + (bars + 2) * BAR + 500], axis=1).ravel()
+    with rated.transaction() as tx:
+        tx.append("signals", {
+            "ts_ns": ts, "mint_id": np.zeros(len(ts), np.int32),
+            "kind": np.full(len(ts), int(SignalKind.RISK_SCORE), np.int16),
+            "value": np.tile([9.0, 0.0], len(bars)), "uid": np.arange(len(ts), dtype=np.int64),
+        }, source="risk")  # fmt: skip
+    base = vbt_strategy()
+    strat = base.model_copy(update={"params": {**base.params, "strong_sell_risk": 8.0}})
+    sets = grid_sets(strat, parse_grid(["stop_loss=0.01073,0.02119", "tp1=0.01139,0.02917"]))
+    shared = chunk.sweep_local(rated, strat, sets)
+    assert shared == chunk.sweep_local(rated, strat, sets, share_features=False)
+    assert shared != chunk.sweep_local(calm, strat, sets)
+    assert all(r["trades"] > 10 for r in shared)
 
 
 def test_sharing_ends_before_a_feature_parameter_changes(
