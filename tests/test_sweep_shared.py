@@ -120,9 +120,10 @@ def test_a_risk_rating_reaches_positions_inside_their_quiet_bands(tmp_path: Path
     rated = build_store(tmp_path / "rated", px, entry_bars(n))
     bars = np.arange(20, n - 2, 111)  # the entries come every 37th bar from bar 5
     ts = np.stack([T0 + bars * BAR + 500, T0 + (bars + 2) * BAR + 500], axis=1).ravel()
+    mint = rated.mints().next_id - 1  # the store's one mint
     with rated.transaction() as tx:
         tx.append("signals", {
-            "ts_ns": ts, "mint_id": np.zeros(len(ts), np.int32),
+            "ts_ns": ts, "mint_id": np.full(len(ts), mint, np.int32),
             "kind": np.full(len(ts), int(SignalKind.RISK_SCORE), np.int16),
             "value": np.tile([9.0, 0.0], len(bars)), "uid": np.arange(len(ts), dtype=np.int64),
         }, source="risk")  # fmt: skip
