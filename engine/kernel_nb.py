@@ -2234,7 +2234,8 @@ def quiet_band_nb(
     exit on, with
     score exits (they read scores every tick), or with the external risk rating already
     past its threshold. Valid until the position, the order book, the parameters or
-    the signals change: the caller drops it then (a sweep tags it with an epoch).
+    the risk rating change: the caller drops it then (a sweep tags it with an epoch);
+    other signals it never reads (`signal_keeps_bands_nb`).
     """
     slot = mint_i[m, MI_POS_SLOT]
     if slot < 0 or mint_i[m, MI_PENDING_ORDER] >= 0 or glob[G_EXIT_ALL] == 1:
@@ -2267,6 +2268,22 @@ def quiet_band_nb(
     band_f[QB_HI] = hi
     band_f[QB_VOL_FLOOR] = params[_VOLDEATH] * vol0 if vol0 > 0.0 else -np.inf
     return True
+
+
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
+def signal_keeps_bands_nb(
+    i: int, in_kind: np.ndarray, in_sig_kind: np.ndarray, in_mint: np.ndarray
+) -> bool:
+    """Whether event i, if it made no output, leaves every quiet band as it was.
+
+    True for a mint's signal of any kind but the risk rating: `event_before_nb` stores
+    it and nothing else a band reads (a UTC day it opens resets day counters; a breaker
+    reset there is output), and `quiet_band_nb` reads no signal but the risk rating
+    (bands are off where score exits read the others). Kept here, beside the band, so
+    the two change together.
+    """
+    k = in_sig_kind[i]
+    return in_kind[i] == SIGNAL and 0 <= k < N_SIG and k != S_RISK and in_mint[i] >= 0
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)

@@ -109,7 +109,7 @@ def test_shared_features_give_every_set_exactly_its_own_results(
 
 def test_a_risk_rating_reaches_positions_inside_their_quiet_bands(tmp_path: Path) -> None:
     """Signals of other kinds leave the sets' quiet bands standing
-    (`sweep_nb._band_blind`); a risk rating past the strong-sell threshold must still
+    (`kernel_nb.signal_keeps_bands_nb`); a risk rating past the strong-sell threshold must still
     exit a held position on the next tick, though its price sits inside the band. The
     sets' results are exactly the per-set kernel's, and the ratings took positions out
     (the results differ from the same market without them)."""

@@ -23,8 +23,6 @@ from engine.kernel_nb import (
     GO_RESUME,
     GO_TICK,
     QB_EPOCH,
-    S_RISK,
-    SIGNAL,
     conditions_pass_nb,
     derived_floats_nb,
     derived_ints_nb,
@@ -34,6 +32,7 @@ from engine.kernel_nb import (
     in_quiet_band_nb,
     next_due_nb,
     quiet_band_nb,
+    signal_keeps_bands_nb,
     take_mark_nb,
     tick_after_nb,
     tick_before_due_nb,
@@ -55,7 +54,6 @@ from engine.layout import (
     MI_PENDING_ORDER,
     MI_POS_SLOT,
     MI_TICKS,
-    N_SIG,
     NO_DAY_YET,
     O_FEE,
     O_KIND,
@@ -215,21 +213,6 @@ def _floats(kf: np.ndarray) -> tuple[float, float, float, float, float, float, f
     return (kf[0], kf[1], kf[2], kf[3], kf[4], kf[5], kf[6], kf[7])
 
 
-@njit(cache=True, inline="always")
-def _band_blind(i: int, in_kind: np.ndarray, in_sig_kind: np.ndarray, in_mint: np.ndarray) -> bool:
-    """Whether event i, when it made no output, leaves every quiet band as it was.
-
-    A mint's signal of a kind other than the risk rating: `event_before_nb` stores it
-    and nothing else a band reads (a UTC day it opens resets day counters; a breaker
-    reset there is output), and `quiet_band_nb` reads no signal but the risk rating
-    (bands are off where score exits read the others). In the cross-check setting the
-    entry signal's two events every 37 bars otherwise sent every held set through
-    `tick_after_nb` on the next tick: 1.7 M of its 2.3 M calls for 64 sets.
-    """
-    k = in_sig_kind[i]
-    return in_kind[i] == SIGNAL and 0 <= k < N_SIG and k != S_RISK and in_mint[i] >= 0
-
-
 @njit(cache=True, nogil=True, _nrt=False)
 def sweep_shared_nb(
     in_kind: np.ndarray,
@@ -326,8 +309,14 @@ def sweep_shared_nb(
                     _fold(out_i[s], out_f[s], n, met[s], ring[s])
                 if go == GO_RESUME:
                     _derive(params[s], globf[s], ki[s], kf[s])
-                if n > 0 or (go != GO_TICK and not _band_blind(i, in_kind, in_sig_kind, in_mint)):
-                    epoch[s] += 1  # anything else may move what bands read
+                if n > 0 or (
+                    go != GO_TICK and not signal_keeps_bands_nb(i, in_kind, in_sig_kind, in_mint)
+                ):
+                    # Anything else may move what bands read. In the cross-check setting
+                    # the entry signal's two events every 37 bars otherwise sent every
+                    # held set through `tick_after_nb` on the next tick: 1.7 M of its
+                    # 2.3 M calls for 64 sets.
+                    epoch[s] += 1
                 due = min(due, next_due_nb(g, ki[s, 6]))
                 tick = go == GO_TICK
         if not tick:
